@@ -1,0 +1,42 @@
+/* bulletin.h - the public C API of libbulletin: bilingual official bulletins
+ * (YAML front matter + Markdown, one section per language) to PDF.
+ *
+ *   bulletin_options o;
+ *   bulletin_options_init(&o);
+ *   o.output = "out.pdf";
+ *   int status = bulletin_render(sources, nsources, &o);   // 0 ok, 1 error
+ *
+ * Diagnostics go to o.diag_out (stderr by default) as
+ * "file:line:col: error: message" with the source line and a caret. */
+#ifndef BULLETIN_H
+#define BULLETIN_H
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bulletin_options {
+    const char *output;        /* PDF path (required); written atomically */
+    const char *layout;        /* layout name or file; NULL: the source's own, else "parallel" */
+    const char *lang;          /* keep only this language (single layout), or NULL */
+    const char *trace;         /* write a JSON layout trace here, or NULL */
+    int allow_unpaired;        /* pair what can be paired; a warning instead of an error */
+    int quiet;                 /* no warnings */
+    FILE *diag_out;            /* borrowed; stderr when NULL */
+} bulletin_options;
+
+void bulletin_options_init(bulletin_options *o);
+
+/* Renders the sources (paths; "-" is standard input) into one PDF, each
+ * bulletin starting on a new page.  Returns 0 on success, 1 when the input
+ * or rendering failed (diagnostics printed; no output file is left). */
+int bulletin_render(const char *const *sources, int nsources, const bulletin_options *o);
+
+/* The version string, e.g. "0.1.0". */
+const char *bulletin_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,961 @@
+/* layout-page.c - paragraphs to lines, lines to pages, pages to a device. */
+#include "layout.h"
+#include "image.h"
+#include "layout-kp.h"
+#include "text-bidi.h"
+#include "text.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Text styles of a language. */
+enum { K_BODY, K_TITLE, K_HEAD1, K_HEAD2, K_HEAD3, K_SMALL, K_SMALL_BOLD, K_BANNER, K_COUNT };
+
+typedef struct langctx {
+    const char *lang;
+    int rtl;
+    int index;                 /* language index in the bulletin */
+    const bl_lang_cfg *cfg;
+    bl_fontset fs[BL_ROLE_COUNT];
+    bl_text_style st[K_COUNT];
+    double leading[K_COUNT];
+} langctx;
+
+/* A line set from a paragraph, not yet placed on a page. */
+typedef struct lline {
+    bl_shaped *sh;             /* NULL for a rule or a pure space */
+    size_t a, b;
+    int hyphen;
+    double ratio_extra;        /* extra width per stretchable space */
+    double width;              /* width as set */
+    double indent;             /* from the column's start side */
+    double avail;              /* available width (column - indent) */
+    int align;
+    double height, space_before;
+    int para_id, line_in_para, nlines_para;
+    int block;
+    const char *kind;
+    langctx *lc;
+    bl_shaped *marker;         /* list marker, first line of an item */
+    int rule;                  /* 1: a horizontal rule across the column; 2: quote bar */
+    int keep_with_next;
+} lline;
+
+typedef struct group {
+    lline *v;
+    size_t n, cap;
+} group;
+
+typedef struct placed {
+    lline *ln;
+    int col;
+    double top;                /* y of the line's top edge */
+} placed;
+
+typedef struct ctx {
+    const bl_bulletin *b;
+    const bl_layout *l;
+    bl_device *dev;
+    bl_diag *d;
+    langctx lc[BL_MAX_LANGS];
+    int nlc;
+    int ncols;
+    double col_x[2], col_w;
+    langctx *col_lang[2];      /* parallel: the language of each column */
+    bl_shaped **shaped;
+    size_t nshaped, cap_shaped;
+    bl_seen seen;
+    int para_counter;
+    bl_layout_stats *stats;
+    bl_image *letterhead;
+    int oom;
+    /* pagination */
+    placed *pl;
+    size_t npl, cap_pl;
+    size_t *page_start;        /* index into pl where each page begins */
+    size_t npages, cap_pages;
+    char date[BL_MAX_LANGS][64];
+} ctx;
+
+static double top_y(const ctx *c, int page)
+{
+    const bl_layout *l = c->l;
+    (void)page;
+    return l->page_h - l->margin_top - l->header_h;
+}
+static double bottom_y(const ctx *c) { return c->l->margin_bottom + c->l->footer_h; }
+
+/* ---- fonts ------------------------------------------------------------------ */
+
+static int load_fonts(ctx *c)
+{
+    const bl_layout *l = c->l;
+    for (int i = 0; i < c->nlc; i++) {
+        langctx *lc = &c->lc[i];
+        for (int r = 0; r < BL_ROLE_COUNT; r++) {
+            bl_fontset *fs = &lc->fs[r];
+            for (int k = 0; k < BL_MAX_STACK && lc->cfg->fonts[r][k] && fs->n < 8; k++) {
+                char err[256];
+                bl_face *f = bl_face_cache_get(lc->cfg->fonts[r][k], err, sizeof err);
+                if (!f) {
+                    bl_diag_file(c->d, BL_ERROR, lc->cfg->fonts[r][k], "%s", err);
+                    return -1;
+                }
+                fs->faces[fs->n++] = f;
+            }
+            if (!fs->n && r != BL_ROLE_REGULAR)
+                *fs = lc->fs[r == BL_ROLE_SANS_BOLD ? BL_ROLE_SANS : BL_ROLE_REGULAR];
+            if (!fs->n) {
+                bl_diag_at(c->d, BL_ERROR, NULL, 0, "layout '%s' names no font for language '%s'",
+                           l->name, lc->lang);
+                return -1;
+            }
+        }
+        double sizes[K_COUNT] = {l->body_size, l->title_size, l->heading_size[0], l->heading_size[1],
+                                 l->heading_size[2], l->small_size, l->small_size, l->small_size};
+        double leads[K_COUNT] = {l->body_leading, l->title_leading, l->heading_leading[0],
+                                 l->heading_leading[1], l->heading_leading[2], l->small_leading,
+                                 l->small_leading, l->small_leading};
+        for (int k = 0; k < K_COUNT; k++) {
+            bl_text_style *st = &lc->st[k];
+            int heading = k >= K_TITLE && k <= K_HEAD3;
+            int small = k >= K_SMALL;
+            st->regular = &lc->fs[small ? (k != K_SMALL ? BL_ROLE_SANS_BOLD : BL_ROLE_SANS)
+                                        : heading ? BL_ROLE_BOLD : BL_ROLE_REGULAR];
+            st->bold = &lc->fs[small ? BL_ROLE_SANS_BOLD : BL_ROLE_BOLD];
+            st->italic = &lc->fs[small ? BL_ROLE_SANS : BL_ROLE_ITALIC];
+            st->bold_italic = NULL;
+            st->size = sizes[k];
+            memcpy(st->rgb, k == K_BANNER ? l->banner_rgb : heading || k == K_SMALL_BOLD ? l->accent_rgb : l->text_rgb,
+                   sizeof st->rgb);
+            memcpy(st->link_rgb, l->accent_rgb, sizeof st->link_rgb);
+            st->hyphenate = k == K_BODY && l->hyphenate;
+            st->lmin = l->hyphen_lmin;
+            st->rmin = l->hyphen_rmin;
+            st->seen = &c->seen;
+            lc->leading[k] = leads[k];
+        }
+    }
+    return 0;
+}
+
+/* ---- setting paragraphs ----------------------------------------------------- */
+
+static bl_shaped *shape(ctx *c, langctx *lc, int kind, const char *text, size_t len, const bl_span *spans,
+                        size_t nspans, size_t src_off)
+{
+    bl_shaped *s = bl_text_shape(text, len, spans, nspans, lc->lang, lc->rtl ? BL_DIR_RTL : BL_DIR_LTR,
+                                 &lc->st[kind], c->d, c->b->file, src_off);
+    if (!s || bl_grow(&c->shaped, &c->cap_shaped, c->nshaped + 1, sizeof *c->shaped)) {
+        bl_shaped_free(s);
+        c->oom = 1;
+        return NULL;
+    }
+    c->shaped[c->nshaped++] = s;
+    return s;
+}
+
+static lline *push(ctx *c, group *g)
+{
+    if (bl_grow(&g->v, &g->cap, g->n + 1, sizeof *g->v)) {
+        c->oom = 1;
+        return NULL;
+    }
+    lline *ln = &g->v[g->n++];
+    memset(ln, 0, sizeof *ln);
+    ln->block = -1;
+    ln->para_id = -1;
+    return ln;
+}
+
+typedef struct kpctx {
+    double w;
+} kpctx;
+static double kp_width(void *p, size_t line) { (void)line; return ((kpctx *)p)->w; }
+
+static size_t count_spaces(const bl_shaped *s, size_t a, size_t b)
+{
+    size_t n = 0;
+    for (size_t i = a; i < b; i++)
+        n += s->space[i];
+    return n;
+}
+
+/* Breaks a shaped paragraph into lines of width w (Knuth-Plass) and appends
+ * them to g. */
+static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, double w, double indent,
+                     int align, int block, const char *kname, double space_before, bl_shaped *marker)
+{
+    const bl_text_style *st = s->style;
+    bl_face *mf = st->regular->faces[0];
+    double space_w = bl_face_advance(mf, bl_face_glyph(mf, ' ')) * st->size / mf->upem;
+    double stretch = space_w * 0.5, shrink = space_w * 0.2;
+    bl_kp_item *it = NULL;
+    size_t *pos = NULL, n = 0, cap = 0, cap_pos = 0;
+    double box = 0;
+    int rc = -1;
+#define ITEM(t, wd, st_, sh_, pen, fl, at)                                                          \
+    do {                                                                                          \
+        if (bl_grow(&it, &cap, n + 1, sizeof *it) || bl_grow(&pos, &cap_pos, n + 1, sizeof *pos)) \
+            goto out;                                                                             \
+        it[n] = (bl_kp_item){t, wd, st_, sh_, pen, fl};                                           \
+        pos[n++] = (at);                                                                          \
+    } while (0)
+#define FLUSH(at)                                      \
+    do {                                               \
+        if (box > 0) {                                 \
+            ITEM(BL_KP_BOX, box, 0, 0, 0, 0, box_at); \
+            box = 0;                                   \
+        }                                              \
+        box_at = (at);                                 \
+    } while (0)
+    size_t box_at = 0;
+    for (size_t i = 0; i < s->len; i++) {
+        if (((unsigned char)s->text[i] & 0xC0) == 0x80)
+            continue;
+        if (i > 0 && s->brk[i] == BL_BRK_MANDATORY) {
+            FLUSH(i);
+            ITEM(BL_KP_PENALTY, 0, 0, 0, BL_KP_INFINITY, 0, i);
+            ITEM(BL_KP_GLUE, 0, w, 0, 0, 0, i);
+            ITEM(BL_KP_PENALTY, 0, 0, 0, -BL_KP_INFINITY, 0, i);
+        } else if (s->space[i]) {
+            FLUSH(i);
+            ITEM(BL_KP_GLUE, s->adv_at[i], stretch, shrink, 0, 0, i);
+            box_at = i + 1;
+            continue;
+        } else if (i > 0 && s->brk[i] == BL_BRK_ALLOWED && !s->space[i - 1]) {
+            FLUSH(i);
+            ITEM(BL_KP_PENALTY, 0, 0, 0, 0, 0, i);
+        } else if (s->hyph[i]) {
+            FLUSH(i);
+            ITEM(BL_KP_PENALTY, s->hyphen_adv, 0, 0, 50, 1, i);
+        }
+        if (!(s->text[i] == '\xE2' && i + 2 < s->len && s->text[i + 1] == '\x80' && s->text[i + 2] == '\xA8'))
+            box += s->adv_at[i];
+    }
+    FLUSH(s->len);
+    ITEM(BL_KP_PENALTY, 0, 0, 0, BL_KP_INFINITY, 0, s->len);
+    ITEM(BL_KP_GLUE, 0, w, 0, 0, 0, s->len);
+    ITEM(BL_KP_PENALTY, 0, 0, 0, -BL_KP_INFINITY, 0, s->len);
+    bl_kp_params p;
+    bl_kp_params_default(&p);
+    p.tolerance = 2.0;
+    p.pretolerance = 1.0;
+    p.emergency_stretch = w * 0.1;
+    kpctx kc = {w};
+    bl_kp_line *lines = NULL;
+    size_t overfull = 0;
+    size_t nl = bl_kp_break(it, n, &p, kp_width, &kc, &lines, &overfull);
+    if (nl == (size_t)-1)
+        goto out;
+    if (overfull && c->d)
+        bl_diag_at(c->d, BL_WARNING, c->b->file, 0, "%zu overfull line(s) in a paragraph", overfull);
+    int pid = c->para_counter++;
+    for (size_t k = 0; k < nl; k++) {
+        bl_kp_line *kl = &lines[k];
+        size_t a = kl->start < n ? pos[kl->start] : s->len;
+        size_t bb = pos[kl->brk];
+        while (bb > a && s->space[bb - 1])
+            bb--;
+        /* skip a forced break's separator character itself */
+        if (bb >= a + 3 && !memcmp(s->text + bb - 3, "\xE2\x80\xA8", 3))
+            bb -= 3;
+        lline *ln = push(c, g);
+        if (!ln)
+            goto out2;
+        ln->sh = s;
+        ln->a = a;
+        ln->b = bb;
+        ln->hyphen = kl->hyphenated && it[kl->brk].type == BL_KP_PENALTY && it[kl->brk].width > 0;
+        int last = k + 1 == nl || it[kl->brk].penalty <= -BL_KP_INFINITY;
+        double nat = bl_shaped_width(s, a, bb) + (ln->hyphen ? s->hyphen_adv : 0);
+        size_t nsp = count_spaces(s, a, bb);
+        double extra = 0;
+        if (align == BL_ALIGN_JUSTIFY && !last && nsp) {
+            extra = (w - nat) / (double)nsp;
+            if (extra < -shrink) /* overfull: never squeeze spaces below their limit */
+                extra = -shrink;
+        }
+        ln->ratio_extra = extra;
+        ln->width = nat + extra * (double)nsp;
+        ln->indent = indent;
+        ln->avail = w;
+        ln->align = align;
+        ln->lc = lc;
+        ln->height = lc->leading[kind];
+        ln->space_before = k == 0 ? space_before : 0;
+        ln->para_id = pid;
+        ln->line_in_para = (int)k;
+        ln->nlines_para = (int)nl;
+        ln->block = block;
+        ln->kind = kname;
+        ln->marker = k == 0 ? marker : NULL;
+        if (c->stats) {
+            c->stats->lines++;
+            c->stats->hyphenated += ln->hyphen;
+        }
+    }
+    if (c->stats)
+        c->stats->overfull += (int)overfull;
+    rc = 0;
+out2:
+    free(lines);
+out:
+    if (rc && !c->oom)
+        c->oom = 1;
+    free(it);
+    free(pos);
+    return rc;
+#undef ITEM
+#undef FLUSH
+}
+
+static int set_para(ctx *c, group *g, langctx *lc, int kind, const bl_para *pa, double w, double indent,
+                    int align, int block, const char *kname, double space_before)
+{
+    bl_shaped *marker = NULL;
+    if (pa->marker[0]) {
+        marker = shape(c, lc, kind, pa->marker, strlen(pa->marker), NULL, 0, pa->src_off);
+        if (!marker)
+            return -1;
+    }
+    if (pa->len == 0) { /* an empty paragraph keeps one empty line */
+        lline *ln = push(c, g);
+        if (!ln)
+            return -1;
+        ln->lc = lc;
+        ln->height = lc->leading[kind];
+        ln->space_before = space_before;
+        ln->block = block;
+        ln->kind = kname;
+        ln->nlines_para = 1;
+        ln->para_id = c->para_counter++;
+        return 0;
+    }
+    bl_shaped *s = shape(c, lc, kind, pa->text, pa->len, pa->spans, pa->nspans, pa->src_off);
+    if (!s)
+        return -1;
+    return set_lines(c, g, s, lc, kind, w, indent, align, block, kname, space_before, marker);
+}
+
+static int set_plain(ctx *c, group *g, langctx *lc, int kind, const char *text, double w, int align,
+                     const char *kname, double space_before)
+{
+    bl_para pa = {0};
+    pa.text = (char *)text;
+    pa.len = strlen(text);
+    return set_para(c, g, lc, kind, &pa, w, 0, align, -1, kname, space_before);
+}
+
+/* ---- templates ---------------------------------------------------------------- */
+
+typedef struct fields {
+    ctx *c;
+    langctx *lc;
+    char page[16], pages[16];
+} fields;
+
+static const char *field(void *p, const char *name)
+{
+    fields *f = p;
+    const bl_bulletin *b = f->c->b;
+    int i = f->lc->index;
+    if (!strcmp(name, "issuer")) return bl_text_get(&b->issuer, i);
+    if (!strcmp(name, "title")) return bl_text_get(&b->title, i);
+    if (!strcmp(name, "reference")) return bl_text_get(&b->reference, i);
+    if (!strcmp(name, "classification")) return bl_text_get(&b->classification, i);
+    if (!strcmp(name, "date")) return f->c->date[i];
+    if (!strcmp(name, "page")) return f->page;
+    if (!strcmp(name, "pages")) return f->pages;
+    if (!strcmp(name, "lang")) return f->lc->lang;
+    return NULL;
+}
+
+static char *expand(ctx *c, langctx *lc, const char *tmpl, int page, int pages)
+{
+    if (!tmpl)
+        return NULL;
+    fields f = {c, lc, "", ""};
+    snprintf(f.page, sizeof f.page, "%d", page);
+    snprintf(f.pages, sizeof f.pages, "%d", pages);
+    bl_buf out = {0};
+    char bad[32] = "";
+    if (bl_expand_template(tmpl, field, &f, &out, bad)) {
+        if (bad[0])
+            bl_diag_at(c->d, BL_ERROR, NULL, 0, "layout '%s': unknown field {%s} in '%s'", c->l->name, bad, tmpl);
+        else
+            c->oom = 1;
+        bl_buf_free(&out);
+        return NULL;
+    }
+    if (!out.data)
+        bl_buf_append(&out, "", 0);
+    return out.data;
+}
+
+/* ---- building the flow ------------------------------------------------------------ */
+
+static const char *kind_name(int kind)
+{
+    switch (kind) {
+    case BL_BLOCK_HEADING: return "heading";
+    case BL_BLOCK_QUOTE: return "quote";
+    case BL_BLOCK_LIST: return "list";
+    case BL_BLOCK_RULE: return "rule";
+    default: return "paragraph";
+    }
+}
+
+static int build_head(ctx *c, group *g, langctx *lc, double w)
+{
+    const bl_layout *l = c->l;
+    for (int k = 0; k < 3 && lc->cfg->letterhead[k]; k++) {
+        char *t = expand(c, lc, lc->cfg->letterhead[k], 1, 1);
+        if (!t)
+            return -1;
+        int r = *t ? set_plain(c, g, lc, K_SMALL_BOLD, t, w, BL_ALIGN_START, "letterhead", 0) : 0;
+        free(t);
+        if (r)
+            return -1;
+    }
+    /* date, then "No. reference" */
+    if (set_plain(c, g, lc, K_SMALL, c->date[lc->index], w, BL_ALIGN_START, "date", l->small_leading * 0.5))
+        return -1;
+    const char *ref = bl_text_get(&c->b->reference, lc->index);
+    if (ref && *ref) {
+        bl_buf t = {0};
+        bl_buf_printf(&t, "%s %s", lc->cfg->number_label ? lc->cfg->number_label : "No.", ref);
+        int r = t.data ? set_plain(c, g, lc, K_SMALL, t.data, w, BL_ALIGN_START, "reference", 0) : -1;
+        bl_buf_free(&t);
+        if (r)
+            return -1;
+    }
+    const char *title = bl_text_get(&c->b->title, lc->index);
+    if (set_plain(c, g, lc, K_TITLE, title ? title : "", w, BL_ALIGN_START, "title", l->block_space))
+        return -1;
+    lline *ln = push(c, g);
+    if (!ln)
+        return -1;
+    ln->rule = 1;
+    ln->lc = lc;
+    ln->kind = "rule";
+    ln->height = l->block_space * 2;
+    return 0;
+}
+
+static int build_block(ctx *c, group *g, langctx *lc, const bl_block *blk, int bi, double w)
+{
+    const bl_layout *l = c->l;
+    const char *kn = kind_name(blk->kind);
+    if (blk->kind == BL_BLOCK_RULE) {
+        lline *ln = push(c, g);
+        if (!ln)
+            return -1;
+        ln->rule = 1;
+        ln->lc = lc;
+        ln->block = bi;
+        ln->kind = kn;
+        ln->height = l->body_leading;
+        return 0;
+    }
+    for (size_t k = 0; k < blk->nparas; k++) {
+        const bl_para *pa = &blk->paras[k];
+        int kind = K_BODY;
+        if (blk->kind == BL_BLOCK_HEADING)
+            kind = blk->level <= 1 ? K_HEAD1 : blk->level == 2 ? K_HEAD2 : K_HEAD3;
+        double indent = 0;
+        int depth = pa->depth < 0 ? 0 : pa->depth;
+        if (blk->kind == BL_BLOCK_QUOTE)
+            indent = l->quote_indent * (1 + depth);
+        else if (blk->kind == BL_BLOCK_LIST)
+            indent = l->list_indent * (depth > 0 ? depth : 1);
+        double before = k == 0 ? 0 : l->block_space * 0.5;
+        int align = blk->kind == BL_BLOCK_HEADING ? BL_ALIGN_START : l->align;
+        size_t first = g->n;
+        if (set_para(c, g, lc, kind, pa, w - indent, indent, align, bi, kn, before))
+            return -1;
+        if (blk->kind == BL_BLOCK_HEADING)
+            for (size_t i = first; i < g->n; i++)
+                g->v[i].keep_with_next = 1;
+        if (blk->kind == BL_BLOCK_QUOTE)
+            for (size_t i = first; i < g->n; i++)
+                g->v[i].rule = 2;
+    }
+    return 0;
+}
+
+/* ---- pagination ------------------------------------------------------------------- */
+
+static int new_page(ctx *c)
+{
+    if (c->npages >= 10000) {
+        bl_diag_at(c->d, BL_ERROR, c->b->file, 0, "the bulletin needs more than 10000 pages; stopping");
+        return -1;
+    }
+    if (bl_grow(&c->page_start, &c->cap_pages, c->npages + 1, sizeof *c->page_start)) {
+        c->oom = 1;
+        return -1;
+    }
+    c->page_start[c->npages++] = c->npl;
+    return 0;
+}
+
+static int place(ctx *c, lline *ln, int col, double top)
+{
+    if (bl_grow(&c->pl, &c->cap_pl, c->npl + 1, sizeof *c->pl)) {
+        c->oom = 1;
+        return -1;
+    }
+    c->pl[c->npl++] = (placed){ln, col, top};
+    return 0;
+}
+
+/* How many lines of g from i fit in height avail (at the top of a page,
+ * space before the first line is dropped); widows and orphans respected. */
+static size_t fit(const ctx *c, const group *g, size_t i, double avail, int at_top, double *used)
+{
+    double h = 0;
+    size_t k = i;
+    while (k < g->n) {
+        double sb = (k == i && at_top) ? 0 : g->v[k].space_before;
+        if (h + sb + g->v[k].height > avail + 1e-6)
+            break;
+        h += sb + g->v[k].height;
+        k++;
+    }
+    if (k < g->n && k > i) {
+        const lline *nx = &g->v[k];
+        int before = nx->line_in_para, after = nx->nlines_para - nx->line_in_para;
+        if (before > 0 && (before < c->l->orphans || after < c->l->widows)) {
+            size_t para_start = k - (size_t)before;
+            size_t cut = para_start;
+            if (nx->nlines_para >= c->l->orphans + c->l->widows && after < c->l->widows &&
+                nx->nlines_para - c->l->widows >= c->l->orphans)
+                cut = para_start + (size_t)(nx->nlines_para - c->l->widows);
+            if (cut < i)
+                cut = i;
+            k = cut;
+            h = 0;
+            for (size_t j = i; j < k; j++)
+                h += (j == i && at_top ? 0 : g->v[j].space_before) + g->v[j].height;
+        }
+    }
+    /* a heading never ends a column */
+    while (k > i && k < g->n && g->v[k - 1].keep_with_next) {
+        k--;
+        h -= g->v[k].height + (k == i && at_top ? 0 : g->v[k].space_before);
+    }
+    *used = h;
+    return k - i;
+}
+
+static double group_height(const group *g, size_t i, int at_top)
+{
+    double h = 0;
+    for (size_t k = i; k < g->n; k++)
+        h += (k == i && at_top ? 0 : g->v[k].space_before) + g->v[k].height;
+    return h;
+}
+
+/* Places groups[k][col] for every k; columns of one k start at the same height. */
+static int paginate(ctx *c, group *groups, size_t ngroups, int ncols)
+{
+    double y = top_y(c, 0);
+    int page_empty = 1;
+    if (c->letterhead)
+        y -= c->l->letterhead_image_h + c->l->block_space;
+    if (new_page(c))
+        return -1;
+    for (size_t k = 0; k < ngroups; k++) {
+        group *gs = &groups[k * (size_t)ncols];
+        size_t idx[2] = {0, 0};
+        /* a heading keeps with the first lines of what follows it */
+        int heading = 0;
+        for (int col = 0; col < ncols; col++)
+            if (gs[col].n && gs[col].v[0].keep_with_next)
+                heading = 1;
+        if (heading && !page_empty && k + 1 < ngroups) {
+            double need = 0;
+            for (int col = 0; col < ncols; col++) {
+                group *nx = &groups[(k + 1) * (size_t)ncols + (size_t)col];
+                double h = group_height(&gs[col], 0, 0) + c->l->block_space;
+                for (size_t j = 0; j < nx->n && j < 2; j++)
+                    h += nx->v[j].height + nx->v[j].space_before;
+                if (h > need)
+                    need = h;
+            }
+            if (y - need < bottom_y(c)) {
+                if (new_page(c))
+                    return -1;
+                y = top_y(c, (int)c->npages - 1);
+                page_empty = 1;
+            }
+        }
+        for (;;) {
+            double avail = y - bottom_y(c), maxh = 0;
+            size_t take[2] = {0, 0};
+            int done = 1, none = 1;
+            for (int col = 0; col < ncols; col++) {
+                double used;
+                take[col] = fit(c, &gs[col], idx[col], avail, page_empty, &used);
+                if (take[col])
+                    none = 0;
+                if (idx[col] + take[col] < gs[col].n)
+                    done = 0;
+                if (used > maxh)
+                    maxh = used;
+            }
+            if (!done && none && page_empty) {
+                /* Nothing fits even on an empty page: force one line per column. */
+                for (int col = 0; col < ncols; col++)
+                    if (idx[col] < gs[col].n) {
+                        if (gs[col].v[idx[col]].height > top_y(c, 1) - bottom_y(c)) {
+                            bl_diag_at(c->d, BL_ERROR, c->b->file, 0,
+                                       "a line (%.1f pt) is taller than the page's text area (%.1f pt)",
+                                       gs[col].v[idx[col]].height, top_y(c, 1) - bottom_y(c));
+                            return -1;
+                        }
+                        take[col] = 1;
+                        if (gs[col].v[idx[col]].height > maxh)
+                            maxh = gs[col].v[idx[col]].height;
+                    }
+                done = 1;
+                for (int col = 0; col < ncols; col++)
+                    if (idx[col] + take[col] < gs[col].n)
+                        done = 0;
+            }
+            for (int col = 0; col < ncols; col++) {
+                double yy = y;
+                for (size_t j = 0; j < take[col]; j++) {
+                    lline *ln = &gs[col].v[idx[col] + j];
+                    if (!(j == 0 && page_empty))
+                        yy -= ln->space_before;
+                    if (place(c, ln, col, yy))
+                        return -1;
+                    yy -= ln->height;
+                }
+                idx[col] += take[col];
+            }
+            if (!none)
+                page_empty = 0;
+            if (done) {
+                y -= maxh;
+                break;
+            }
+            if (new_page(c))
+                return -1;
+            y = top_y(c, (int)c->npages - 1);
+            page_empty = 1;
+        }
+        if (!page_empty)
+            y -= c->l->block_space;
+    }
+    return 0;
+}
+
+/* ---- drawing ------------------------------------------------------------------------ */
+
+static int draw_set_line(ctx *c, const bl_shaped *s, size_t a, size_t b, int hyphen, double extra,
+                         double x_left, double baseline, int block, const char *kind, const char *lang,
+                         double info_x, double info_w)
+{
+    bl_line_out lo;
+    if (bl_text_line(s, a, b, hyphen, extra, x_left, baseline, &lo)) {
+        c->oom = 1;
+        return -1;
+    }
+    int rc = 0;
+    if (c->dev->line) {
+        bl_line_info li = {lang, block, kind, info_x, baseline, info_w, s->text + a, b - a};
+        rc = c->dev->line(c->dev, &li);
+    }
+    for (size_t r = 0; r < lo.nruns && !rc; r++) {
+        lo.runs[r].block = block;
+        lo.runs[r].kind = kind;
+        rc = c->dev->glyph_run(c->dev, &lo.runs[r]);
+    }
+    for (size_t k = 0; k < lo.nlinks && !rc && c->dev->link; k++)
+        rc = c->dev->link(c->dev, lo.links[k].x, baseline - s->style->size * 0.25, lo.links[k].w,
+                          s->style->size * 1.1, lo.links[k].href);
+    bl_line_out_free(&lo);
+    return rc;
+}
+
+/* One line of furniture text in a box [x, x+w), aligned by its language. */
+static int furniture(ctx *c, langctx *lc, int kind, const char *text, double x, double w, int align,
+                     double baseline, const char *kname)
+{
+    if (!text || !*text)
+        return 0;
+    bl_shaped *s = shape(c, lc, kind, text, strlen(text), NULL, 0, 0);
+    if (!s)
+        return -1;
+    double nat = bl_shaped_width(s, 0, s->len);
+    double xl;
+    if (align == BL_ALIGN_CENTER)
+        xl = x + (w - nat) / 2;
+    else if ((align == BL_ALIGN_END) != (lc->rtl != 0))
+        xl = x + w - nat;
+    else
+        xl = x;
+    return draw_set_line(c, s, 0, s->len, 0, 0, xl, baseline, -1, kname, lc->lang, xl, nat);
+}
+
+static void col_box(const ctx *c, int col, double *x, double *w)
+{
+    *x = c->col_x[col];
+    *w = c->col_w;
+}
+
+static int draw_page_furniture(ctx *c, int page, int pages)
+{
+    const bl_layout *l = c->l;
+    int rc = 0;
+    double fy = l->margin_bottom + l->footer_h * 0.35;
+    for (int col = 0; col < c->ncols && !rc; col++) {
+        langctx *lc = c->col_lang[col];
+        double x, w;
+        col_box(c, col, &x, &w);
+        if (c->ncols == 1) { /* stacked/single: the whole text width */
+            x = c->col_x[0];
+            w = c->col_w;
+        }
+        char *label = expand(c, lc, lc->cfg->page_label ? lc->cfg->page_label : "{page} / {pages}", page, pages);
+        char *foot = expand(c, lc, lc->cfg->footer, page, pages);
+        if (!label || (lc->cfg->footer && !foot)) {
+            free(label);
+            free(foot);
+            return -1;
+        }
+        rc = furniture(c, lc, K_SMALL, label, x, w, BL_ALIGN_END, fy, "footer");
+        if (!rc && foot)
+            rc = furniture(c, lc, K_SMALL, foot, x, w, BL_ALIGN_START, fy, "footer");
+        free(label);
+        free(foot);
+        if (!rc && page > 1 && lc->cfg->header) {
+            char *h = expand(c, lc, lc->cfg->header, page, pages);
+            double hy = l->page_h - l->margin_top - l->small_size;
+            rc = h ? furniture(c, lc, K_SMALL, h, x, w, BL_ALIGN_START, hy, "header") : -1;
+            free(h);
+        }
+        const char *cls = bl_text_get(&c->b->classification, lc->index);
+        if (!rc && cls && *cls) {
+            double ty = l->page_h - l->margin_top * 0.55, by = l->margin_bottom * 0.45;
+            rc = furniture(c, lc, K_BANNER, cls, x, w, BL_ALIGN_CENTER, ty, "classification");
+            if (!rc)
+                rc = furniture(c, lc, K_BANNER, cls, x, w, BL_ALIGN_CENTER, by, "classification");
+        }
+    }
+    if (rc)
+        return rc;
+    /* header rule on later pages, footer rule on every page */
+    double x0 = l->margin_inner, x1 = l->page_w - l->margin_outer;
+    if (page > 1)
+        rc = c->dev->rule(c->dev, x0, l->page_h - l->margin_top - l->header_h * 0.6, x1,
+                          l->page_h - l->margin_top - l->header_h * 0.6, l->rule_width, l->rule_rgb);
+    if (!rc)
+        rc = c->dev->rule(c->dev, x0, l->margin_bottom + l->footer_h * 0.8, x1, l->margin_bottom + l->footer_h * 0.8,
+                          l->rule_width, l->rule_rgb);
+    return rc;
+}
+
+static int draw_line(ctx *c, const placed *p)
+{
+    const lline *ln = p->ln;
+    const bl_layout *l = c->l;
+    double cx, cw;
+    col_box(c, p->col, &cx, &cw);
+    int rtl = ln->lc->rtl;
+    if (ln->rule == 1) {
+        double y = p->top - ln->height / 2;
+        return c->dev->rule(c->dev, cx, y, cx + cw, y, l->rule_width, l->rule_rgb);
+    }
+    if (!ln->sh)
+        return 0;
+    double size = ln->sh->style->size;
+    double baseline = p->top - (ln->height / 2 + size * 0.35);
+    /* the box the line lives in, from the column's start side */
+    double bx = rtl ? cx : cx + ln->indent, bw = ln->avail;
+    double xl;
+    if (ln->align == BL_ALIGN_CENTER)
+        xl = bx + (bw - ln->width) / 2;
+    else if (rtl)
+        xl = bx + bw - ln->width;
+    else
+        xl = bx;
+    if (ln->rule == 2) { /* quote bar on the start side */
+        double qx = rtl ? cx + cw - l->quote_indent * 0.4 : cx + l->quote_indent * 0.4;
+        if (c->dev->rule(c->dev, qx, p->top, qx, p->top - ln->height, 1.2, l->accent_rgb))
+            return -1;
+    }
+    if (ln->marker) {
+        double mw = bl_shaped_width(ln->marker, 0, ln->marker->len);
+        double gap = size * 0.4;
+        double mx = rtl ? bx + bw + gap : bx - gap - mw;
+        if (draw_set_line(c, ln->marker, 0, ln->marker->len, 0, 0, mx, baseline, ln->block, "marker",
+                          ln->lc->lang, mx, mw))
+            return -1;
+    }
+    return draw_set_line(c, ln->sh, ln->a, ln->b, ln->hyphen, ln->ratio_extra, xl, baseline, ln->block,
+                         ln->kind, ln->lc->lang, xl, ln->width);
+}
+
+static int draw(ctx *c)
+{
+    const bl_layout *l = c->l;
+    int pages = (int)c->npages;
+    for (int p = 0; p < pages; p++) {
+        if (c->dev->begin_page(c->dev, l->page_w, l->page_h))
+            return -1;
+        if (draw_page_furniture(c, p + 1, pages))
+            return -1;
+        if (p == 0 && c->letterhead) {
+            double h = l->letterhead_image_h;
+            double w = h * c->letterhead->width / c->letterhead->height;
+            if (c->dev->image(c->dev, c->letterhead, (l->page_w - w) / 2, top_y(c, 0) - h, w, h))
+                return -1;
+        }
+        if (c->ncols == 2 && c->l->arrangement == BL_ARR_PARALLEL) {
+            double gx = c->col_x[0] + c->col_w + c->l->column_gap / 2;
+            if (c->dev->rule(c->dev, gx, bottom_y(c) + l->small_size, gx, top_y(c, p) - l->small_size,
+                             l->rule_width * 0.6, l->rule_rgb))
+                return -1;
+        }
+        size_t e = p + 1 < pages ? c->page_start[p + 1] : c->npl;
+        for (size_t i = c->page_start[p]; i < e; i++)
+            if (draw_line(c, &c->pl[i]))
+                return -1;
+        if (c->dev->end_page(c->dev))
+            return -1;
+        if (c->stats)
+            c->stats->pages++;
+    }
+    return 0;
+}
+
+/* ---- entry point ------------------------------------------------------------------------ */
+
+int bl_layout_bulletin(const bl_bulletin *b, const bl_layout *l, bl_device *dev, bl_diag *d,
+                       bl_layout_stats *stats)
+{
+    ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        bl_diag_at(d, BL_ERROR, NULL, 0, "out of memory");
+        return -1;
+    }
+    c->b = b;
+    c->l = l;
+    c->dev = dev;
+    c->d = d;
+    c->stats = stats;
+    c->nlc = b->nlangs;
+    int rc = -1;
+    group *groups = NULL;
+    size_t ngroups = 0;
+    for (int i = 0; i < b->nlangs; i++) {
+        langctx *lc = &c->lc[i];
+        lc->lang = b->langs[i];
+        lc->rtl = bl_lang_is_rtl(lc->lang);
+        lc->index = i;
+        lc->cfg = bl_layout_lang(l, lc->lang);
+        if (bl_format_date(lc->lang, b->year, b->month, b->day, c->date[i], sizeof c->date[i]))
+            snprintf(c->date[i], sizeof c->date[i], "%04d-%02d-%02d", b->year, b->month, b->day);
+    }
+    if (load_fonts(c))
+        goto done;
+    if (l->letterhead_image) {
+        char err[256];
+        c->letterhead = bl_image_load(l->letterhead_image, err, sizeof err);
+        if (!c->letterhead) {
+            bl_diag_file(d, BL_ERROR, l->letterhead_image, "%s", err);
+            goto done;
+        }
+    }
+    double text_x = l->margin_inner, text_w = l->page_w - l->margin_inner - l->margin_outer;
+    int parallel = l->arrangement == BL_ARR_PARALLEL && b->nlangs >= 2;
+    if (parallel) {
+        c->ncols = 2;
+        c->col_w = (text_w - l->column_gap) / 2;
+        /* Which language on which side: an RTL language's column on the right
+         * (the start side of its text); otherwise the first language left.
+         * The layout's swap flips it (the Moniteur belge swaps sides yearly). */
+        int left = 0, right = 1;
+        if (c->lc[0].rtl && !c->lc[1].rtl)
+            left = 1, right = 0;
+        if (l->swap) {
+            int t = left;
+            left = right;
+            right = t;
+        }
+        c->col_lang[0] = &c->lc[left];
+        c->col_lang[1] = &c->lc[right];
+        c->col_x[0] = text_x;
+        c->col_x[1] = text_x + c->col_w + l->column_gap;
+        size_t nb = b->sections[0].nblocks;
+        for (int i = 1; i < 2; i++)
+            if (b->sections[i].nblocks > nb)
+                nb = b->sections[i].nblocks;
+        ngroups = nb + 1;
+        groups = calloc(ngroups * 2, sizeof *groups);
+        if (!groups)
+            goto oom;
+        for (int col = 0; col < 2; col++) {
+            langctx *lc = c->col_lang[col];
+            const bl_section *sec = &b->sections[lc->index];
+            if (build_head(c, &groups[col], lc, c->col_w))
+                goto fail;
+            for (size_t k = 0; k < sec->nblocks; k++)
+                if (build_block(c, &groups[(k + 1) * 2 + (size_t)col], lc, &sec->blocks[k], (int)k, c->col_w))
+                    goto fail;
+        }
+    } else {
+        c->ncols = 1;
+        c->col_w = text_w;
+        c->col_x[0] = text_x;
+        c->col_lang[0] = &c->lc[0];
+        int nl = l->arrangement == BL_ARR_SINGLE ? 1 : b->nlangs;
+        for (int i = 0; i < nl; i++)
+            ngroups += 1 + b->sections[i].nblocks;
+        groups = calloc(ngroups + 1, sizeof *groups);
+        if (!groups)
+            goto oom;
+        size_t gi = 0;
+        for (int i = 0; i < nl; i++) {
+            langctx *lc = &c->lc[i];
+            if (build_head(c, &groups[gi++], lc, c->col_w))
+                goto fail;
+            for (size_t k = 0; k < b->sections[i].nblocks; k++)
+                if (build_block(c, &groups[gi++], lc, &b->sections[i].blocks[k], (int)k, c->col_w))
+                    goto fail;
+        }
+    }
+    if (c->oom)
+        goto oom;
+    if (paginate(c, groups, ngroups, c->ncols) || draw(c)) {
+        if (c->oom)
+            goto oom;
+        if (d->errors == 0)
+            bl_diag_at(d, BL_ERROR, NULL, 0, "rendering failed: %s", dev->error ? dev->error(dev) : "?");
+        goto fail;
+    }
+    rc = 0;
+    goto done;
+oom:
+    bl_diag_at(d, BL_ERROR, NULL, 0, "out of memory");
+fail:
+done:
+    if (groups)
+        for (size_t i = 0; i < ngroups * (size_t)(c->ncols ? c->ncols : 1); i++)
+            free(groups[i].v);
+    free(groups);
+    for (size_t i = 0; i < c->nshaped; i++)
+        bl_shaped_free(c->shaped[i]);
+    free(c->shaped);
+    free(c->seen.cps);
+    free(c->pl);
+    free(c->page_start);
+    bl_image_drop(c->letterhead);
+    free(c);
+    return rc;
+}

@@ -1,0 +1,599 @@
+/* pdf-font.c - embedded fonts of the PDF backend: Type0 / Identity-H fonts
+ * with CIDFontType2 descendants, built on libharu's object layer (libharu's
+ * own TrueType support re-encodes text through its encoders and cannot draw
+ * shaped glyph ids).  Subset with hb-subset at save time; /W, ToUnicode and,
+ * when aliases exist, a CIDToGIDMap stream.  See pdf-font.h. */
+#include "pdf-font.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hb-subset.h>
+
+/* Alias codes must fit the 2-byte codes of Identity-H. */
+#define MAX_CODE 0xFFFFu
+/* A ToUnicode destination string is at most 512 bytes (PDF 32000-1 9.10.3,
+ * CMap limits): 256 UTF-16 code units. */
+#define MAX_UNITS 256
+/* Entries per bfchar / bfrange block (the CMap format's own limit). */
+#define CMAP_BLOCK 100
+
+static const double pow10d[] = {1.0, 10.0, 100.0, 1000.0, 10000.0};
+static const long long pow10i[] = {1, 10, 100, 1000, 10000};
+
+static long long round_scaled(double v, int dec)
+{
+    double s = v * pow10d[dec];
+    /* NaN, infinities and absurd values print as 0; callers validate input. */
+    if (!(s > -9e15 && s < 9e15))
+        return 0;
+    return (long long)(s < 0 ? s - 0.5 : s + 0.5);
+}
+
+double bl_pdf_round(double v, int dec) { return (double)round_scaled(v, dec) / pow10d[dec]; }
+
+char *bl_pdf_fmt(char *p, double v, int dec)
+{
+    long long n = round_scaled(v, dec);
+    if (n < 0) {
+        *p++ = '-';
+        n = -n;
+    }
+    unsigned long long ip = (unsigned long long)(n / pow10i[dec]);
+    unsigned fp = (unsigned)(n % pow10i[dec]);
+    char tmp[24];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    while (k)
+        *p++ = tmp[--k];
+    if (fp) {
+        char d[4];
+        for (int i = dec - 1; i >= 0; i--) {
+            d[i] = (char)('0' + fp % 10);
+            fp /= 10;
+        }
+        int len = dec;
+        while (d[len - 1] == '0')
+            len--;
+        *p++ = '.';
+        memcpy(p, d, (size_t)len);
+        p += len;
+    }
+    return p;
+}
+
+const char *bl_pdf_hpdf_status_name(HPDF_STATUS code)
+{
+    switch (code) {
+    case HPDF_FAILD_TO_ALLOC_MEM: return "out of memory";
+    case HPDF_FILE_IO_ERROR: return "file write error";
+    case HPDF_FILE_OPEN_ERROR: return "cannot open the file for writing";
+    case HPDF_ZLIB_ERROR: return "zlib compression failed";
+    case HPDF_XREF_COUNT_ERR: return "too many PDF objects";
+    case HPDF_DICT_COUNT_ERR: return "too many entries in a PDF dictionary";
+    case HPDF_ARRAY_COUNT_ERR: return "too many entries in a PDF array";
+    case HPDF_PAGE_INVALID_SIZE: return "invalid page size";
+    case HPDF_PAGE_OUT_OF_RANGE: return "value out of range";
+    case HPDF_PAGE_INVALID_GMODE: return "operator not allowed here (graphics mode)";
+    case HPDF_PAGE_CANNOT_RESTORE_GSTATE: return "unbalanced graphics state";
+    case HPDF_EXCEED_GSTATE_LIMIT: return "graphics states nested too deeply";
+    case HPDF_INVALID_IMAGE: return "invalid image";
+    case HPDF_INVALID_COLOR_SPACE: return "invalid colour space";
+    case HPDF_INVALID_PARAMETER: return "invalid parameter";
+    case HPDF_INVALID_OBJECT: return "invalid PDF object";
+    case HPDF_INVALID_DOCUMENT: return "invalid document";
+    case HPDF_INVALID_PAGE: return "invalid page";
+    case HPDF_INVALID_DESTINATION: return "invalid destination";
+    case HPDF_INVALID_OUTLINE: return "invalid outline";
+    case HPDF_INVALID_URI: return "invalid URI";
+    case HPDF_BINARY_LENGTH_ERR: return "string too long";
+    case HPDF_STRING_OUT_OF_RANGE: return "string too long";
+    case HPDF_NAME_OUT_OF_RANGE: return "name too long";
+    case HPDF_REAL_OUT_OF_RANGE: return "number out of range";
+    case HPDF_INVALID_OPERATION: return "invalid operation";
+    default: return "libharu failure";
+    }
+}
+
+/* Status of an object-layer call: those set the document's error but never
+ * call the error handler, so every result is checked here. */
+static int hfail(HPDF_Doc doc, HPDF_STATUS st, const char *what, char *err, size_t errlen)
+{
+    HPDF_STATUS code = HPDF_GetError(doc);
+    if (!code)
+        code = st;
+    snprintf(err, errlen, "%s: %s (libharu error 0x%04X, detail %u)", what, bl_pdf_hpdf_status_name(code),
+             (unsigned)code, (unsigned)HPDF_GetErrorDetail(doc));
+    return -1;
+}
+
+/* libharu calls this while writing the CIDFont dictionary: /W is written
+ * here as text because it can exceed libharu's array size limit and is
+ * faster to build as one string. */
+static HPDF_STATUS write_w(HPDF_Dict d, HPDF_Stream s)
+{
+    const bl_pdf_font *f = d->attr;
+    if (!f || !f->w.len)
+        return HPDF_OK;
+    return HPDF_Stream_Write(s, (const HPDF_BYTE *)f->w.data, (HPDF_UINT)f->w.len);
+}
+
+static long scale1000(const bl_face *face, double v) { return lround(v * 1000.0 / face->upem); }
+
+bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *err, size_t errlen)
+{
+    if (!face || face->num_glyphs == 0 || face->num_glyphs > MAX_CODE + 1 || !face->upem) {
+        snprintf(err, errlen, "unusable font face");
+        return NULL;
+    }
+    bl_pdf_font *f = calloc(1, sizeof *f);
+    if (f)
+        f->slot = calloc(face->num_glyphs, sizeof *f->slot);
+    if (!f || !f->slot) {
+        free(f);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    f->face = bl_face_keep(face);
+    f->index = index;
+    f->next_alias = face->num_glyphs;
+
+    HPDF_MMgr mm = doc->mmgr;
+    HPDF_Xref xref = doc->xref;
+    HPDF_STATUS st = HPDF_OK;
+    /* Dict_New / DictStream_New / Xref_Add free the object themselves on failure. */
+    f->type0 = HPDF_Dict_New(mm);
+    if (!f->type0 || HPDF_Xref_Add(xref, f->type0) != HPDF_OK)
+        goto fail;
+    f->cidfont = HPDF_Dict_New(mm);
+    if (!f->cidfont || HPDF_Xref_Add(xref, f->cidfont) != HPDF_OK)
+        goto fail;
+    f->descriptor = HPDF_Dict_New(mm);
+    if (!f->descriptor || HPDF_Xref_Add(xref, f->descriptor) != HPDF_OK)
+        goto fail;
+    f->fontfile = HPDF_DictStream_New(mm, xref);
+    f->tounicode = HPDF_DictStream_New(mm, xref);
+    if (!f->fontfile || !f->tounicode)
+        goto fail;
+
+    /* Names get their subset tag at finish time; placeholders until then. */
+    const char *ps = face->ps_name && face->ps_name[0] ? face->ps_name : "Font";
+    st |= HPDF_Dict_AddName(f->type0, "Type", "Font");
+    st |= HPDF_Dict_AddName(f->type0, "Subtype", "Type0");
+    st |= HPDF_Dict_AddName(f->type0, "BaseFont", ps);
+    st |= HPDF_Dict_AddName(f->type0, "Encoding", "Identity-H");
+    HPDF_Array desc = HPDF_Array_New(mm);
+    if (!desc)
+        goto fail;
+    st |= HPDF_Dict_Add(f->type0, "DescendantFonts", desc);
+    st |= HPDF_Array_Add(desc, f->cidfont);
+    st |= HPDF_Dict_Add(f->type0, "ToUnicode", f->tounicode);
+
+    st |= HPDF_Dict_AddName(f->cidfont, "Type", "Font");
+    st |= HPDF_Dict_AddName(f->cidfont, "Subtype", "CIDFontType2");
+    st |= HPDF_Dict_AddName(f->cidfont, "BaseFont", ps);
+    HPDF_Dict csi = HPDF_Dict_New(mm);
+    if (!csi)
+        goto fail;
+    st |= HPDF_Dict_Add(f->cidfont, "CIDSystemInfo", csi);
+    st |= HPDF_Dict_Add(csi, "Registry", HPDF_String_New(mm, "Adobe", NULL));
+    st |= HPDF_Dict_Add(csi, "Ordering", HPDF_String_New(mm, "Identity", NULL));
+    st |= HPDF_Dict_AddNumber(csi, "Supplement", 0);
+    st |= HPDF_Dict_Add(f->cidfont, "FontDescriptor", f->descriptor);
+    st |= HPDF_Dict_AddName(f->cidfont, "CIDToGIDMap", "Identity");
+    f->cidfont->write_fn = write_w;
+    f->cidfont->attr = f;
+
+    /* Flags (PDF 32000-1 9.8.2): Symbolic (bit 3), because the font's
+     * glyphs go beyond the standard Latin set and are addressed by CID, as
+     * most CIDFontType2 writers do; plus FixedPitch, Serif, Italic. */
+    int flags = 4 | (face->is_fixed ? 1 : 0) | (face->is_serif ? 2 : 0) | (face->is_italic ? 64 : 0);
+    st |= HPDF_Dict_AddName(f->descriptor, "Type", "FontDescriptor");
+    st |= HPDF_Dict_AddName(f->descriptor, "FontName", ps);
+    st |= HPDF_Dict_AddNumber(f->descriptor, "Flags", flags);
+    HPDF_Array bbox = HPDF_Array_New(mm);
+    if (!bbox)
+        goto fail;
+    st |= HPDF_Dict_Add(f->descriptor, "FontBBox", bbox);
+    for (int i = 0; i < 4; i++)
+        st |= HPDF_Array_AddNumber(bbox, (HPDF_INT32)scale1000(face, face->bbox[i]));
+    st |= HPDF_Dict_AddReal(f->descriptor, "ItalicAngle", (HPDF_REAL)face->italic_angle);
+    st |= HPDF_Dict_AddNumber(f->descriptor, "Ascent", (HPDF_INT32)scale1000(face, face->ascender));
+    st |= HPDF_Dict_AddNumber(f->descriptor, "Descent", (HPDF_INT32)scale1000(face, face->descender));
+    st |= HPDF_Dict_AddNumber(f->descriptor, "CapHeight", (HPDF_INT32)scale1000(face, face->cap_height));
+    st |= HPDF_Dict_AddNumber(f->descriptor, "XHeight", (HPDF_INT32)scale1000(face, face->x_height));
+    /* No font format stores a stem width; these are the usual estimates. */
+    st |= HPDF_Dict_AddNumber(f->descriptor, "StemV", face->is_bold ? 120 : 80);
+    st |= HPDF_Dict_Add(f->descriptor, "FontFile2", f->fontfile);
+    if (st != HPDF_OK || HPDF_GetError(doc))
+        goto fail;
+    return f;
+
+fail:
+    hfail(doc, st, "cannot create the PDF font objects", err, errlen);
+    bl_pdf_font_free(f);
+    return NULL;
+}
+
+void bl_pdf_font_free(bl_pdf_font *f)
+{
+    if (!f)
+        return;
+    /* The PDF objects belong to the document; only unhook our writer. */
+    bl_face_drop(f->face);
+    free(f->slot);
+    free(f->codes);
+    bl_buf_free(&f->texts);
+    bl_buf_free(&f->w);
+    free(f);
+}
+
+static bl_pdf_code *add_code(bl_pdf_font *f, unsigned gid, unsigned code, const char *text, size_t len)
+{
+    if (f->ncodes >= UINT32_MAX - 1 || (uint64_t)f->texts.len + len > UINT32_MAX)
+        return NULL;
+    if (bl_grow(&f->codes, &f->capcodes, f->ncodes + 1, sizeof *f->codes))
+        return NULL;
+    size_t off = f->texts.len;
+    if (len && bl_buf_append(&f->texts, text, len))
+        return NULL;
+    bl_pdf_code *c = &f->codes[f->ncodes++];
+    c->text_off = (uint32_t)off;
+    c->text_len = (uint32_t)len;
+    c->next = 0;
+    c->gid = (uint16_t)gid;
+    c->code = (uint16_t)code;
+    /* Rounded to 3 decimals: exactly the number written into /W, so that
+     * text positioning reproduces what a reader computes. */
+    c->width = bl_pdf_round(bl_face_advance(f->face, gid) * 1000.0 / f->face->upem, 3);
+    return c;
+}
+
+const bl_pdf_code *bl_pdf_font_code_slow(bl_pdf_font *f, unsigned gid, const char *text, size_t len)
+{
+    uint32_t s = f->slot[gid];
+    if (!s) {
+        bl_pdf_code *c = add_code(f, gid, gid, text, len);
+        if (c)
+            f->slot[gid] = (uint32_t)f->ncodes;
+        return c;
+    }
+    uint32_t last = s;
+    for (uint32_t i = s; i; i = f->codes[i - 1].next) {
+        const bl_pdf_code *c = &f->codes[i - 1];
+        if (c->text_len == len && (len == 0 || !memcmp(f->texts.data + c->text_off, text, len)))
+            return c;
+        last = i;
+    }
+    if (f->next_alias > MAX_CODE) {
+        /* All 65536 codes taken: draw the glyph with its first code (right
+         * on the page, only its extracted text is that of the first use). */
+        f->lost_aliases++;
+        return &f->codes[s - 1];
+    }
+    bl_pdf_code *c = add_code(f, gid, f->next_alias, text, len);
+    if (!c)
+        return NULL;
+    f->next_alias++;
+    f->codes[last - 1].next = (uint32_t)f->ncodes;
+    return c;
+}
+
+/* Runs the block for every pair c in code order: glyph ids first (each glyph's first
+ * pair has code == gid), then the aliases, allocated in increasing order. */
+#define FOR_EACH_CODE(f, c, ...)                                                    \
+    do {                                                                            \
+        for (unsigned g_ = 0; g_ < (f)->face->num_glyphs; g_++)                     \
+            if ((f)->slot[g_]) {                                                    \
+                const bl_pdf_code *c = &(f)->codes[(f)->slot[g_] - 1];              \
+                __VA_ARGS__                                                         \
+            }                                                                       \
+        for (size_t i_ = 0; i_ < (f)->ncodes; i_++)                                 \
+            if ((f)->codes[i_].code >= (f)->face->num_glyphs) {                     \
+                const bl_pdf_code *c = &(f)->codes[i_];                             \
+                __VA_ARGS__                                                         \
+            }                                                                       \
+    } while (0)
+
+static int build_w(bl_pdf_font *f)
+{
+    int bad = 0;
+    char num[32];
+    long prev = -2;
+    f->w.len = 0;
+    bad |= bl_buf_puts(&f->w, "/W [");
+    FOR_EACH_CODE(f, c, {
+        if ((long)c->code != prev + 1) {
+            if (prev >= 0)
+                bad |= bl_buf_puts(&f->w, "]");
+            bad |= bl_buf_printf(&f->w, "%u [", (unsigned)c->code);
+        } else
+            bad |= bl_buf_puts(&f->w, " ");
+        bad |= bl_buf_append(&f->w, num, (size_t)(bl_pdf_fmt(num, c->width, 3) - num));
+        prev = c->code;
+    });
+    if (prev >= 0)
+        bad |= bl_buf_puts(&f->w, "]");
+    bad |= bl_buf_puts(&f->w, "]\012");
+    return bad ? -1 : 0;
+}
+
+/* UTF-8 -> UTF-16 code units, at most MAX_UNITS, never a split pair.
+ * Invalid bytes are skipped (they cannot come from validated input). */
+static unsigned to_utf16(const char *s, size_t n, uint16_t *out)
+{
+    unsigned k = 0;
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp;
+        int l = bl_utf8_decode(s + i, n - i, &cp);
+        if (l == 0) {
+            i++;
+            continue;
+        }
+        i += (size_t)l;
+        if (cp >= 0x10000) {
+            if (k + 2 > MAX_UNITS)
+                break;
+            cp -= 0x10000;
+            out[k++] = (uint16_t)(0xD800 + (cp >> 10));
+            out[k++] = (uint16_t)(0xDC00 + (cp & 0x3FF));
+        } else {
+            if (k + 1 > MAX_UNITS)
+                break;
+            out[k++] = (uint16_t)cp;
+        }
+    }
+    return k;
+}
+
+typedef struct tu_item {
+    uint16_t code;
+    uint16_t n;
+    uint32_t off; /* into the unit pool */
+} tu_item;
+
+static void put_hex4(bl_buf *b, int *bad, unsigned v)
+{
+    static const char hx[] = "0123456789ABCDEF";
+    char t[4] = {hx[(v >> 12) & 15], hx[(v >> 8) & 15], hx[(v >> 4) & 15], hx[v & 15]};
+    *bad |= bl_buf_append(b, t, 4);
+}
+
+static void flush_block(bl_buf *out, bl_buf *blk, int *count, const char *kind, int *bad)
+{
+    if (!*count)
+        return;
+    *bad |= bl_buf_printf(out, "%d begin%s\n", *count, kind);
+    *bad |= bl_buf_append(out, blk->data, blk->len);
+    *bad |= bl_buf_printf(out, "end%s\n", kind);
+    blk->len = 0;
+    *count = 0;
+}
+
+/* The ToUnicode CMap (PDF 32000-1 9.10.3).  Codes without text get no
+ * entry: extra glyphs of a cluster add nothing to extracted text. */
+static int build_tounicode(bl_pdf_font *f, bl_buf *out)
+{
+    int bad = 0;
+    size_t n = 0;
+    tu_item *items = malloc((f->ncodes ? f->ncodes : 1) * sizeof *items);
+    bl_buf pool = {0}; /* uint16_t units */
+    bl_buf chars = {0}, ranges = {0};
+    if (!items)
+        return -1;
+    uint16_t units[MAX_UNITS];
+    FOR_EACH_CODE(f, c, {
+        if (c->text_len) {
+            unsigned k = to_utf16(f->texts.data + c->text_off, c->text_len, units);
+            if (k) {
+                if (pool.len / 2 > UINT32_MAX - MAX_UNITS)
+                    bad = 1;
+                items[n].code = c->code;
+                items[n].n = (uint16_t)k;
+                items[n].off = (uint32_t)(pool.len / 2);
+                bad |= bl_buf_append(&pool, units, k * sizeof units[0]);
+                n++;
+            }
+        }
+    });
+    bad |= bl_buf_puts(out, "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+                            "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+                            "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+                            "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
+    int nchars = 0, nranges = 0;
+    const uint16_t *u = (const uint16_t *)pool.data;
+    for (size_t i = 0; i < n && !bad;) {
+        /* A bfrange covers consecutive codes mapping to consecutive single
+         * BMP characters; source and destination may differ only in their
+         * last byte. */
+        size_t j = i + 1;
+        if (items[i].n == 1 && (u[items[i].off] < 0xD800 || u[items[i].off] > 0xDFFF)) {
+            unsigned c0 = items[i].code, u0 = u[items[i].off];
+            while (j < n && items[j].n == 1 && items[j].code == c0 + (j - i) &&
+                   u[items[j].off] == u0 + (j - i) && (items[j].code >> 8) == (c0 >> 8) &&
+                   (u[items[j].off] >> 8) == (u0 >> 8) && (u0 + (j - i) < 0xD800 || u0 + (j - i) > 0xDFFF))
+                j++;
+        }
+        if (j - i >= 2) {
+            bad |= bl_buf_puts(&ranges, "<");
+            put_hex4(&ranges, &bad, items[i].code);
+            bad |= bl_buf_puts(&ranges, "> <");
+            put_hex4(&ranges, &bad, items[j - 1].code);
+            bad |= bl_buf_puts(&ranges, "> <");
+            put_hex4(&ranges, &bad, u[items[i].off]);
+            bad |= bl_buf_puts(&ranges, ">\n");
+            if (++nranges == CMAP_BLOCK)
+                flush_block(out, &ranges, &nranges, "bfrange", &bad);
+            i = j;
+        } else {
+            bad |= bl_buf_puts(&chars, "<");
+            put_hex4(&chars, &bad, items[i].code);
+            bad |= bl_buf_puts(&chars, "> <");
+            for (unsigned k = 0; k < items[i].n; k++)
+                put_hex4(&chars, &bad, u[items[i].off + k]);
+            bad |= bl_buf_puts(&chars, ">\n");
+            if (++nchars == CMAP_BLOCK)
+                flush_block(out, &chars, &nchars, "bfchar", &bad);
+            i++;
+        }
+    }
+    flush_block(out, &chars, &nchars, "bfchar", &bad);
+    flush_block(out, &ranges, &nranges, "bfrange", &bad);
+    bad |= bl_buf_puts(out, "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+    free(items);
+    bl_buf_free(&pool);
+    bl_buf_free(&chars);
+    bl_buf_free(&ranges);
+    return bad ? -1 : 0;
+}
+
+/* Tables a CIDFontType2 font program needs (PDF 32000-1 9.9, table 126:
+ * head hhea loca maxp cvt prep glyf hmtx fpgm; cmap only for simple
+ * TrueType fonts).  Everything else (layout, names, cmap, post) is dropped. */
+static int keep_table(hb_tag_t t)
+{
+    static const hb_tag_t keep[] = {
+        HB_TAG('g', 'l', 'y', 'f'), HB_TAG('l', 'o', 'c', 'a'), HB_TAG('h', 'e', 'a', 'd'),
+        HB_TAG('h', 'h', 'e', 'a'), HB_TAG('h', 'm', 't', 'x'), HB_TAG('m', 'a', 'x', 'p'),
+        HB_TAG('c', 'v', 't', ' '), HB_TAG('f', 'p', 'g', 'm'), HB_TAG('p', 'r', 'e', 'p'),
+    };
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+        if (keep[i] == t)
+            return 1;
+    return 0;
+}
+
+/* Returns the subset font file (caller destroys), or NULL. */
+static hb_blob_t *subset(const bl_pdf_font *f, char *err, size_t errlen)
+{
+    hb_subset_input_t *in = hb_subset_input_create_or_fail();
+    if (!in) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    hb_set_t *glyphs = hb_subset_input_glyph_set(in);
+    hb_set_add(glyphs, 0);
+    for (unsigned g = 0; g < f->face->num_glyphs; g++)
+        if (f->slot[g])
+            hb_set_add(glyphs, g);
+    hb_set_t *drop = hb_subset_input_set(in, HB_SUBSET_SETS_DROP_TABLE_TAG);
+    hb_tag_t tags[64];
+    unsigned start = 0, count;
+    do {
+        count = sizeof tags / sizeof tags[0];
+        hb_face_get_table_tags(f->face->hb_face, start, &count, tags);
+        for (unsigned i = 0; i < count; i++)
+            if (!keep_table(tags[i]))
+                hb_set_add(drop, tags[i]);
+        start += count;
+    } while (count == sizeof tags / sizeof tags[0]);
+    /* Retained glyph ids: codes stay glyph ids, so the content streams
+     * written page by page before subsetting remain valid. */
+    hb_subset_input_set_flags(in, HB_SUBSET_FLAGS_RETAIN_GIDS | HB_SUBSET_FLAGS_NOTDEF_OUTLINE);
+    hb_face_t *sub = hb_subset_or_fail(f->face->hb_face, in);
+    hb_subset_input_destroy(in);
+    hb_blob_t *blob = sub ? hb_face_reference_blob(sub) : NULL;
+    hb_face_destroy(sub);
+    if (!blob || hb_blob_get_length(blob) < 12) {
+        hb_blob_destroy(blob);
+        snprintf(err, errlen, "cannot subset font %s (hb-subset failed)", f->face->label);
+        return NULL;
+    }
+    return blob;
+}
+
+/* Six capital letters from the font and its glyph set (PDF 32000-1 9.6.4):
+ * the same document always gets the same names. */
+static void subset_tag(const bl_pdf_font *f, char tag[7])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 0x100000001b3ull)
+    MIX(f->index);
+    for (const char *s = f->face->ps_name; s && *s; s++)
+        MIX((unsigned char)*s);
+    for (unsigned g = 0; g < f->face->num_glyphs; g++)
+        if (f->slot[g])
+            MIX(g), MIX(g >> 8);
+#undef MIX
+    for (int i = 0; i < 6; i++) {
+        tag[i] = (char)('A' + h % 26);
+        h /= 26;
+    }
+    tag[6] = 0;
+}
+
+static HPDF_STATUS put_stream(HPDF_Dict d, const void *data, size_t len, int compress)
+{
+    HPDF_MemStream_FreeData(d->stream); /* a second save rewrites the data */
+    d->filter = compress ? HPDF_STREAM_FILTER_FLATE_DECODE : HPDF_STREAM_FILTER_NONE;
+    if (!len)
+        return HPDF_OK;
+    return HPDF_Stream_Write(d->stream, (const HPDF_BYTE *)data, (HPDF_UINT)len);
+}
+
+int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, size_t errlen)
+{
+    HPDF_STATUS st = HPDF_OK;
+    hb_blob_t *blob = subset(f, err, errlen);
+    if (!blob)
+        return -1;
+    unsigned blen = 0;
+    const char *bdata = hb_blob_get_data(blob, &blen);
+    st |= put_stream(f->fontfile, bdata, blen, compress);
+    st |= HPDF_Dict_AddNumber(f->fontfile, "Length1", (HPDF_INT32)blen);
+    hb_blob_destroy(blob);
+
+    char tag[7], name[80];
+    subset_tag(f, tag);
+    snprintf(name, sizeof name, "%s+%s", tag, f->face->ps_name && f->face->ps_name[0] ? f->face->ps_name : "Font");
+    st |= HPDF_Dict_AddName(f->type0, "BaseFont", name);
+    st |= HPDF_Dict_AddName(f->cidfont, "BaseFont", name);
+    st |= HPDF_Dict_AddName(f->descriptor, "FontName", name);
+
+    bl_buf tu = {0};
+    if (build_w(f) || build_tounicode(f, &tu)) {
+        bl_buf_free(&tu);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    st |= put_stream(f->tounicode, tu.data, tu.len, compress);
+    bl_buf_free(&tu);
+
+    if (f->next_alias > f->face->num_glyphs) {
+        /* Aliases exist: CID -> GID through a stream, 2 bytes per CID,
+         * identity below num_glyphs (PDF 32000-1 9.7.4.2). */
+        size_t ncid = f->next_alias;
+        unsigned char *map = malloc(ncid * 2);
+        if (!map) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (size_t c = 0; c < ncid; c++) {
+            map[2 * c] = (unsigned char)(c >> 8);
+            map[2 * c + 1] = (unsigned char)c;
+        }
+        for (size_t i = 0; i < f->ncodes; i++) {
+            const bl_pdf_code *c = &f->codes[i];
+            map[2 * c->code] = (unsigned char)(c->gid >> 8);
+            map[2 * c->code + 1] = (unsigned char)c->gid;
+        }
+        if (!f->cidtogid) {
+            f->cidtogid = HPDF_DictStream_New(doc->mmgr, doc->xref);
+            if (!f->cidtogid) {
+                free(map);
+                return hfail(doc, HPDF_FAILD_TO_ALLOC_MEM, "cannot create the CIDToGIDMap", err, errlen);
+            }
+            st |= HPDF_Dict_Add(f->cidfont, "CIDToGIDMap", f->cidtogid);
+        }
+        st |= put_stream(f->cidtogid, map, ncid * 2, compress);
+        free(map);
+    }
+    if (st != HPDF_OK || HPDF_GetError(doc))
+        return hfail(doc, st, "cannot write the PDF font objects", err, errlen);
+    return 0;
+}

@@ -1,0 +1,99 @@
+/* pdf-font.h - private to the PDF backend (pdf.c, pdf-font.c): one embedded
+ * font per bl_face and document, written through libharu's object layer as
+ * Type0 / Identity-H with a CIDFontType2 descendant.
+ *
+ * Codes (CIDs) are the face's glyph ids, except when one glyph stands for
+ * two different texts (a space used for U+0020 and U+00A0, a ligature in two
+ * contexts): the second text gets an alias code >= num_glyphs, mapped back to
+ * the real glyph by a CIDToGIDMap stream, so that ToUnicode can say what each
+ * occurrence means.  The font file is subset at save time, when every used
+ * glyph is known (hb-subset, glyph ids retained). */
+#ifndef BL_PDF_FONT_H
+#define BL_PDF_FONT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base.h"
+#include "text-font.h"
+
+/* libharu's public and object-layer headers compile cleanly with our warning
+ * set today; keep them behind this one include so a future libharu that
+ * does not can be silenced here. */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#endif
+#include <hpdf.h>
+#include <hpdf_objects.h>
+#include <hpdf_pages.h>
+#include <hpdf_doc.h>
+#include <hpdf_streams.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+/* One (glyph, text) pair that has been drawn, and the code that draws it. */
+typedef struct bl_pdf_code {
+    uint32_t text_off, text_len; /* bytes in bl_pdf_font.texts */
+    uint32_t next;               /* 1 + index of the next pair of the same glyph, 0 = none */
+    uint16_t gid, code;
+    double width;                /* advance in PDF glyph units (1000/em), as written in /W */
+} bl_pdf_code;
+
+typedef struct bl_pdf_font {
+    bl_face *face;               /* own reference */
+    unsigned index;              /* 0-based, order of first use in the document */
+    HPDF_Dict type0, cidfont, descriptor, fontfile, tounicode, cidtogid;
+    uint32_t *slot;              /* per glyph id: 1 + index of its first pair, 0 = unused */
+    bl_pdf_code *codes;
+    size_t ncodes, capcodes;
+    bl_buf texts;                /* text of every pair, back to back */
+    unsigned next_alias;         /* next free alias code */
+    size_t lost_aliases;         /* pairs that fell back to the glyph's first code */
+    bl_buf w;                    /* "/W [...]", built by bl_pdf_font_finish */
+    /* Resource name on the page being written (borrowed from libharu). */
+    unsigned page_serial;
+    const char *local_name;
+} bl_pdf_font;
+
+/* Creates the font's PDF objects in doc (registered in its xref; libharu
+ * frees them with the document) and returns a font the caller owns
+ * (bl_pdf_font_free), or NULL with a reason in err. */
+bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *err, size_t errlen);
+
+/* The pair (gid, text) for a drawn glyph: returns its entry (borrowed, valid
+ * until the next call), or NULL when out of memory.  gid must be below
+ * face->num_glyphs. */
+const bl_pdf_code *bl_pdf_font_code_slow(bl_pdf_font *f, unsigned gid, const char *text, size_t len);
+static inline const bl_pdf_code *bl_pdf_font_code(bl_pdf_font *f, unsigned gid, const char *text,
+                                                  size_t len)
+{
+    /* Fast path: the glyph's first pair has this text (nearly always). */
+    uint32_t s = f->slot[gid];
+    if (s) {
+        const bl_pdf_code *c = &f->codes[s - 1];
+        if (c->text_len == len && (len == 0 || !memcmp(f->texts.data + c->text_off, text, len)))
+            return c;
+    }
+    return bl_pdf_font_code_slow(f, gid, text, len);
+}
+
+/* Subsets the font file and writes /W, ToUnicode, the CIDToGIDMap and the
+ * subset names into the font's objects.  May be called again after more
+ * glyphs were drawn (each call rewrites everything).  compress: deflate the
+ * font file, ToUnicode and CIDToGIDMap.  Returns 0, or -1 with err. */
+int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, size_t errlen);
+
+void bl_pdf_font_free(bl_pdf_font *f);
+
+/* Describes a libharu status code in words ("out of memory", ...). */
+const char *bl_pdf_hpdf_status_name(HPDF_STATUS code);
+
+/* Writes v rounded to dec (0..4) decimals, trailing zeros dropped, no
+ * exponent ("12.5", "-0.25", "600"); returns the end.  Room: 24 bytes.
+ * bl_pdf_round gives the value a reader parses back from that text. */
+char *bl_pdf_fmt(char *p, double v, int dec);
+double bl_pdf_round(double v, int dec);
+#endif

@@ -1,0 +1,749 @@
+/* pdf.c - the PDF writer: a bl_device on libharu.  Pages, rules, rectangles,
+ * images, links, outlines and metadata go through libharu's page API; glyph
+ * runs are written as raw text operators (Tm + TJ) into the page's content
+ * stream, in our own fonts (pdf-font.c).  libharu's failures reach us
+ * through an error handler that only records them: nothing jumps. */
+#include "pdf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base.h"
+#include "image.h"
+#include "pdf-font.h"
+
+/* Where numbers are written with a fixed number of decimals: positions to
+ * 0.001 pt, TJ adjustments to 0.01 thousandths of the font size. */
+#define POS_DEC 3
+#define ADJ_DEC 2
+#define SIZE_DEC 3
+/* Sane bounds for what the layout hands us (PDF user space). */
+#define MAX_COORD 1e6
+#define MIN_FONT_SIZE 0.01
+#define MAX_FONT_SIZE 10000.0
+
+typedef struct pdf_page_ref {
+    HPDF_Page page;
+    double width, height;
+} pdf_page_ref;
+
+typedef struct pdf_image_ref {
+    bl_image *img;   /* own reference: keeps the pointer unique while cached */
+    HPDF_Image xobj; /* owned by the document */
+} pdf_image_ref;
+
+struct bl_pdf {
+    bl_device dev;   /* first member: device methods cast back to bl_pdf */
+    HPDF_Doc doc;
+    int compress;
+    int failed;      /* after a libharu failure the document is unusable */
+    HPDF_STATUS hcode, hdetail; /* first failure reported to the handler */
+    char err[512];
+    bl_pdf_font **fonts;
+    size_t nfonts, capfonts;
+    bl_pdf_font *last_font;
+    pdf_page_ref *pages;
+    size_t npages, cappages;
+    pdf_image_ref *images;
+    size_t nimages, capimages;
+    HPDF_Page page;  /* the open page, or NULL */
+    unsigned serial; /* pages begun so far (fonts cache their resource name per page) */
+    /* Content-stream state on the open page, to skip redundant operators. */
+    const bl_pdf_font *tf_font;
+    double tf_size;
+    double fill[3];
+    int fill_set;
+    bl_buf scratch;  /* one glyph run's operators */
+};
+
+static int fail(bl_pdf *p, const char *fmt, ...) BL_PRINTF(2, 3);
+static int fail(bl_pdf *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err, sizeof p->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* libharu's error handler: record, return (libharu then unwinds by return
+ * codes).  Never longjmp out of libharu. */
+static void on_hpdf_error(HPDF_STATUS code, HPDF_STATUS detail, void *user)
+{
+    bl_pdf *p = user;
+    if (!p->hcode) {
+        p->hcode = code;
+        p->hdetail = detail;
+    }
+}
+
+/* After libharu calls: public functions report through the handler, the
+ * object layer only through the document's error state.  Either way the
+ * document is then poisoned (libharu's streams skip writes once an error is
+ * set), so the failure is sticky. */
+static int hcheck(bl_pdf *p, const char *what)
+{
+    HPDF_STATUS code = p->hcode, detail = p->hdetail;
+    if (!code) {
+        code = HPDF_GetError(p->doc);
+        detail = HPDF_GetErrorDetail(p->doc);
+    }
+    if (!code)
+        return 0;
+    p->failed = 1;
+    return fail(p, "%s: %s (libharu error 0x%04X, detail %u)", what, bl_pdf_hpdf_status_name(code),
+                (unsigned)code, (unsigned)detail);
+}
+
+static int usable(bl_pdf *p, const char *what, int need_page)
+{
+    if (p->failed)
+        return -1; /* keep the first message */
+    if (need_page && !p->page)
+        return fail(p, "%s: no page is open (begin_page first)", what);
+    return 0;
+}
+
+static HPDF_PageAttr page_attr(bl_pdf *p) { return (HPDF_PageAttr)p->page->attr; }
+
+static int end_text(bl_pdf *p)
+{
+    if (page_attr(p)->gmode == HPDF_GMODE_TEXT_OBJECT) {
+        HPDF_Page_EndText(p->page);
+        return hcheck(p, "ending a text object");
+    }
+    return 0;
+}
+
+static double clamp01(double v) { return v > 0 ? (v < 1 ? v : 1) : 0; }
+
+static void set_fill(bl_pdf *p, const double rgb[3])
+{
+    double c[3] = {clamp01(rgb[0]), clamp01(rgb[1]), clamp01(rgb[2])};
+    if (p->fill_set && c[0] == p->fill[0] && c[1] == p->fill[1] && c[2] == p->fill[2])
+        return;
+    HPDF_Page_SetRGBFill(p->page, (HPDF_REAL)c[0], (HPDF_REAL)c[1], (HPDF_REAL)c[2]);
+    memcpy(p->fill, c, sizeof c);
+    p->fill_set = 1;
+}
+
+static int finite_all(const double *v, int n, double bound)
+{
+    for (int i = 0; i < n; i++)
+        if (!(fabs(v[i]) <= bound))
+            return 0;
+    return 1;
+}
+
+/* ---- pages ---------------------------------------------------------- */
+
+static int dev_begin_page(bl_device *d, double width, double height)
+{
+    bl_pdf *p = (bl_pdf *)d;
+    if (usable(p, "begin_page", 0))
+        return -1;
+    if (p->page)
+        return fail(p, "begin_page: the previous page was not ended");
+    /* libharu's limits for a page side (and Acrobat's): 3 to 14400 pt. */
+    if (!(width >= 3 && width <= 14400 && height >= 3 && height <= 14400))
+        return fail(p, "page size %g x %g pt is outside 3..14400 pt", width, height);
+    if (bl_grow(&p->pages, &p->cappages, p->npages + 1, sizeof *p->pages))
+        return fail(p, "out of memory");
+    HPDF_Page page = HPDF_AddPage(p->doc);
+    if (page) {
+        HPDF_Page_SetWidth(page, (HPDF_REAL)width);
+        HPDF_Page_SetHeight(page, (HPDF_REAL)height);
+    }
+    if (hcheck(p, "adding a page"))
+        return -1;
+    p->pages[p->npages++] = (pdf_page_ref){page, width, height};
+    p->page = page;
+    p->serial++;
+    p->tf_font = NULL;
+    p->fill_set = 0;
+    return 0;
+}
+
+static int dev_end_page(bl_device *d)
+{
+    bl_pdf *p = (bl_pdf *)d;
+    if (usable(p, "end_page", 1))
+        return -1;
+    if (end_text(p))
+        return -1;
+    p->page = NULL;
+    return 0;
+}
+
+/* ---- glyph runs ----------------------------------------------------- */
+
+static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
+{
+    if (p->last_font && p->last_font->face == face)
+        return p->last_font;
+    for (size_t i = 0; i < p->nfonts; i++)
+        if (p->fonts[i]->face == face)
+            return p->last_font = p->fonts[i];
+    if (bl_grow(&p->fonts, &p->capfonts, p->nfonts + 1, sizeof *p->fonts)) {
+        fail(p, "out of memory");
+        return NULL;
+    }
+    char why[300];
+    bl_pdf_font *f = bl_pdf_font_new(p->doc, face, (unsigned)p->nfonts, why, sizeof why);
+    if (!f) {
+        fail(p, "font %s: %s", face->label, why);
+        p->failed = p->hcode || HPDF_GetError(p->doc);
+        return NULL;
+    }
+    p->fonts[p->nfonts++] = f;
+    return p->last_font = f;
+}
+
+static const char hexdig[] = "0123456789ABCDEF";
+
+static char *put_str(char *o, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(o, s, n);
+    return o + n;
+}
+
+/* Each glyph lands at its exact (x, y).  Per segment of glyphs on one
+ * baseline: "1 0 0 1 x y Tm" at the first glyph, then one TJ whose
+ * adjustments correct the pen from where the font's own advance (the /W
+ * width, which is what a reader uses) leaves it to where the next glyph
+ * is.  The pen is tracked with the numbers as written (rounded), so
+ * rounding never accumulates along a line. */
+static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
+{
+    bl_pdf *p = (bl_pdf *)d;
+    if (usable(p, "glyph_run", 1))
+        return -1;
+    if (!run || !run->face)
+        return fail(p, "glyph_run: no font face");
+    if (run->n == 0)
+        return 0;
+    if (!run->glyphs)
+        return fail(p, "glyph_run: no glyphs");
+    if (!(run->size >= MIN_FONT_SIZE && run->size <= MAX_FONT_SIZE))
+        return fail(p, "glyph_run: font size %g pt is outside %g..%g", run->size, MIN_FONT_SIZE, MAX_FONT_SIZE);
+    if (run->n > SIZE_MAX / 128 - 8)
+        return fail(p, "glyph_run: too many glyphs");
+    bl_pdf_font *font = font_for(p, run->face);
+    if (!font)
+        return -1;
+
+    if (page_attr(p)->gmode != HPDF_GMODE_TEXT_OBJECT)
+        HPDF_Page_BeginText(p->page);
+    set_fill(p, run->rgb);
+    if (hcheck(p, "starting a text object"))
+        return -1;
+
+    /* Worst case per glyph: a new Tm line (~60 bytes), a TJ adjustment
+     * (~20) and the code (4). */
+    bl_buf *b = &p->scratch;
+    b->len = 0;
+    if (bl_grow(&b->data, &b->cap, run->n * 128 + 256, 1))
+        return fail(p, "out of memory");
+    char *o = b->data;
+
+    double size = bl_pdf_round(run->size, SIZE_DEC);
+    if (p->tf_font != font || p->tf_size != size) {
+        if (font->page_serial != p->serial || !font->local_name) {
+            /* Registers the Type0 dictionary in the page's /Font resources;
+             * libharu accepts any dictionary that is in the xref here. */
+            font->local_name = HPDF_Page_GetLocalFontName(p->page, (HPDF_Font)font->type0);
+            if (!font->local_name || hcheck(p, "adding a font to the page")) {
+                if (!p->failed)
+                    fail(p, "adding a font to the page failed");
+                return -1;
+            }
+            font->page_serial = p->serial;
+        }
+        *o++ = '/';
+        o = put_str(o, font->local_name);
+        *o++ = ' ';
+        o = bl_pdf_fmt(o, size, SIZE_DEC);
+        o = put_str(o, " Tf\n");
+    }
+
+    const double k = size / 1000.0; /* one glyph-space unit in points */
+    const unsigned nglyphs = run->face->num_glyphs;
+    const bl_glyph *g = run->glyphs;
+    size_t i = 0;
+    while (i < run->n) {
+        double x0 = bl_pdf_round(g[i].x, POS_DEC), y0 = bl_pdf_round(g[i].y, POS_DEC);
+        o = put_str(o, "1 0 0 1 ");
+        o = bl_pdf_fmt(o, x0, POS_DEC);
+        *o++ = ' ';
+        o = bl_pdf_fmt(o, y0, POS_DEC);
+        o = put_str(o, " Tm\n[<");
+        double pen = x0;
+        for (size_t first = i; i < run->n; i++) {
+            const bl_glyph *gl = &g[i];
+            if (!(fabs(gl->x) <= MAX_COORD && fabs(gl->y) <= MAX_COORD))
+                return fail(p, "glyph_run: glyph %zu has an invalid position (%g, %g)", i, gl->x, gl->y);
+            if (i != first) {
+                if (bl_pdf_round(gl->y, POS_DEC) != y0)
+                    break;
+                double adj = bl_pdf_round((pen - gl->x) / k, ADJ_DEC);
+                if (adj != 0) {
+                    *o++ = '>';
+                    o = bl_pdf_fmt(o, adj, ADJ_DEC);
+                    *o++ = '<';
+                    pen -= adj * k;
+                }
+            }
+            if (gl->gid >= nglyphs)
+                return fail(p, "glyph_run: glyph id %u is not in font %s (%u glyphs)", gl->gid,
+                            run->face->label, nglyphs);
+            const char *text = NULL;
+            size_t tlen = gl->text_len;
+            if (tlen) {
+                if (!run->text || gl->text_start > run->text_len || tlen > run->text_len - gl->text_start)
+                    return fail(p, "glyph_run: glyph %zu's text (%u+%u) is outside the run's text (%zu bytes)",
+                                i, (unsigned)gl->text_start, (unsigned)gl->text_len, run->text_len);
+                text = run->text + gl->text_start;
+            }
+            const bl_pdf_code *c = bl_pdf_font_code(font, gl->gid, text, tlen);
+            if (!c)
+                return fail(p, "out of memory");
+            unsigned code = c->code;
+            o[0] = hexdig[code >> 12];
+            o[1] = hexdig[(code >> 8) & 15];
+            o[2] = hexdig[(code >> 4) & 15];
+            o[3] = hexdig[code & 15];
+            o += 4;
+            pen += c->width * k;
+        }
+        o = put_str(o, ">]TJ\n");
+    }
+    b->len = (size_t)(o - b->data);
+    HPDF_Stream_Write(page_attr(p)->stream, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
+    if (hcheck(p, "writing a glyph run"))
+        return -1;
+    /* Only now: an error above returns before anything reached the page. */
+    p->tf_font = font;
+    p->tf_size = size;
+    return 0;
+}
+
+/* ---- graphics ------------------------------------------------------- */
+
+static int dev_rule(bl_device *d, double x0, double y0, double x1, double y1, double width, const double rgb[3])
+{
+    bl_pdf *p = (bl_pdf *)d;
+    if (usable(p, "rule", 1))
+        return -1;
+    double v[5] = {x0, y0, x1, y1, width};
+    if (!finite_all(v, 5, MAX_COORD) || width < 0)
+        return fail(p, "rule: invalid coordinates or width");
+    if (end_text(p))
+        return -1;
+    HPDF_Page_SetRGBStroke(p->page, (HPDF_REAL)clamp01(rgb[0]), (HPDF_REAL)clamp01(rgb[1]),
+                           (HPDF_REAL)clamp01(rgb[2]));
+    HPDF_Page_SetLineWidth(p->page, (HPDF_REAL)width);
+    HPDF_Page_MoveTo(p->page, (HPDF_REAL)x0, (HPDF_REAL)y0);
+    HPDF_Page_LineTo(p->page, (HPDF_REAL)x1, (HPDF_REAL)y1);
+    HPDF_Page_Stroke(p->page);
+    return hcheck(p, "drawing a rule");
+}
+
+static int dev_rect(bl_device *d, double x, double y, double w, double h, const double rgb[3])
+{
+    bl_pdf *p = (bl_pdf *)d;
+    if (usable(p, "rect", 1))
+        return -1;
+    double v[4] = {x, y, w, h};
+    if (!finite_all(v, 4, MAX_COORD))
+        return fail(p, "rect: invalid coordinates");
+    if (end_text(p))
+        return -1;
+    set_fill(p, rgb);
+    HPDF_Page_Rectangle(p->page, (HPDF_REAL)x, (HPDF_REAL)y, (HPDF_REAL)w, (HPDF_REAL)h);
+    HPDF_Page_Fill(p->page);
+    return hcheck(p, "drawing a rectangle");
+}
+
+/* Our decoded pixels go to libharu raw: its own PNG/JPEG loaders abort the
+ * process on malformed files.  One XObject per bl_image and document. */
+static HPDF_Image image_xobject(bl_pdf *p, const bl_image *img)
+{
+    for (size_t i = 0; i < p->nimages; i++)
+        if (p->images[i].img == img)
+            return p->images[i].xobj;
+    if (bl_grow(&p->images, &p->capimages, p->nimages + 1, sizeof *p->images)) {
+        fail(p, "out of memory");
+        return NULL;
+    }
+    HPDF_Image x = HPDF_LoadRawImageFromMem(p->doc, img->pixels, img->width, img->height,
+                                            img->components == 1 ? HPDF_CS_DEVICE_GRAY : HPDF_CS_DEVICE_RGB, 8);
+    if (x && img->alpha) {
+        HPDF_Image mask = HPDF_LoadRawImageFromMem(p->doc, img->alpha, img->width, img->height,
+                                                   HPDF_CS_DEVICE_GRAY, 8);
+        if (mask && HPDF_Image_AddSMask(x, mask) != HPDF_OK && !p->hcode)
+            p->hcode = HPDF_INVALID_IMAGE;
+    }
+    if (!x && !p->hcode)
+        p->hcode = HPDF_INVALID_IMAGE;
+    if (hcheck(p, "embedding an image"))
+        return NULL;
+    /* The cache holds a reference so that the address cannot be reused by
+     * another image while the entry exists. */
+    p->images[p->nimages++] = (pdf_image_ref){bl_image_keep((bl_image *)img), x};
+    return x;
+}
+
+static int dev_image(bl_device *d, const bl_image *img, double x, double y, double w, double h)
+{
+    bl_pdf *p = (bl_pdf *)d;
+    if (usable(p, "image", 1))
+        return -1;
+    if (!img || !img->pixels || !img->width || !img->height || (img->components != 1 && img->components != 3))
+        return fail(p, "image: not a decoded image");
+    double v[4] = {x, y, w, h};
+    if (!finite_all(v, 4, MAX_COORD))
+        return fail(p, "image: invalid box");
+    if (end_text(p))
+        return -1;
+    HPDF_Image xobj = image_xobject(p, img);
+    if (!xobj)
+        return -1;
+    HPDF_Page_DrawImage(p->page, xobj, (HPDF_REAL)x, (HPDF_REAL)y, (HPDF_REAL)w, (HPDF_REAL)h);
+    return hcheck(p, "drawing an image");
+}
+
+/* URIs are ASCII (RFC 3986): percent-encode everything else, and spaces. */
+static char *uri_ascii(const char *uri)
+{
+    size_t n = strlen(uri);
+    char *out = malloc(3 * n + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    for (const unsigned char *s = (const unsigned char *)uri; *s; s++) {
+        if (*s <= 0x20 || *s >= 0x7F) {
+            *o++ = '%';
+            *o++ = hexdig[*s >> 4];
+            *o++ = hexdig[*s & 15];
+        } else
+            *o++ = (char)*s;
+    }
+    *o = 0;
+    return out;
+}
+
+static int dev_link(bl_device *d, double x, double y, double w, double h, const char *uri)
+{
+    bl_pdf *p = (bl_pdf *)d;
+    if (usable(p, "link", 1))
+        return -1;
+    double v[4] = {x, y, w, h};
+    if (!finite_all(v, 4, MAX_COORD))
+        return fail(p, "link: invalid box");
+    if (!uri || !*uri)
+        return fail(p, "link: empty URI");
+    if (strlen(uri) > 8000)
+        return fail(p, "link: URI longer than 8000 bytes");
+    char *a = uri_ascii(uri);
+    if (!a)
+        return fail(p, "out of memory");
+    HPDF_Rect r = {(HPDF_REAL)fmin(x, x + w), (HPDF_REAL)fmin(y, y + h), (HPDF_REAL)fmax(x, x + w),
+                   (HPDF_REAL)fmax(y, y + h)};
+    HPDF_Annotation an = HPDF_Page_CreateURILinkAnnot(p->page, r, a);
+    free(a);
+    if (an)
+        HPDF_LinkAnnot_SetBorderStyle(an, 0, 0, 0);
+    return hcheck(p, "adding a link");
+}
+
+static const char *dev_error(bl_device *d) { return ((bl_pdf *)d)->err; }
+
+/* ---- metadata ------------------------------------------------------- */
+
+/* A PDF text string in UTF-16BE with a byte-order mark (PDF 32000-1
+ * 7.9.2.2), as a libharu binary object (written <FEFF...>).  libharu's own
+ * UTF-8 encoder stops at the BMP.  Invalid UTF-8 becomes U+FFFD. */
+static HPDF_Binary text_string(bl_pdf *p, const char *s)
+{
+    size_t n = strlen(s);
+    /* libharu strings stop at 65535 bytes. */
+    size_t max_units = 32000;
+    unsigned char *buf = malloc(2 + 4 * (n < max_units ? n : max_units) + 4);
+    if (!buf)
+        return NULL;
+    size_t len = 0, units = 0;
+    buf[len++] = 0xFE;
+    buf[len++] = 0xFF;
+    for (size_t i = 0; i < n && units + 2 <= max_units;) {
+        uint32_t cp;
+        int l = bl_utf8_decode(s + i, n - i, &cp);
+        if (l == 0) {
+            cp = 0xFFFD;
+            l = 1;
+        }
+        i += (size_t)l;
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            uint32_t hi = 0xD800 + (cp >> 10), lo = 0xDC00 + (cp & 0x3FF);
+            buf[len++] = (unsigned char)(hi >> 8);
+            buf[len++] = (unsigned char)hi;
+            buf[len++] = (unsigned char)(lo >> 8);
+            buf[len++] = (unsigned char)lo;
+            units += 2;
+        } else {
+            buf[len++] = (unsigned char)(cp >> 8);
+            buf[len++] = (unsigned char)cp;
+            units++;
+        }
+    }
+    HPDF_Binary bin = HPDF_Binary_New(p->doc->mmgr, buf, (HPDF_UINT)len);
+    free(buf);
+    return bin;
+}
+
+static int is_plain_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7F)
+            return 0;
+    return 1;
+}
+
+static void set_info(bl_pdf *p, HPDF_InfoType type, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    if (is_plain_ascii(value) && strlen(value) < 60000) {
+        HPDF_SetInfoAttr(p->doc, type, value);
+        return;
+    }
+    /* The Info dictionary exists: the Producer was set first. */
+    HPDF_Binary bin = text_string(p, value);
+    if (!bin || !p->doc->info || HPDF_Dict_Add(p->doc->info, key, bin) != HPDF_OK)
+        HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
+}
+
+int bl_pdf_bookmark(bl_pdf *pdf, int page, const char *title_utf8)
+{
+    bl_pdf *p = pdf;
+    if (usable(p, "bookmark", 0))
+        return -1;
+    if (page < 0 || (size_t)page >= p->npages)
+        return fail(p, "bookmark: page %d does not exist (%zu pages so far)", page + 1, p->npages);
+    if (!title_utf8)
+        title_utf8 = "";
+    pdf_page_ref *pr = &p->pages[page];
+    HPDF_Outline ol = HPDF_CreateOutline(p->doc, NULL, "", NULL);
+    HPDF_Destination dst = ol ? HPDF_Page_CreateDestination(pr->page) : NULL;
+    if (ol && dst) {
+        HPDF_STATUS st = HPDF_OK;
+        /* libharu marks items /Type /Outlines, which only the root is. */
+        HPDF_Dict_RemoveElement(ol, "Type");
+        HPDF_Binary title = text_string(p, title_utf8);
+        st |= title ? HPDF_Dict_Add(ol, "Title", title) : HPDF_FAILD_TO_ALLOC_MEM;
+        /* [page /XYZ 0 top null]: the top of the page at the reader's zoom
+         * (libharu's SetXYZ cannot write a null zoom). */
+        HPDF_Array_Clear(dst);
+        st |= HPDF_Array_Add(dst, pr->page);
+        st |= HPDF_Array_AddName(dst, "XYZ");
+        st |= HPDF_Array_AddNumber(dst, 0);
+        st |= HPDF_Array_AddReal(dst, (HPDF_REAL)pr->height);
+        st |= HPDF_Array_Add(dst, HPDF_Null_New(p->doc->mmgr));
+        if (st == HPDF_OK)
+            HPDF_Outline_SetDestination(ol, dst);
+        else if (!HPDF_GetError(p->doc))
+            HPDF_SetError(&p->doc->error, st, 0);
+    }
+    return hcheck(p, "adding a bookmark");
+}
+
+/* ---- lifecycle ------------------------------------------------------ */
+
+bl_pdf *bl_pdf_new(const bl_pdf_info *info)
+{
+    bl_pdf *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->dev.begin_page = dev_begin_page;
+    p->dev.glyph_run = dev_glyph_run;
+    p->dev.rule = dev_rule;
+    p->dev.rect = dev_rect;
+    p->dev.image = dev_image;
+    p->dev.link = dev_link;
+    p->dev.end_page = dev_end_page;
+    p->dev.error = dev_error;
+    p->compress = info ? info->compress : 1;
+    p->doc = HPDF_New(on_hpdf_error, p);
+    if (!p->doc) {
+        free(p);
+        return NULL;
+    }
+    if (p->compress)
+        HPDF_SetCompressionMode(p->doc, HPDF_COMP_ALL);
+    HPDF_SetInfoAttr(p->doc, HPDF_INFO_PRODUCER, "bulletin");
+    if (info) {
+        set_info(p, HPDF_INFO_TITLE, "Title", info->title);
+        set_info(p, HPDF_INFO_AUTHOR, "Author", info->author);
+        set_info(p, HPDF_INFO_SUBJECT, "Subject", info->subject);
+        set_info(p, HPDF_INFO_KEYWORDS, "Keywords", info->keywords);
+        set_info(p, HPDF_INFO_CREATOR, "Creator", info->creator);
+    }
+    if (hcheck(p, "creating the document")) {
+        bl_pdf_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+bl_device *bl_pdf_device(bl_pdf *pdf) { return &pdf->dev; }
+
+const char *bl_pdf_error(bl_pdf *pdf) { return pdf ? pdf->err : "no PDF writer"; }
+
+void bl_pdf_free(bl_pdf *pdf)
+{
+    if (!pdf)
+        return;
+    /* The document first: the fonts' dictionaries point at the fonts. */
+    if (pdf->doc)
+        HPDF_Free(pdf->doc);
+    for (size_t i = 0; i < pdf->nfonts; i++)
+        bl_pdf_font_free(pdf->fonts[i]);
+    free(pdf->fonts);
+    for (size_t i = 0; i < pdf->nimages; i++)
+        bl_image_drop(pdf->images[i].img);
+    free(pdf->images);
+    free(pdf->pages);
+    bl_buf_free(&pdf->scratch);
+    free(pdf);
+}
+
+/* Creates "PATH.tmp.XXXXXX" exclusively.  Not mkstemp: that makes the file
+ * 0600, and the PDF should get the usual 0666 & ~umask, which open()
+ * applies.  Returns 0 and the name in tmp, or -1 with errno set. */
+static int make_temp(const char *path, char *tmp, size_t tmplen)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t r = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32) ^
+                 (uint64_t)(uintptr_t)tmp;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char suffix[7];
+        for (int i = 0; i < 6; i++) {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            suffix[i] = abc[r % (sizeof abc - 1)];
+        }
+        suffix[6] = 0;
+        if ((size_t)snprintf(tmp, tmplen, "%s.tmp.%s", path, suffix) >= tmplen) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
+}
+
+/* libharu closes its FILE without checking fclose, so a full disk could
+ * truncate the tail unnoticed: the file must end with %%EOF.  Then fsync,
+ * so that the rename never publishes data still in flight. */
+static int verify_and_sync(const char *tmp, char *why, size_t whylen)
+{
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot reopen the temporary file: %s", strerror(errno));
+        return -1;
+    }
+    char tail[32];
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t from = end > (off_t)sizeof tail ? end - (off_t)sizeof tail : 0;
+    ssize_t got = end > 0 && lseek(fd, from, SEEK_SET) == from ? read(fd, tail, (size_t)(end - from)) : -1;
+    int ok = got > 5;
+    if (ok) {
+        ok = 0;
+        for (ssize_t i = 0; i + 5 <= got; i++)
+            if (!memcmp(tail + i, "%%EOF", 5))
+                ok = 1;
+    }
+    if (!ok) {
+        close(fd);
+        snprintf(why, whylen, "the written file is incomplete (disk full?)");
+        return -1;
+    }
+    if (fsync(fd) && errno != EINVAL && errno != EROFS) {
+        snprintf(why, whylen, "cannot sync the file: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int bl_pdf_save(bl_pdf *pdf, const char *path)
+{
+    bl_pdf *p = pdf;
+    if (usable(p, "save", 0))
+        return -1;
+    if (!path || !*path)
+        return fail(p, "save: no output file name");
+    if (p->page && dev_end_page(&p->dev))
+        return -1;
+    if (p->npages == 0)
+        return fail(p, "%s: the document has no pages", path);
+    for (size_t i = 0; i < p->nfonts; i++) {
+        char why[300];
+        if (bl_pdf_font_finish(p->fonts[i], p->doc, p->compress, why, sizeof why)) {
+            p->failed = p->hcode || HPDF_GetError(p->doc);
+            return fail(p, "font %s: %s", p->fonts[i]->face->label, why);
+        }
+    }
+    size_t tmplen = strlen(path) + 16;
+    char *tmp = malloc(tmplen);
+    if (!tmp)
+        return fail(p, "out of memory");
+    if (make_temp(path, tmp, tmplen)) {
+        int e = errno;
+        free(tmp);
+        return fail(p, "%s: cannot create a file there: %s", path, strerror(e));
+    }
+    errno = 0;
+    HPDF_SaveToFile(p->doc, tmp);
+    int e = errno;
+    char why[300] = "";
+    int bad = 0;
+    if (p->hcode || HPDF_GetError(p->doc)) {
+        bad = 1;
+        hcheck(p, "writing the PDF");
+        if (e && (p->hcode == HPDF_FILE_IO_ERROR || p->hcode == HPDF_FILE_OPEN_ERROR))
+            snprintf(why, sizeof why, "%s: %s", p->err, strerror(e));
+        else
+            snprintf(why, sizeof why, "%s", p->err);
+    } else if (verify_and_sync(tmp, why, sizeof why))
+        bad = 1;
+    else if (rename(tmp, path)) {
+        snprintf(why, sizeof why, "cannot rename the temporary file into place: %s", strerror(errno));
+        bad = 1;
+    }
+    if (bad) {
+        unlink(tmp);
+        free(tmp);
+        return fail(p, "%s: %s", path, why);
+    }
+    free(tmp);
+    return 0;
+}

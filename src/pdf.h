@@ -1,0 +1,28 @@
+/* pdf.h - the PDF backend: a bl_device that writes PDF through libharu, with
+ * shaped glyph runs drawn through our own Type0/Identity-H fonts (CIDFontType2
+ * descendants, subset with hb-subset at save time, /W widths, ToUnicode).
+ * Internal header. */
+#ifndef BL_PDF_H
+#define BL_PDF_H
+#include "draw.h"
+
+typedef struct bl_pdf bl_pdf;
+
+typedef struct bl_pdf_info {
+    const char *title, *author, *subject, *keywords, *creator;
+    int compress;          /* deflate content and font streams (default 1) */
+} bl_pdf_info;
+
+/* New PDF writer; returns an owned object (bl_pdf_free) or NULL. */
+bl_pdf *bl_pdf_new(const bl_pdf_info *info);
+/* The drawing interface of this writer (borrowed, lives as long as pdf). */
+bl_device *bl_pdf_device(bl_pdf *pdf);
+/* Adds an outline (bookmark) entry pointing at the top of page index page (0-based). */
+int bl_pdf_bookmark(bl_pdf *pdf, int page, const char *title_utf8);
+/* Finishes fonts (subset, widths, ToUnicode) and writes the file to path:
+ * first to a temporary file beside it, renamed at the end, so a failure never
+ * leaves a partial PDF.  Returns 0, or -1 with the reason in bl_pdf_error. */
+int bl_pdf_save(bl_pdf *pdf, const char *path);
+const char *bl_pdf_error(bl_pdf *pdf);
+void bl_pdf_free(bl_pdf *pdf);
+#endif

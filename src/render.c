@@ -1,0 +1,145 @@
+/* render.c - the pipeline: source files -> document model -> layout -> PDF. */
+#include "bulletin.h"
+#include "doc.h"
+#include "layout.h"
+#include "pdf.h"
+#include "trace.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SOURCE_MAX_BYTES (16u * 1024 * 1024)
+
+const char *bulletin_version(void) { return BL_VERSION; }
+
+void bulletin_options_init(bulletin_options *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
+static int is_path(const char *s)
+{
+    size_t n = strlen(s);
+    return strchr(s, '/') || (n > 5 && !strcmp(s + n - 5, ".yaml")) || (n > 4 && !strcmp(s + n - 4, ".yml"));
+}
+
+/* The layout for one bulletin: --layout, else its own `layout:`, else the
+ * default for its language count.  A relative path in a source resolves
+ * against the source's folder. */
+static bl_layout *layout_for(const bl_bulletin *b, const bulletin_options *o, bl_diag *d)
+{
+    const char *name = o->layout ? o->layout : b->layout ? b->layout : b->nlangs > 1 ? "parallel" : "single";
+    if (o->lang && !o->layout)
+        name = "single";
+    char path[4096];
+    if (!o->layout && b->layout && is_path(b->layout) && b->layout[0] != '/') {
+        const char *slash = strrchr(b->file->name, '/');
+        snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - b->file->name + 1) : 0, b->file->name,
+                 b->layout);
+        name = path;
+    }
+    if (!is_path(name)) {
+        const char *dir = bl_data_dir();
+        char p[8200];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/layouts/%s.yaml", dir ? dir : ".", name);
+        if (!dir || stat(p, &st)) {
+            if (!o->layout && b->layout)
+                bl_diag_at(d, BL_ERROR, b->file, b->layout_off,
+                           "unknown layout '%s' (built in: parallel, stacked, single, letter, mod; or a .yaml path)",
+                           name);
+            else
+                bl_diag_at(d, BL_ERROR, NULL, 0,
+                           "unknown layout '%s' (built in: parallel, stacked, single, letter, mod; or a .yaml path)",
+                           name);
+            return NULL;
+        }
+    }
+    bl_layout *l = bl_layout_load(name, d);
+    if (!l && !o->layout && b->layout)
+        bl_diag_at(d, BL_NOTE, b->file, b->layout_off, "the layout is named here");
+    return l;
+}
+
+int bulletin_render(const char *const *sources, int nsources, const bulletin_options *o)
+{
+    bl_diag d;
+    bl_diag_init(&d, o->diag_out ? o->diag_out : stderr);
+    d.quiet_warnings = o->quiet;
+    if (!o->output) {
+        bl_diag_at(&d, BL_ERROR, NULL, 0, "no output file given (-o OUT.pdf)");
+        return 1;
+    }
+    bl_bulletin **bs = calloc((size_t)nsources + 1, sizeof *bs);
+    if (!bs)
+        return 1;
+    int failed = 0;
+    for (int i = 0; i < nsources; i++) {
+        char err[256];
+        bl_file *f = bl_file_read(sources[i], SOURCE_MAX_BYTES, err, sizeof err);
+        if (!f) {
+            bl_diag_file(&d, BL_ERROR, sources[i], "%s", err);
+            failed = 1;
+            continue;
+        }
+        bl_source_opts so = {o->allow_unpaired, o->lang};
+        bs[i] = bl_source_parse(f, &so, &d);
+        if (!bs[i])
+            failed = 1;
+        if (bl_diag_full(&d))
+            break;
+    }
+    bl_pdf *pdf = NULL;
+    bl_trace *trace = NULL;
+    if (failed)
+        goto done;
+    const bl_text *t0 = &bs[0]->title;
+    bl_pdf_info info = {.title = bl_text_get(t0, 0), .author = bl_text_get(&bs[0]->issuer, 0),
+                        .creator = "bulletin " BL_VERSION, .compress = 1};
+    pdf = bl_pdf_new(&info);
+    trace = o->trace ? bl_trace_new() : NULL;
+    if (!pdf || (o->trace && !trace)) {
+        bl_diag_at(&d, BL_ERROR, NULL, 0, "out of memory");
+        failed = 1;
+        goto done;
+    }
+    bl_tee tee;
+    bl_device *dev = bl_pdf_device(pdf);
+    if (trace) {
+        bl_tee_init(&tee, dev, bl_trace_device(trace));
+        dev = &tee.dev;
+    }
+    int page = 0;
+    for (int i = 0; i < nsources && !failed; i++) {
+        bl_layout *l = layout_for(bs[i], o, &d);
+        if (!l) {
+            failed = 1;
+            break;
+        }
+        bl_layout_stats st = {0};
+        if (bl_layout_bulletin(bs[i], l, dev, &d, &st))
+            failed = 1;
+        else if (nsources > 1)
+            bl_pdf_bookmark(pdf, page, bl_text_get(&bs[i]->title, 0));
+        page += st.pages;
+        bl_layout_free(l);
+    }
+    if (!failed && bl_pdf_save(pdf, o->output)) {
+        bl_diag_file(&d, BL_ERROR, o->output, "cannot write the PDF: %s", bl_pdf_error(pdf));
+        failed = 1;
+    }
+    if (!failed && trace && bl_trace_save(trace, o->trace)) {
+        bl_diag_file(&d, BL_ERROR, o->trace, "cannot write the trace");
+        unlink(o->output);
+        failed = 1;
+    }
+done:
+    bl_pdf_free(pdf);
+    bl_trace_free(trace);
+    for (int i = 0; i < nsources; i++)
+        bl_bulletin_free(bs[i]);
+    free(bs);
+    return failed || d.errors ? 1 : 0;
+}

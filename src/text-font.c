@@ -1,0 +1,288 @@
+/* text-font.c - font faces: read, checked, shared. */
+#include "text-font.h"
+#include "base.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include FT_TRUETYPE_TABLES_H
+#include FT_TRUETYPE_TAGS_H
+#include <hb-ot.h>
+
+#define FONT_MAX_BYTES (64u * 1024 * 1024)
+
+static pthread_mutex_t ft_lock = PTHREAD_MUTEX_INITIALIZER;
+static FT_Library ft_lib; /* FreeType's library object is shared; guarded by ft_lock */
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint16_t be16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+/* FreeType and libharu accept fonts whose table directory points past the end
+ * of the file; HarfBuzz sanitises but silently drops bad tables.  So check the
+ * sfnt structure ourselves: every table inside the file, the tables a PDF
+ * CIDFontType2 needs present, head magic right. */
+static int check_sfnt(const unsigned char *d, size_t n, char *err, size_t errlen)
+{
+    if (n < 12) {
+        snprintf(err, errlen, "%s", n ? "truncated font file" : "empty file (zero bytes)");
+        return -1;
+    }
+    uint32_t ver = be32(d);
+    if (ver == 0x774F4646 || ver == 0x774F4632) { /* wOFF, wOF2 */
+        snprintf(err, errlen, "WOFF fonts are not supported; use a TrueType (.ttf) file");
+        return -1;
+    }
+    if (ver == 0x4F54544F) { /* OTTO */
+        snprintf(err, errlen, "CFF-flavoured OpenType is not supported yet; use a TrueType (.ttf) file");
+        return -1;
+    }
+    if (ver != 0x00010000 && ver != 0x74727565) {
+        snprintf(err, errlen, "not a TrueType font file");
+        return -1;
+    }
+    unsigned ntables = be16(d + 4);
+    if (ntables == 0 || 12 + (size_t)ntables * 16 > n) {
+        snprintf(err, errlen, "truncated font file (table directory)");
+        return -1;
+    }
+    static const char *need[] = {"head", "hhea", "hmtx", "maxp", "cmap", "loca", "glyf"};
+    int found[7] = {0};
+    for (unsigned i = 0; i < ntables; i++) {
+        const unsigned char *e = d + 12 + i * 16;
+        uint32_t off = be32(e + 8), len = be32(e + 12);
+        if ((uint64_t)off + len > n) {
+            snprintf(err, errlen, "truncated or corrupt font file (table '%.4s' ends past the end of the file)",
+                     (const char *)e);
+            return -1;
+        }
+        for (int k = 0; k < 7; k++)
+            if (!memcmp(e, need[k], 4))
+                found[k] = 1;
+        if (!memcmp(e, "head", 4) && (len < 54 || be32(d + off + 12) != 0x5F0F3CF5)) {
+            snprintf(err, errlen, "corrupt font file (bad 'head' table)");
+            return -1;
+        }
+    }
+    for (int k = 0; k < 7; k++)
+        if (!found[k]) {
+            snprintf(err, errlen, "font file lacks the required '%s' table", need[k]);
+            return -1;
+        }
+    return 0;
+}
+
+static char *make_ps_name(FT_Face ft, const char *path)
+{
+    const char *src = FT_Get_Postscript_Name(ft);
+    if (!src) {
+        const char *slash = strrchr(path, '/');
+        src = slash ? slash + 1 : path;
+    }
+    size_t n = strlen(src);
+    if (n > 60)
+        n = 60;
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = src[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')
+            out[k++] = c;
+    }
+    out[k] = 0;
+    return out;
+}
+
+static char *make_label(const char *path)
+{
+    /* "…/fonts/X.ttf" -> "fonts/X.ttf": stable across install locations. */
+    const char *p = strstr(path, "/fonts/");
+    return bl_strdup(p ? p + 1 : path);
+}
+
+bl_face *bl_face_open(const char *path, char *err, size_t errlen)
+{
+    char why[200];
+    bl_file *file = bl_file_read(path, FONT_MAX_BYTES, why, sizeof why);
+    if (!file) {
+        snprintf(err, errlen, "%s", why);
+        return NULL;
+    }
+    const unsigned char *data = (const unsigned char *)file->text;
+    if (check_sfnt(data, file->len, err, errlen)) {
+        bl_file_free(file);
+        return NULL;
+    }
+    bl_face *f = calloc(1, sizeof *f);
+    if (!f) {
+        bl_file_free(file);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    f->refs = 1;
+    f->path = bl_strdup(path);
+    f->label = make_label(path);
+    /* The blob takes ownership of the bytes; the bl_file shell is freed. */
+    f->blob = hb_blob_create(file->text, (unsigned)file->len, HB_MEMORY_MODE_READONLY,
+                             file->text, free);
+    size_t len = file->len;
+    file->text = NULL;
+    bl_file_free(file);
+
+    pthread_mutex_lock(&ft_lock);
+    FT_Error fe = ft_lib ? 0 : FT_Init_FreeType(&ft_lib);
+    if (!fe)
+        fe = FT_New_Memory_Face(ft_lib, data, (FT_Long)len, 0, &f->ft);
+    pthread_mutex_unlock(&ft_lock);
+    if (fe || !f->ft) {
+        snprintf(err, errlen, "FreeType cannot open the font (error %d)", fe);
+        f->ft = NULL;
+        bl_face_drop(f);
+        return NULL;
+    }
+    FT_Face ft = f->ft;
+    TT_OS2 *os2 = FT_Get_Sfnt_Table(ft, FT_SFNT_OS2);
+    TT_Postscript *post = FT_Get_Sfnt_Table(ft, FT_SFNT_POST);
+    if (!FT_IS_SFNT(ft) || ft->units_per_EM < 16 || ft->units_per_EM > 16384 || ft->num_glyphs < 2) {
+        snprintf(err, errlen, "corrupt font file (units per em %u, %ld glyphs)",
+                 (unsigned)ft->units_per_EM, (long)ft->num_glyphs);
+        bl_face_drop(f);
+        return NULL;
+    }
+    if (os2 && os2->version != 0xFFFF) {
+        f->fs_type = os2->fsType;
+        /* OS/2 fsType: bit 1 = restricted licence embedding; bit 9 = bitmap only. */
+        if ((f->fs_type & 0x000F) == 0x0002 || (f->fs_type & 0x0200)) {
+            snprintf(err, errlen, "the font's licence forbids embedding it in documents (OS/2 fsType 0x%04x)",
+                     f->fs_type);
+            bl_face_drop(f);
+            return NULL;
+        }
+    }
+    /* Every glyph must load: catches corrupt glyf/loca that FreeType accepted
+     * at open time.  Cheap (outlines only, no scaling or hinting). */
+    for (FT_Long g = 0; g < ft->num_glyphs; g++) {
+        FT_Error ge = FT_Load_Glyph(ft, (FT_UInt)g, FT_LOAD_NO_SCALE | FT_LOAD_NO_HINTING | FT_LOAD_NO_BITMAP);
+        if (ge) {
+            snprintf(err, errlen, "corrupt font file (glyph %ld does not load, FreeType error %d)", (long)g, ge);
+            bl_face_drop(f);
+            return NULL;
+        }
+    }
+    f->hb_face = hb_face_create(f->blob, 0);
+    f->hb_font = hb_font_create(f->hb_face);
+    f->upem = ft->units_per_EM;
+    hb_font_set_scale(f->hb_font, (int)f->upem, (int)f->upem);
+    f->num_glyphs = (unsigned)ft->num_glyphs;
+    if (hb_face_get_glyph_count(f->hb_face) != f->num_glyphs) {
+        snprintf(err, errlen, "corrupt font file (glyph count mismatch)");
+        bl_face_drop(f);
+        return NULL;
+    }
+    f->ascender = ft->ascender;
+    f->descender = ft->descender;
+    f->line_gap = ft->height - ft->ascender + ft->descender;
+    f->bbox[0] = (int)ft->bbox.xMin;
+    f->bbox[1] = (int)ft->bbox.yMin;
+    f->bbox[2] = (int)ft->bbox.xMax;
+    f->bbox[3] = (int)ft->bbox.yMax;
+    f->cap_height = os2 && os2->version >= 2 && os2->sCapHeight ? os2->sCapHeight : (int)(f->ascender * 0.7);
+    f->x_height = os2 && os2->version >= 2 && os2->sxHeight ? os2->sxHeight : (int)(f->ascender * 0.5);
+    f->italic_angle = post ? post->italicAngle / 65536.0 : 0;
+    f->is_fixed = FT_IS_FIXED_WIDTH(ft) ? 1 : 0;
+    f->is_italic = (ft->style_flags & FT_STYLE_FLAG_ITALIC) ? 1 : 0;
+    f->is_bold = (ft->style_flags & FT_STYLE_FLAG_BOLD) ? 1 : 0;
+    f->is_serif = os2 && os2->panose[0] == 2 && os2->panose[1] >= 2 && os2->panose[1] <= 10;
+    if (!f->is_serif && f->label && strstr(f->label, "Serif"))
+        f->is_serif = 1;
+    f->ps_name = make_ps_name(ft, path);
+    if (!f->path || !f->label || !f->ps_name) {
+        snprintf(err, errlen, "out of memory");
+        bl_face_drop(f);
+        return NULL;
+    }
+    return f;
+}
+
+bl_face *bl_face_keep(bl_face *f)
+{
+    if (f)
+        __atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+    return f;
+}
+
+void bl_face_drop(bl_face *f)
+{
+    if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    hb_font_destroy(f->hb_font);
+    hb_face_destroy(f->hb_face);
+    if (f->ft) {
+        pthread_mutex_lock(&ft_lock);
+        FT_Done_Face(f->ft);
+        pthread_mutex_unlock(&ft_lock);
+    }
+    hb_blob_destroy(f->blob);
+    free(f->path);
+    free(f->label);
+    free(f->ps_name);
+    free(f);
+}
+
+unsigned bl_face_glyph(const bl_face *f, uint32_t cp)
+{
+    hb_codepoint_t g = 0;
+    return hb_font_get_nominal_glyph(f->hb_font, cp, &g) ? g : 0;
+}
+
+int bl_face_advance(const bl_face *f, unsigned gid)
+{
+    return hb_font_get_glyph_h_advance(f->hb_font, gid);
+}
+
+/* The cache: faces live until bl_face_cache_clear. */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static bl_face **cache;
+static size_t cache_n, cache_cap;
+
+bl_face *bl_face_cache_get(const char *path, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < cache_n; i++)
+        if (!strcmp(cache[i]->path, path)) {
+            bl_face *f = cache[i];
+            pthread_mutex_unlock(&cache_lock);
+            return f;
+        }
+    bl_face *f = bl_face_open(path, err, errlen);
+    if (f && bl_grow(&cache, &cache_cap, cache_n + 1, sizeof *cache)) {
+        bl_face_drop(f);
+        f = NULL;
+        snprintf(err, errlen, "out of memory");
+    }
+    if (f)
+        cache[cache_n++] = f;
+    pthread_mutex_unlock(&cache_lock);
+    return f;
+}
+
+void bl_face_cache_clear(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < cache_n; i++)
+        bl_face_drop(cache[i]);
+    free(cache);
+    cache = NULL;
+    cache_n = cache_cap = 0;
+    pthread_mutex_unlock(&cache_lock);
+    pthread_mutex_lock(&ft_lock);
+    if (ft_lib)
+        FT_Done_FreeType(ft_lib);
+    ft_lib = NULL;
+    pthread_mutex_unlock(&ft_lock);
+}

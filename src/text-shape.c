@@ -1,0 +1,512 @@
+/* text-shape.c - itemize, shape, find break opportunities; set lines. */
+#include "text.h"
+#include "text-bidi.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
+
+#define PARA_MAX_BYTES (1u << 22) /* 4 MiB of text in one paragraph */
+
+static unsigned style_at(const bl_span *spans, size_t nspans, size_t i, const char **href)
+{
+    /* spans are sorted and cover the text; binary search */
+    size_t lo = 0, hi = nspans;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (spans[mid].end <= i)
+            lo = mid + 1;
+        else if (spans[mid].start > i)
+            hi = mid;
+        else {
+            *href = spans[mid].href;
+            return spans[mid].style;
+        }
+    }
+    *href = NULL;
+    return 0;
+}
+
+static const bl_fontset *set_for(const bl_text_style *st, unsigned style)
+{
+    if ((style & BL_STYLE_BOLD) && (style & BL_STYLE_ITALIC) && st->bold_italic)
+        return st->bold_italic;
+    if ((style & BL_STYLE_BOLD) && st->bold)
+        return st->bold;
+    if ((style & BL_STYLE_ITALIC) && st->italic)
+        return st->italic;
+    return st->regular;
+}
+
+/* Characters that belong with the character before them for font choice
+ * (marks stay with their base's font; joiners and selectors too). */
+static int sticks_to_previous(uint32_t cp)
+{
+    int8_t t = u_charType((UChar32)cp);
+    return t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_COMBINING_SPACING_MARK ||
+           cp == 0x200D || cp == 0x200C || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+           (cp >= 0xE0100 && cp <= 0xE01EF);
+}
+
+static int seen_has(bl_seen *s, uint32_t cp)
+{
+    if (!s)
+        return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->cps[i] == cp)
+            return 1;
+    if (!bl_grow(&s->cps, &s->cap, s->n + 1, sizeof *s->cps))
+        s->cps[s->n++] = cp;
+    return 0;
+}
+
+void bl_shaped_free(bl_shaped *s)
+{
+    if (!s)
+        return;
+    free(s->levels);
+    free(s->brk);
+    free(s->hyph);
+    free(s->space);
+    free(s->adv_at);
+    free(s->runs);
+    free(s->glyphs);
+    free(s);
+}
+
+/* Shapes text[a, b) (with the paragraph as context when ctx is set) into
+ * glyphs in logical order appended to *g.  Returns the count or -1. */
+static long shape_range(const char *text, size_t len, size_t a, size_t b, int rtl, int script,
+                        const char *lang, bl_face *face, double size, bl_sglyph **g, size_t *ng,
+                        size_t *cap)
+{
+    hb_buffer_t *buf = hb_buffer_create();
+    hb_buffer_add_utf8(buf, text, (int)len, (unsigned)a, (int)(b - a));
+    hb_buffer_set_direction(buf, rtl ? HB_DIRECTION_RTL : HB_DIRECTION_LTR);
+    const char *sn = script >= 0 ? uscript_getShortName((UScriptCode)script) : NULL;
+    hb_script_t hs = sn ? hb_script_from_string(sn, -1) : HB_SCRIPT_UNKNOWN;
+    if (hs != HB_SCRIPT_UNKNOWN && hs != HB_SCRIPT_COMMON && hs != HB_SCRIPT_INHERITED)
+        hb_buffer_set_script(buf, hs);
+    hb_buffer_set_language(buf, hb_language_from_string(lang, -1));
+    /* Marks keep their own clusters unless HarfBuzz reorders them. */
+    hb_buffer_set_cluster_level(buf, HB_BUFFER_CLUSTER_LEVEL_MONOTONE_CHARACTERS);
+    hb_buffer_guess_segment_properties(buf);
+    hb_shape(face->hb_font, buf, NULL, 0);
+    if (!hb_buffer_allocation_successful(buf)) {
+        hb_buffer_destroy(buf);
+        return -1;
+    }
+    unsigned n;
+    hb_glyph_info_t *info = hb_buffer_get_glyph_infos(buf, &n);
+    hb_glyph_position_t *pos = hb_buffer_get_glyph_positions(buf, &n);
+    if (bl_grow(g, cap, *ng + n, sizeof **g)) {
+        hb_buffer_destroy(buf);
+        return -1;
+    }
+    double k = size / face->upem;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned src = rtl ? n - 1 - i : i; /* store logical order */
+        bl_sglyph *o = &(*g)[*ng + i];
+        o->gid = info[src].codepoint;
+        o->cluster = info[src].cluster;
+        o->adv = (float)(pos[src].x_advance * k);
+        o->dx = (float)(pos[src].x_offset * k);
+        o->dy = (float)(pos[src].y_offset * k);
+        o->unsafe = (hb_glyph_info_get_glyph_flags(&info[src]) & HB_GLYPH_FLAG_UNSAFE_TO_BREAK) ? 1 : 0;
+    }
+    *ng += n;
+    hb_buffer_destroy(buf);
+    return (long)n;
+}
+
+static void mark_hyphens(bl_shaped *s, const bl_text_style *st)
+{
+    const bl_hyphenator *h = st->hyphenate ? bl_hyphenator_get(s->lang) : NULL;
+    if (!h)
+        return;
+    uint8_t pts[128];
+    size_t i = 0;
+    while (i < s->len) {
+        /* a word: letters (and marks) only */
+        size_t a = i;
+        while (i < s->len) {
+            uint32_t cp;
+            int l = bl_utf8_decode(s->text + i, s->len - i, &cp);
+            if (l <= 0 || !(u_isalpha((UChar32)cp) || u_charType((UChar32)cp) == U_NON_SPACING_MARK))
+                break;
+            i += (size_t)l;
+        }
+        if (i - a >= 5 && i - a < sizeof pts - 1 &&
+            bl_hyphenate(h, s->text + a, i - a, st->lmin, st->rmin, pts) > 0)
+            for (size_t k = 1; k < i - a; k++)
+                if (pts[k] && s->brk[a + k] == BL_BRK_NONE)
+                    s->hyph[a + k] = 1;
+        if (i == a) {
+            uint32_t cp;
+            int l = bl_utf8_decode(s->text + i, s->len - i, &cp);
+            i += l > 0 ? (size_t)l : 1;
+        }
+    }
+}
+
+bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, size_t nspans,
+                         const char *lang, int base, const bl_text_style *st,
+                         bl_diag *d, const bl_file *f, size_t src_off)
+{
+    if (len > PARA_MAX_BYTES) {
+        bl_diag_at(d, BL_ERROR, f, src_off, "paragraph too long (%zu bytes; the limit is %u)", len,
+                   PARA_MAX_BYTES);
+        return NULL;
+    }
+    bl_shaped *s = calloc(1, sizeof *s);
+    int *script = NULL;
+    bl_face **face = NULL;
+    if (!s)
+        goto oom;
+    s->text = text;
+    s->len = len;
+    s->lang = lang;
+    s->style = st;
+    s->levels = malloc(len + 1);
+    s->brk = calloc(len + 1, 1);
+    s->hyph = calloc(len + 1, 1);
+    s->space = calloc(len + 1, 1);
+    s->adv_at = calloc(len + 1, sizeof *s->adv_at);
+    script = malloc((len + 1) * sizeof *script);
+    face = malloc((len + 1) * sizeof *face);
+    if (!s->levels || !s->brk || !s->hyph || !s->space || !s->adv_at || !script || !face)
+        goto oom;
+    if (bl_bidi_levels(text, len, base, s->levels, &s->para_level) ||
+        bl_line_breaks(text, len, lang, s->brk))
+        goto oom;
+
+    /* Per character: script (Common/Inherited resolved from neighbours) and face. */
+    int last_script = -1;
+    bl_face *last_face = NULL;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        int l = bl_utf8_decode(text + i, len - i, &cp);
+        if (l <= 0)
+            l = 1, cp = 0xFFFD;
+        UErrorCode ue = U_ZERO_ERROR;
+        int sc = uscript_getScript((UChar32)cp, &ue);
+        if (sc == USCRIPT_COMMON || sc == USCRIPT_INHERITED || U_FAILURE(ue))
+            sc = last_script;
+        else
+            last_script = sc;
+        const char *href;
+        const bl_fontset *fs = set_for(st, style_at(spans, nspans, i, &href));
+        bl_face *fc = NULL;
+        if (last_face && sticks_to_previous(cp)) {
+            fc = last_face;
+        } else if (cp == 0x2028 || cp == '\n' || cp == '\t') {
+            fc = last_face ? last_face : fs->faces[0];
+        } else {
+            for (int k = 0; k < fs->n && !fc; k++)
+                if (bl_face_glyph(fs->faces[k], cp))
+                    fc = fs->faces[k];
+            if (!fc) {
+                fc = fs->faces[0];
+                s->missing++;
+                if (d && !seen_has(st->seen, cp))
+                    bl_diag_at(d, BL_WARNING, f, src_off,
+                               "no font has U+%04X; it is drawn as an empty box", (unsigned)cp);
+            }
+        }
+        last_face = fc;
+        if (cp == ' ' && s->brk[i + (size_t)l] != BL_BRK_NONE)
+            s->space[i] = 1;
+        for (int k = 0; k < l; k++) {
+            script[i + (size_t)k] = sc;
+            face[i + (size_t)k] = fc;
+        }
+        i += (size_t)l;
+    }
+    /* Leading Common characters take the first real script. */
+    int first = -1;
+    for (size_t i = 0; i < len && first < 0; i++)
+        first = script[i];
+    for (size_t i = 0; i < len && script[i] < 0; i++)
+        script[i] = first;
+
+    /* Runs: maximal ranges of one level, script, face and style. */
+    size_t cap_runs = 0, cap_g = 0;
+    for (size_t i = 0; i < len;) {
+        const char *href;
+        unsigned style = style_at(spans, nspans, i, &href);
+        size_t j = i + 1;
+        while (j < len) {
+            if (((unsigned char)text[j] & 0xC0) == 0x80) { j++; continue; }
+            const char *h2;
+            unsigned st2 = style_at(spans, nspans, j, &h2);
+            if (s->levels[j] != s->levels[i] || script[j] != script[i] || face[j] != face[i] ||
+                st2 != style || h2 != href)
+                break;
+            j++;
+        }
+        if (bl_grow(&s->runs, &cap_runs, s->nruns + 1, sizeof *s->runs))
+            goto oom;
+        bl_run *r = &s->runs[s->nruns++];
+        r->start = i;
+        r->end = j;
+        r->level = s->levels[i];
+        r->face = face[i];
+        r->style = style;
+        r->href = href;
+        r->g0 = s->nglyphs;
+        long n = shape_range(text, len, i, j, r->level & 1, script[i], lang, r->face, st->size,
+                             &s->glyphs, &s->nglyphs, &cap_g);
+        if (n < 0)
+            goto oom;
+        r->ng = (size_t)n;
+        i = j;
+    }
+    for (size_t g = 0; g < s->nglyphs; g++)
+        s->adv_at[s->glyphs[g].cluster] += s->glyphs[g].adv;
+    bl_face *main_face = st->regular->faces[0];
+    s->hyphen_adv = (float)(bl_face_advance(main_face, bl_face_glyph(main_face, '-')) * st->size / main_face->upem);
+    mark_hyphens(s, st);
+    free(script);
+    free(face);
+    return s;
+oom:
+    free(script);
+    free(face);
+    bl_shaped_free(s);
+    bl_diag_at(d, BL_ERROR, NULL, 0, "out of memory while shaping a paragraph");
+    return NULL;
+}
+
+double bl_shaped_width(const bl_shaped *s, size_t a, size_t b)
+{
+    double w = 0;
+    for (size_t i = a; i < b; i++)
+        w += s->adv_at[i];
+    return w;
+}
+
+/* ---- setting one line ---------------------------------------------------- */
+
+typedef struct piece {
+    size_t a, b;          /* text bytes */
+    uint8_t level;
+    const bl_run *run;
+    bl_sglyph *g;         /* logical order */
+    size_t ng;
+    int own;              /* g is malloc'd (reshaped) */
+    int hyphen;
+} piece;
+
+void bl_line_out_free(bl_line_out *o)
+{
+    free(o->runs);
+    free(o->glyphs);
+    free(o->text);
+    free(o->links);
+    memset(o, 0, sizeof *o);
+}
+
+/* Text for each glyph of one cluster [ca, cb) with glyphs g[0..k) in logical
+ * order: one character each where the nominal glyphs match in order,
+ * otherwise the whole cluster on the first glyph (so that reading the glyphs
+ * in logical order always gives the source text). */
+static void cluster_text(const bl_sglyph *g, size_t k, const char *text, size_t ca, size_t cb,
+                         bl_face *face, size_t base, bl_glyph *out)
+{
+    if (k > 1) {
+        size_t i = ca, gi = 0;
+        while (i < cb && gi < k) {
+            uint32_t cp;
+            int l = bl_utf8_decode(text + i, cb - i, &cp);
+            if (l <= 0 || bl_face_glyph(face, cp) != g[gi].gid)
+                break;
+            out[gi].text_start = (uint32_t)(i - base);
+            out[gi].text_len = (uint32_t)l;
+            i += (size_t)l;
+            gi++;
+        }
+        if (i == cb && gi == k)
+            return;
+    }
+    out[0].text_start = (uint32_t)(ca - base);
+    out[0].text_len = (uint32_t)(cb - ca);
+    for (size_t j = 1; j < k; j++)
+        out[j].text_start = (uint32_t)(cb - base), out[j].text_len = 0;
+}
+
+int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double space_extra,
+                 double x_left, double baseline, bl_line_out *out)
+{
+    memset(out, 0, sizeof *out);
+    if (b <= a)
+        return 0;
+    uint8_t stack_lv[512];
+    uint8_t *lv = b - a <= sizeof stack_lv ? stack_lv : malloc(b - a);
+    piece *pc = NULL;
+    size_t npc = 0, cap_pc = 0;
+    uint8_t *plv = NULL;
+    size_t *order = NULL;
+    int rc = -1;
+    if (!lv)
+        return -1;
+    bl_bidi_line_levels(s->text, s->levels, a, b, s->para_level, lv);
+
+    /* Pieces: runs cut by the line and by L1's level changes. */
+    for (size_t r = 0; r < s->nruns; r++) {
+        const bl_run *run = &s->runs[r];
+        if (run->end <= a || run->start >= b)
+            continue;
+        size_t pa = run->start > a ? run->start : a, pe = run->end < b ? run->end : b;
+        while (pa < pe) {
+            size_t q = pa + 1;
+            while (q < pe && lv[q - a] == lv[pa - a])
+                q++;
+            if (bl_grow(&pc, &cap_pc, npc + 1, sizeof *pc))
+                goto done;
+            piece *p = &pc[npc++];
+            memset(p, 0, sizeof *p);
+            p->a = pa;
+            p->b = q;
+            p->level = lv[pa - a];
+            p->run = run;
+            pa = q;
+        }
+    }
+    if (npc && hyphen)
+        pc[npc - 1].hyphen = 1;
+    /* Glyphs of each piece: the paragraph's, unless a cut is unsafe. */
+    for (size_t i = 0; i < npc; i++) {
+        piece *p = &pc[i];
+        const bl_run *run = p->run;
+        const bl_sglyph *rg = s->glyphs + run->g0;
+        size_t g0 = 0, g1 = run->ng;
+        while (g0 < run->ng && rg[g0].cluster < p->a)
+            g0++;
+        g1 = g0;
+        while (g1 < run->ng && rg[g1].cluster < p->b)
+            g1++;
+        int unsafe = p->hyphen || (p->a > run->start && g0 < run->ng && rg[g0].unsafe) ||
+                     (p->b < run->end && g1 < run->ng && rg[g1].unsafe);
+        if (!unsafe) {
+            p->g = (bl_sglyph *)(rg + g0);
+            p->ng = g1 - g0;
+            continue;
+        }
+        size_t ng = 0, cap = 0;
+        const char *src = s->text;
+        size_t srclen = s->len, sa = p->a, sb = p->b;
+        char *tmp = NULL;
+        if (p->hyphen) { /* the piece's text plus a hyphen, shaped on its own */
+            tmp = malloc(p->b - p->a + 2);
+            if (!tmp)
+                goto done;
+            memcpy(tmp, s->text + p->a, p->b - p->a);
+            tmp[p->b - p->a] = '-';
+            src = tmp;
+            srclen = p->b - p->a + 1;
+            sa = 0;
+            sb = srclen;
+        }
+        long n = shape_range(src, srclen, sa, sb, run->level & 1, -1, s->lang, run->face,
+                             s->style->size, &p->g, &ng, &cap);
+        free(tmp);
+        if (n < 0)
+            goto done;
+        p->own = 1;
+        p->ng = ng;
+        if (p->hyphen) /* map clusters back to paragraph offsets; the hyphen gets b */
+            for (size_t k = 0; k < ng; k++)
+                p->g[k].cluster = p->g[k].cluster >= p->b - p->a ? (uint32_t)p->b
+                                                                 : p->g[k].cluster + (uint32_t)p->a;
+    }
+    /* Visual order of the pieces (UAX #9 L2). */
+    plv = malloc(npc + 1);
+    order = malloc((npc + 1) * sizeof *order);
+    size_t total = 0;
+    for (size_t i = 0; i < npc; i++)
+        total += pc[i].ng;
+    out->runs = calloc(npc + 1, sizeof *out->runs);
+    out->glyphs = calloc(total + 1, sizeof *out->glyphs);
+    out->links = calloc(npc + 1, sizeof *out->links);
+    if (!plv || !order || !out->runs || !out->glyphs || !out->links)
+        goto done;
+    for (size_t i = 0; i < npc; i++)
+        plv[i] = pc[i].level;
+    size_t nord = bl_bidi_reorder(plv, npc, order);
+    double x = x_left;
+    for (size_t oi = 0; oi < nord; oi++) {
+        piece *p = &pc[order[oi]];
+        int rtl = p->level & 1;
+        bl_glyph *og = out->glyphs + out->nglyphs;
+        /* text of each glyph, by clusters in logical order */
+        size_t k = 0;
+        while (k < p->ng) {
+            size_t e = k + 1;
+            while (e < p->ng && p->g[e].cluster == p->g[k].cluster)
+                e++;
+            size_t ca = p->g[k].cluster, cb = e < p->ng ? p->g[e].cluster : p->b;
+            if (ca >= p->b) /* the hyphen: no text of its own */
+                for (size_t j = k; j < e; j++)
+                    og[j].text_start = (uint32_t)(p->b - p->a), og[j].text_len = 0;
+            else
+                cluster_text(p->g + k, e - k, s->text, ca, cb, p->run->face, p->a, og + k);
+            k = e;
+        }
+        /* positions, visual order */
+        double x0 = x;
+        bl_glyph tmpg;
+        for (size_t v = 0; v < p->ng; v++) {
+            size_t li = rtl ? p->ng - 1 - v : v;
+            const bl_sglyph *sg = &p->g[li];
+            double adv = sg->adv;
+            if (sg->cluster < s->len && s->space[sg->cluster])
+                adv += space_extra;
+            og[li].gid = sg->gid;
+            og[li].x = x + sg->dx;
+            og[li].y = baseline + sg->dy;
+            og[li].advance = adv;
+            x += adv;
+        }
+        if (rtl) /* stored in logical order above; runs are visual order */
+            for (size_t i2 = 0, j2 = p->ng ? p->ng - 1 : 0; i2 < j2; i2++, j2--) {
+                tmpg = og[i2];
+                og[i2] = og[j2];
+                og[j2] = tmpg;
+            }
+        bl_glyph_run *gr = &out->runs[out->nruns++];
+        gr->face = p->run->face;
+        gr->size = s->style->size;
+        int link = (p->run->style & BL_STYLE_LINK) != 0;
+        memcpy(gr->rgb, link ? s->style->link_rgb : s->style->rgb, sizeof gr->rgb);
+        gr->rtl = rtl;
+        gr->lang = s->lang;
+        gr->text = s->text + p->a;
+        gr->text_len = p->b - p->a;
+        gr->glyphs = og;
+        gr->n = p->ng;
+        gr->block = -1;
+        gr->kind = "paragraph";
+        out->nglyphs += p->ng;
+        if (link && p->run->href) {
+            out->links[out->nlinks].x = x0;
+            out->links[out->nlinks].w = x - x0;
+            out->links[out->nlinks].href = p->run->href;
+            out->nlinks++;
+        }
+    }
+    out->width = x - x_left;
+    rc = 0;
+done:
+    for (size_t i = 0; i < npc; i++)
+        if (pc[i].own)
+            free(pc[i].g);
+    free(pc);
+    free(plv);
+    free(order);
+    if (lv != stack_lv)
+        free(lv);
+    if (rc)
+        bl_line_out_free(out);
+    return rc;
+}

@@ -1,0 +1,106 @@
+/* text.h - the text engine: a paragraph of styled UTF-8 text is itemized
+ * (bidi levels for the whole paragraph, then runs by level, script, font and
+ * style), shaped with HarfBuzz in logical order with the paragraph as context,
+ * and given line-break and hyphenation opportunities.  After the layout engine
+ * chooses the lines, bl_text_line() reorders one line (UAX #9 L1-L2) into
+ * positioned glyph runs, reshaping only runs that a break cut unsafely.
+ * Internal header. */
+#ifndef BL_TEXT_H
+#define BL_TEXT_H
+#include <stddef.h>
+#include <stdint.h>
+#include "base.h"
+#include "doc.h"
+#include "draw.h"
+#include "text-font.h"
+
+/* A fallback stack: a character takes the first face that has it. */
+typedef struct bl_fontset {
+    bl_face *faces[8];   /* borrowed from the face cache */
+    int n;
+} bl_fontset;
+
+/* How a paragraph is set: the font stacks for each inline style. */
+typedef struct bl_text_style {
+    const bl_fontset *regular, *bold, *italic, *bold_italic; /* bold_italic may be NULL */
+    double size;          /* points */
+    double rgb[3], link_rgb[3];
+    int hyphenate, lmin, rmin;
+    struct bl_seen *seen; /* code points already warned about (per bulletin); may be NULL */
+} bl_text_style;
+
+/* A set of code points (per bulletin): each missing character warns once. */
+typedef struct bl_seen {
+    uint32_t *cps;
+    size_t n, cap;
+} bl_seen;
+
+typedef struct bl_run {
+    size_t start, end;    /* text bytes */
+    uint8_t level;
+    bl_face *face;
+    unsigned style;
+    const char *href;     /* borrowed from the paragraph's spans */
+    size_t g0, ng;        /* glyphs [g0, g0+ng) of bl_shaped.glyphs, in LOGICAL order */
+} bl_run;
+
+typedef struct bl_sglyph {
+    unsigned gid;
+    uint32_t cluster;     /* byte offset of the cluster's first character */
+    float adv, dx, dy;    /* points */
+    uint8_t unsafe;       /* HB_GLYPH_FLAG_UNSAFE_TO_BREAK */
+} bl_sglyph;
+
+/* A shaped paragraph.  Owned by the caller (bl_shaped_free). */
+typedef struct bl_shaped {
+    const char *text;     /* borrowed paragraph text */
+    size_t len;
+    const char *lang;
+    uint8_t para_level;
+    uint8_t *levels;      /* per byte */
+    uint8_t *brk;         /* per byte + 1: BL_BRK_* before byte i */
+    uint8_t *hyph;        /* per byte + 1: 1 if a hyphen may go before byte i */
+    uint8_t *space;       /* per byte: 1 for the bytes of a stretchable space */
+    float *adv_at;        /* per byte: advance of the glyphs whose cluster starts here */
+    bl_run *runs;
+    size_t nruns;
+    bl_sglyph *glyphs;
+    size_t nglyphs;
+    const bl_text_style *style;
+    float hyphen_adv;     /* width of a hyphen in the paragraph's main face */
+    int missing;          /* characters no font had */
+} bl_shaped;
+
+/* Shapes a paragraph.  base: BL_DIR_LTR/RTL/AUTO.  Characters that no face
+ * of the stack covers are drawn as .notdef; each distinct one is reported once
+ * as a warning at src_off (via d, file f) unless st->seen already lists it.
+ * Returns NULL on out-of-memory (reported). */
+bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, size_t nspans,
+                         const char *lang, int base, const bl_text_style *st,
+                         bl_diag *d, const bl_file *f, size_t src_off);
+void bl_shaped_free(bl_shaped *s);
+
+/* Width in points of text bytes [a, b) as shaped in the paragraph (a and b
+ * cluster boundaries). */
+double bl_shaped_width(const bl_shaped *s, size_t a, size_t b);
+
+/* One set line: glyph runs in visual order with absolute positions. */
+typedef struct bl_line_out {
+    bl_glyph_run *runs;
+    size_t nruns;
+    bl_glyph *glyphs;     /* storage for all runs */
+    size_t nglyphs;
+    char *text;           /* storage for run texts (hyphen etc.) */
+    double width;         /* natural width + justification */
+    struct { double x, w; const char *href; } *links;
+    size_t nlinks;
+} bl_line_out;
+
+/* Sets text bytes [a, b) of s as one line.  hyphen: append a hyphen.
+ * space_extra: extra width for each stretchable space (justification; may be
+ * negative).  x_left: where the line's visual left edge goes, baseline: y.
+ * Returns 0 or -1 (out of memory).  out must be zeroed or previously freed. */
+int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double space_extra,
+                 double x_left, double baseline, bl_line_out *out);
+void bl_line_out_free(bl_line_out *o);
+#endif

@@ -1,0 +1,118 @@
+#!/bin/sh
+# Command-line tests: tests/cli.sh BULLETIN_BINARY.  Renders real sources,
+# checks the PDFs with ../shared/checks/pdfcheck.sh, poppler and mutool, and
+# checks every error path's diagnostic, exit status and that no file is left.
+set -u
+BIN=$1
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+PASS=0 FAIL=0
+PDFCHECK=${PDFCHECK:-../shared/checks/pdfcheck.sh}
+ok() { PASS=$((PASS + 1)); }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL: $*" >&2; }
+check() { # description, command...
+  d=$1; shift
+  if "$@"; then ok; else bad "$d"; fi
+}
+corpus() { CORPUS=${CORPUS:-../shared/corpus} sh tools/corpus-source.sh "$@"; }
+
+# ---- the sample bulletin, English + Hebrew, parallel -------------------------
+corpus en he > "$T/enhe.md"
+"$BIN" "$T/enhe.md" -o "$T/enhe.pdf" --trace "$T/enhe.json" 2>"$T/err"; rc=$?
+check "en+he renders (rc=$rc: $(head -c 300 "$T/err"))" [ $rc -eq 0 ]
+check "en+he: no warnings" [ ! -s "$T/err" ]
+check "en+he: pdfcheck passes" sh "$PDFCHECK" "$T/enhe.pdf" >"$T/pc" 2>&1 || cat "$T/pc" >&2
+pdftotext -enc UTF-8 "$T/enhe.pdf" "$T/enhe.txt" 2>/dev/null
+check "en+he: words of both languages extract in logical order" \
+  python3 tests/words.py "$T/enhe.txt" ../shared/corpus/seed.en.txt ../shared/corpus/seed.he.txt
+check "en+he: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/enhe.json" "$T/enhe.pdf"
+check "en+he: every glyph run maps back to its source text through ToUnicode" \
+  python3 tests/pdfglyphs.py tounicode "$T/enhe.json" "$T/enhe.pdf"
+check "en+he: fonts are subset" sh -c "pdffonts '$T/enhe.pdf' | awk 'NR>2 && \$(NF-3)!=\"yes\"{exit 1}'"
+
+# ---- Arabic: joined letters, glyph IDs equal hb-shape -------------------------
+corpus fr ar > "$T/frar.md"
+"$BIN" "$T/frar.md" -o "$T/frar.pdf" --trace "$T/frar.json" 2>"$T/err"; rc=$?
+check "fr+ar renders (rc=$rc: $(head -c 300 "$T/err"))" [ $rc -eq 0 ]
+check "fr+ar: pdfcheck passes" sh "$PDFCHECK" "$T/frar.pdf" >"$T/pc" 2>&1 || cat "$T/pc" >&2
+check "fr+ar: an Arabic line's glyphs in the PDF equal hb-shape's" \
+  python3 tests/pdfglyphs.py hbshape "$T/frar.json" "$T/frar.pdf" ar
+check "fr+ar: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/frar.json" "$T/frar.pdf"
+check "fr+ar: ToUnicode gives back the source text" python3 tests/pdfglyphs.py tounicode "$T/frar.json" "$T/frar.pdf"
+
+# ---- several sources, standard input, layouts -------------------------------
+corpus en fr > "$T/enfr.md"
+"$BIN" "$T/enhe.md" - -o "$T/two.pdf" <"$T/enfr.md" 2>"$T/err"; rc=$?
+check "two sources (one from stdin) render" [ $rc -eq 0 ]
+p1=$(pdfinfo "$T/enhe.pdf" 2>/dev/null | awk '/^Pages:/{print $2}')
+p2=$(pdfinfo "$T/two.pdf" 2>/dev/null | awk '/^Pages:/{print $2}')
+check "two sources: more pages than one ($p1 < $p2)" [ "${p1:-0}" -lt "${p2:-0}" ]
+for lay in stacked single letter; do
+  "$BIN" "$T/enhe.md" --layout $lay -o "$T/$lay.pdf" 2>"$T/err"; rc=$?
+  check "layout $lay renders (rc=$rc: $(head -c 200 "$T/err"))" [ $rc -eq 0 ]
+  check "layout $lay: pdfcheck" sh "$PDFCHECK" "$T/$lay.pdf" >/dev/null 2>&1
+done
+"$BIN" "$T/enhe.md" --lang he -o "$T/he.pdf" 2>"$T/err"; rc=$?
+check "--lang he renders" [ $rc -eq 0 ]
+check "--lang he: no English body text" sh -c "! pdftotext '$T/he.pdf' - | grep -q 'groundbreaking'"
+
+# ---- emoji: warns once, still renders ---------------------------------------
+printf -- '---\nlanguages: [en]\ndate: 2021-11-24\ntitle: Test\n---\nA rocket \360\237\232\200 here and \360\237\232\200 there.\n' > "$T/emoji.md"
+"$BIN" "$T/emoji.md" -o "$T/emoji.pdf" 2>"$T/err"; rc=$?
+check "emoji: renders" [ $rc -eq 0 ]
+check "emoji: one warning naming U+1F680 and the line" \
+  sh -c "[ \$(grep -c 'warning: no font has U+1F680' '$T/err') -eq 1 ] && grep -q 'emoji.md:6:1: warning' '$T/err'"
+
+# ---- diagnostics: file:line:col, exit 1, no output ---------------------------
+# expect NAME EXPECTED-STDERR-SUBSTRING (source on stdin)
+expect() {
+  name=$1 want=$2
+  cat > "$T/$name.md"
+  rm -f "$T/$name.pdf"
+  "$BIN" "$T/$name.md" -o "$T/$name.pdf" 2>"$T/$name.err"; rc=$?
+  check "$name: exit 1 (got $rc)" [ $rc -eq 1 ]
+  check "$name: no output file" [ ! -e "$T/$name.pdf" ]
+  check "$name: no temporary file left" sh -c "! ls '$T' | grep -q '$name.pdf.'"
+  if grep -qF -- "$want" "$T/$name.err"; then ok; else bad "$name: stderr lacks '$want': $(head -c 400 "$T/$name.err")"; fi
+}
+FM='---\nlanguages: [en, he]\ndate: 2021-11-24\ntitle: {en: T, he: ש}\n---\n'
+BODY='::: en\nHello.\n:::\n\n::: he\nשלום.\n:::\n'
+printf -- "---\nlanguages: [en, he]\ntitle: X\n---\n$BODY" | expect no-date "no-date.md:2:1: error: missing required field 'date'"
+printf -- "---\ndate: 2021-11-24\ntitle: X\n---\nHello\n" | expect no-langs "no-langs.md:2:1: error: missing required field 'languages'"
+printf -- "---\nlanguages: [en, he]\ndate: 2021-11-24\n---\n$BODY" | expect no-title "no-title.md:2:1: error: missing required field 'title'"
+printf -- "---\nlanguages: [en, xx]\ndate: 2021-11-24\ntitle: X\n---\n" | expect unknown-lang "unknown-lang.md:2:16: error: unknown language 'xx'"
+printf -- "$FM::: en\nHello.\n:::\n" | expect missing-section "missing-section.md:2:16: error: language 'he' has no '::: he' section"
+printf -- "$FM$BODY\n::: fr\nBonjour.\n:::\n" | expect extra-section "extra-section.md:14:5: error: section language 'fr' is not listed"
+printf -- "$FM::: en\nHello.\n\n::: he\nשלום.\n:::\n" | expect unclosed "error: '::: he' inside another section"
+printf -- "$FM::: en\nHello.\n:::\n::: he\nשלום.\n" | expect unclosed-end "unclosed-end.md:10:1: error: unclosed section: '::: he' has no closing ':::'"
+printf -- "$FM::: en\nHel\377lo.\n:::\n" | expect bad-utf8 "bad-utf8.md:7:4: error: invalid UTF-8"
+printf -- "---\nlanguages: [en, he\ndate: 2021-11-24\n---\n" | expect yaml-error "yaml-error.md:3:5: error: YAML:"
+printf -- "---\nlanguages: [en]\ndate: 2021-13-45\ntitle: X\n---\nHi\n" | expect bad-date "bad-date.md:3:7: error: 'date' must be a date"
+printf -- "$FM::: en\nOne.\n\nTwo.\n:::\n\n::: he\nאחת.\n:::\n" | expect unpaired "unpaired.md:12:1: error: section 'he' has 1 blocks but section 'en' has 2"
+printf -- "---\nlanguages: [en]\ndate: 2021-11-24\ntitle: X\nlayout: nosuch\n---\nHi\n" | expect bad-layout "bad-layout.md:5:9: error: unknown layout 'nosuch'"
+printf -- "no front matter\n" | expect no-fm "no-fm.md:1:1: error: a bulletin starts with YAML front matter"
+printf -- "---\nlanguages: [en]\ndate: 2021-11-24\n" | expect open-fm "open-fm.md:1:1: error: the front matter opened here is not closed"
+: > "$T/empty.md"; expect empty "empty.md:1:1: error: a bulletin starts with YAML front matter" < "$T/empty.md"
+check "diagnostic shows the source line and a caret" sh -c "grep -q '^ date: 2021-13-45' '$T/bad-date.err' && grep -q '^       ^' '$T/bad-date.err'"
+# --allow-unpaired lets a count mismatch through with a warning
+"$BIN" "$T/unpaired.md" --allow-unpaired -o "$T/unpaired.pdf" 2>"$T/err"; rc=$?
+check "--allow-unpaired renders" [ $rc -eq 0 ]
+check "--allow-unpaired warns" grep -q "warning: section 'he' has 1 blocks" "$T/err"
+# an unwritable output leaves nothing and exits 1
+"$BIN" "$T/enhe.md" -o "$T/nodir/out.pdf" 2>"$T/err"; rc=$?
+check "unwritable output: exit 1" [ $rc -eq 1 ]
+check "unwritable output: message names the file" grep -q "nodir/out.pdf: error:" "$T/err"
+
+# ---- usage ---------------------------------------------------------------------
+"$BIN" --help >"$T/out" 2>&1; rc=$?
+check "--help exits 0 and prints usage" sh -c "[ $rc -eq 0 ] && grep -q '^usage: bulletin' '$T/out'"
+"$BIN" --version >"$T/out" 2>&1; rc=$?
+check "--version exits 0" sh -c "[ $rc -eq 0 ] && grep -q '^bulletin [0-9]' '$T/out'"
+"$BIN" --bogus x.md -o y.pdf >/dev/null 2>"$T/err"; rc=$?
+check "unknown option exits 2" sh -c "[ $rc -eq 2 ] && grep -q \"unknown option '--bogus'\" '$T/err'"
+"$BIN" "$T/enhe.md" >/dev/null 2>"$T/err"; rc=$?
+check "missing -o exits 2" [ $rc -eq 2 ]
+"$BIN" "$T/does-not-exist.md" -o "$T/x.pdf" 2>"$T/err"; rc=$?
+check "missing source: exit 1, names the file" sh -c "[ $rc -eq 1 ] && grep -q 'does-not-exist.md: error: cannot open' '$T/err' && [ ! -e '$T/x.pdf' ]"
+
+echo "$PASS passed, $FAIL failed"
+[ $FAIL -eq 0 ]

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Runs every test program (normal and ASan+UBSan builds) and the command-line
+# tests, then prints the total as "N passed, N failed".  Run from the repo root
+# (make check does).
+set -u
+cd "$(dirname "$0")/.." || exit 2
+P=0 F=0
+LOG=build/test-logs
+mkdir -p "$LOG"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run() { # name, command...
+  name=$1; shift
+  out="$LOG/$(echo "$name" | tr '/ ' '__').log"
+  "$@" >"$out" 2>&1; rc=$?
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+  p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p'); f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+  [ -n "$p" ] || { p=0; f=1; }
+  # a crash or sanitizer report after the summary still fails the program
+  if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then f=1; fi
+  P=$((P + p)); F=$((F + f))
+  if [ "$f" -eq 0 ]; then echo "ok   $name ($p)"; else echo "FAIL $name ($p passed, $f failed; log: $out)"; grep -E 'FAIL|ERROR|runtime error|Sanitizer' "$out" | head -n 15; fi
+}
+for t in build/tests/test-*; do [ -x "$t" ] && run "$t" "$t"; done
+for t in build/asan/tests/test-*; do [ -x "$t" ] && run "$t" "$t"; done
+run "cli (build/bulletin)" sh tests/cli.sh build/bulletin
+run "cli (build/asan/bulletin)" sh tests/cli.sh build/asan/bulletin
+echo "$P passed, $F failed"
+[ "$F" -eq 0 ]

@@ -1,0 +1,775 @@
+/* test-kp.c - unit tests for the Knuth-Plass line breaker (src/layout-kp.c).
+ * Paragraphs use monospace-like metrics: a word is 5 units per character, an
+ * interword space is glue 3 +1.5 -1, a hyphen is a flagged penalty 50 of
+ * width 5.  Besides the behaviour the header promises, total-fit optimality is
+ * checked against a brute-force dynamic program over all breakpoints. */
+#include "harness.h"
+#include "layout-kp.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define INF BL_KP_INFINITY
+
+static const char *FROG =
+    "In olden times when wishing still helped one, there lived a king whose daughters were all "
+    "beautiful; and the youngest was so beautiful that the sun itself, which has seen so much, "
+    "was astonished whenever it shone in her face. Close by the king's castle lay a great dark "
+    "forest, and under an old lime tree in the forest was a well, and when the day was very "
+    "warm, the king's child went out into the forest and sat down by the side of the cool "
+    "fountain; and when she was bored she took a golden ball, and threw it up on high and caught "
+    "it; and this ball was her favorite plaything.";
+
+/* The same text with hyphenation points marked by '-'. */
+static const char *FROG_HY =
+    "In ol-den times when wish-ing still helped one, there lived a king whose daugh-ters were "
+    "all beau-ti-ful; and the young-est was so beau-ti-ful that the sun it-self, which has seen "
+    "so much, was as-ton-ished when-ev-er it shone in her face. Close by the king's cas-tle lay "
+    "a great dark for-est, and un-der an old lime tree in the for-est was a well, and when the "
+    "day was very warm, the king's child went out in-to the for-est and sat down by the side of "
+    "the cool foun-tain; and when she was bored she took a gold-en ball, and threw it up on high "
+    "and caught it; and this ball was her fa-vor-ite play-thing.";
+
+typedef struct para {
+    bl_kp_item *it;
+    size_t n, cap;
+} para;
+
+static void add(para *p, int type, double w, double y, double z, double pen, int flag)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        p->it = realloc(p->it, p->cap * sizeof *p->it);
+        if (!p->it) {
+            fprintf(stderr, "out of memory\n");
+            exit(2);
+        }
+    }
+    bl_kp_item *x = &p->it[p->n++];
+    x->type = type;
+    x->width = w;
+    x->stretch = y;
+    x->shrink = z;
+    x->penalty = pen;
+    x->flagged = flag;
+}
+
+static void box(para *p, double w) { add(p, BL_KP_BOX, w, 0, 0, 0, 0); }
+static void glue(para *p, double w, double y, double z) { add(p, BL_KP_GLUE, w, y, z, 0, 0); }
+static void penalty(para *p, double w, double v, int f) { add(p, BL_KP_PENALTY, w, 0, 0, v, f); }
+static void space(para *p) { glue(p, 3, 1.5, 1); }
+
+/* The finishing sequence the header asks for: no break before the fill glue,
+ * a fill glue (large finite stretch), then the forced break. */
+static void finish(para *p)
+{
+    penalty(p, 0, INF, 0);
+    glue(p, 0, 1e5, 0);
+    penalty(p, 0, -INF, 0);
+}
+
+/* Words separated by spaces; '-' inside a word is a hyphenation point; '~' is
+ * a tie (a space that must not break: penalty +inf then glue). */
+static void text(para *p, const char *s)
+{
+    while (*s) {
+        if (*s == ' ') {
+            space(p);
+            s++;
+            continue;
+        }
+        if (*s == '~') {
+            penalty(p, 0, INF, 0);
+            space(p);
+            s++;
+            continue;
+        }
+        size_t k = strcspn(s, " -~");
+        box(p, 5.0 * (double)k);
+        s += k;
+        if (*s == '-') {
+            penalty(p, 5, 50, 1);
+            s++;
+        }
+    }
+}
+
+static double fixed_width(void *ctx, size_t line)
+{
+    (void)line;
+    return *(const double *)ctx;
+}
+
+static bl_kp_params params(void)
+{
+    bl_kp_params p;
+    bl_kp_params_default(&p);
+    return p;
+}
+
+static size_t run(const para *p, const bl_kp_params *pr, double w, bl_kp_line **lines, size_t *over)
+{
+    return bl_kp_break(p->it, p->n, pr, fixed_width, &w, lines, over);
+}
+
+/* ---- independent checks of a result ---- */
+
+static int is_forced(const para *p, size_t i)
+{
+    return i == p->n - 1 || (p->it[i].type == BL_KP_PENALTY && p->it[i].penalty <= -INF);
+}
+
+static int is_legal(const para *p, size_t i)
+{
+    const bl_kp_item *x = &p->it[i];
+    if (i == p->n - 1)
+        return 1;
+    if (x->type == BL_KP_GLUE)
+        return i > 0 && p->it[i - 1].type == BL_KP_BOX;
+    return x->type == BL_KP_PENALTY && x->penalty < INF;
+}
+
+/* First item of the line after a break at b. */
+static size_t after_break(const para *p, size_t b)
+{
+    size_t j = b + 1;
+    while (j < p->n && p->it[j].type != BL_KP_BOX && !is_forced(p, j))
+        j++;
+    return j;
+}
+
+/* Width of a line as set with its ratio. */
+static double set_width(const para *p, const bl_kp_line *l)
+{
+    double w = 0;
+    for (size_t i = l->start; i < l->end; i++) {
+        const bl_kp_item *x = &p->it[i];
+        if (x->type == BL_KP_BOX)
+            w += x->width;
+        else if (x->type == BL_KP_GLUE)
+            w += x->width + l->ratio * (l->ratio >= 0 ? x->stretch : x->shrink);
+    }
+    if (p->it[l->brk].type == BL_KP_PENALTY)
+        w += p->it[l->brk].width;
+    return w;
+}
+
+/* Lines cover the items in order, break at legal points, keep every forced
+ * break.  Returns 1 when all holds (and reports the first problem). */
+static int covers(const para *p, const bl_kp_line *l, size_t k, const char *what)
+{
+    if (k == 0 || k == (size_t)-1) {
+        CHECK(0, "%s: no lines (%zu)", what, k);
+        return 0;
+    }
+    size_t next_forced = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t want = i ? after_break(p, l[i - 1].brk) : 0;
+        int ok = l[i].start == want && l[i].start <= l[i].end && l[i].end == l[i].brk &&
+                 l[i].brk < p->n && is_legal(p, l[i].brk) && (i == 0 || l[i].brk > l[i - 1].brk);
+        while (next_forced < p->n && !is_forced(p, next_forced))
+            next_forced++;
+        if (ok && next_forced < l[i].brk)
+            ok = 0; /* skipped a forced break */
+        if (next_forced == l[i].brk)
+            next_forced++;
+        if (!ok) {
+            CHECK(0, "%s: line %zu is [%zu,%zu) brk %zu, expected start %zu", what, i, l[i].start,
+                  l[i].end, l[i].brk, want);
+            return 0;
+        }
+    }
+    if (l[k - 1].brk != p->n - 1) {
+        CHECK(0, "%s: last break %zu, not %zu", what, l[k - 1].brk, p->n - 1);
+        return 0;
+    }
+    return 1;
+}
+
+static double badness(double r)
+{
+    r = fabs(r);
+    double b = 100 * r * r * r;
+    return b < 10000 ? b : 10000;
+}
+
+static int fitness(double r)
+{
+    return r < -0.5 ? 0 : r <= 0.5 ? 1 : r <= 1 ? 2 : 3;
+}
+
+/* Demerits of a line from a break with fitness pfit (flagged pflag) to break b. */
+static double line_demerits(const para *p, const bl_kp_params *pr, double r, size_t b,
+                            int pflag, int pfit)
+{
+    const bl_kp_item *x = &p->it[b];
+    double d = pr->line_penalty + badness(r);
+    d *= d;
+    if (x->type == BL_KP_PENALTY && !is_forced(p, b))
+        d += x->penalty >= 0 ? x->penalty * x->penalty : -x->penalty * x->penalty;
+    int flag = x->type == BL_KP_PENALTY && x->flagged;
+    if (b == p->n - 1) {
+        if (pflag)
+            d += pr->last_line_hyphen_demerits;
+    } else if (flag && pflag) {
+        d += pr->flagged_demerits;
+    }
+    if (abs(fitness(r) - pfit) > 1)
+        d += pr->fitness_demerits;
+    return d;
+}
+
+static double total_demerits(const para *p, const bl_kp_params *pr, const bl_kp_line *l, size_t k)
+{
+    double t = 0;
+    int pflag = 0, pfit = 1;
+    for (size_t i = 0; i < k; i++) {
+        t += line_demerits(p, pr, l[i].ratio, l[i].brk, pflag, pfit);
+        pflag = p->it[l[i].brk].type == BL_KP_PENALTY && p->it[l[i].brk].flagged;
+        pfit = fitness(l[i].ratio);
+    }
+    return t;
+}
+
+/* Brute force: the minimum total demerits over every sequence of legal breaks
+ * whose lines all have -1 <= r <= tol (fixed line width), by dynamic
+ * programming over (break, fitness class), O(breaks^2).  HUGE_VAL if none. */
+static double brute_force(const para *p, const bl_kp_params *pr, double width, double tol)
+{
+    size_t n = p->n, nb = 0;
+    size_t *brk = malloc((n + 1) * sizeof *brk);
+    double *dp = malloc(4 * (n + 1) * sizeof *dp);
+    if (!brk || !dp)
+        exit(2);
+    brk[nb++] = SIZE_MAX; /* the paragraph start */
+    for (size_t i = 0; i < n; i++)
+        if (is_legal(p, i))
+            brk[nb++] = i;
+    for (size_t i = 0; i < 4 * nb; i++)
+        dp[i] = HUGE_VAL;
+    dp[0 * 4 + 1] = 0; /* start: decent */
+    for (size_t j = 1; j < nb; j++) {
+        size_t b = brk[j];
+        for (size_t i = j; i-- > 0;) {
+            size_t a = brk[i];
+            size_t s = a == SIZE_MAX ? 0 : after_break(p, a);
+            if (s > b)
+                continue;
+            int forced_inside = 0;
+            double w = 0, y = 0, z = 0;
+            for (size_t k = s; k < b; k++) {
+                const bl_kp_item *x = &p->it[k];
+                if (x->type != BL_KP_PENALTY)
+                    w += x->width;
+                if (x->type == BL_KP_GLUE) {
+                    y += x->stretch;
+                    z += x->shrink;
+                }
+                if (is_forced(p, k))
+                    forced_inside = 1;
+            }
+            if (forced_inside)
+                break; /* earlier starts would cross it too */
+            if (p->it[b].type == BL_KP_PENALTY)
+                w += p->it[b].width;
+            double r = w == width ? 0 : w < width ? (y > 0 ? (width - w) / y : HUGE_VAL)
+                                                  : (z > 0 ? (width - w) / z : -HUGE_VAL);
+            if (r < -1 || r > tol)
+                continue;
+            int pflag = a != SIZE_MAX && p->it[a].type == BL_KP_PENALTY && p->it[a].flagged;
+            for (int c = 0; c < 4; c++) {
+                if (dp[i * 4 + c] == HUGE_VAL)
+                    continue;
+                double t = dp[i * 4 + c] + line_demerits(p, pr, r, b, pflag, c);
+                int f = fitness(r);
+                if (t < dp[j * 4 + f])
+                    dp[j * 4 + f] = t;
+            }
+        }
+    }
+    double best = HUGE_VAL;
+    for (int c = 0; c < 4; c++)
+        if (dp[(nb - 1) * 4 + c] < best)
+            best = dp[(nb - 1) * 4 + c];
+    free(brk);
+    free(dp);
+    return best;
+}
+
+/* First fit: each line takes as many words as fit with full shrink. */
+static size_t greedy(const para *p, double width, double *ratios, size_t max)
+{
+    size_t k = 0, s = 0;
+    for (;;) {
+        double w = 0, y = 0, z = 0, r = 0;
+        size_t last = SIZE_MAX;
+        size_t i;
+        for (i = s; i < p->n - 1; i++) {
+            const bl_kp_item *x = &p->it[i];
+            if (x->type == BL_KP_GLUE && i > s && p->it[i - 1].type == BL_KP_BOX) {
+                if (w - z > width)
+                    break;
+                last = i;
+                r = w < width ? (width - w) / y : (width - w) / z;
+            }
+            if (x->type != BL_KP_PENALTY)
+                w += x->width;
+            if (x->type == BL_KP_GLUE) {
+                y += x->stretch;
+                z += x->shrink;
+            }
+        }
+        if (k == max)
+            return k;
+        if (i == p->n - 1 || last == SIZE_MAX) { /* the rest fits: last line */
+            ratios[k++] = 0;
+            return k;
+        }
+        ratios[k++] = r;
+        s = after_break(p, last);
+    }
+}
+
+/* ---- tests ---- */
+
+static void test_basics(void)
+{
+    bl_kp_params d;
+    bl_kp_params_default(&d);
+    CHECK(d.tolerance > 1 && d.pretolerance >= 0 && d.pretolerance <= d.tolerance,
+          "default tolerances %g %g", d.tolerance, d.pretolerance);
+    CHECK(d.line_penalty == 10 && d.flagged_demerits == 3000 && d.fitness_demerits == 100 &&
+              d.last_line_hyphen_demerits == 5000 && d.looseness == 0 && d.emergency_stretch == 0,
+          "default demerits as in the paper");
+
+    bl_kp_line *l = (bl_kp_line *)&d; /* must be overwritten */
+    size_t over = 99;
+    double w = 100;
+    size_t k = bl_kp_break(NULL, 0, &d, fixed_width, &w, &l, &over);
+    CHECK(k == 0 && l == NULL && over == 0, "empty list: %zu lines", k);
+    CHECK(bl_kp_break(NULL, 0, &d, fixed_width, &w, NULL, NULL) == (size_t)-1, "NULL lines");
+
+    para p = {0};
+    finish(&p); /* an empty paragraph still makes one (empty) line */
+    k = run(&p, &d, 100, &l, &over);
+    CHECK(k == 1 && l[0].start == 0 && l[0].brk == 2 && over == 0, "finishing only: %zu", k);
+    if (k == 1)
+        CHECK(l[0].ratio >= 0 && fabs(set_width(&p, &l[0]) - 100) < 1e-6, "filled by fill glue");
+    free(l);
+
+    k = bl_kp_break(p.it, p.n, NULL, fixed_width, &w, &l, NULL); /* NULL params: defaults */
+    CHECK(k == 1, "NULL params: %zu", k);
+    free(l);
+    free(p.it);
+
+    /* A list without the finishing sequence keeps a trailing box. */
+    para q = {0};
+    box(&q, 20);
+    space(&q);
+    box(&q, 30);
+    k = run(&q, &d, 100, &l, &over);
+    CHECK(k == 1 && l[0].end == 3 && l[0].brk == 2, "trailing box kept: %zu [%zu,%zu)", k,
+          k ? l[0].start : 0, k ? l[0].end : 0);
+    free(l);
+    free(q.it);
+}
+
+/* Justified text at several widths: lines cover everything, every ratio is in
+ * [-1, tolerance] and every line is set exactly to the measure. */
+static void test_justified(void)
+{
+    para p = {0};
+    text(&p, FROG);
+    finish(&p);
+    const double widths[] = {190, 220, 240, 270, 280, 320, 330, 380};
+    bl_kp_params pr = params();
+    for (size_t t = 0; t < sizeof widths / sizeof *widths; t++) {
+        bl_kp_line *l;
+        size_t over;
+        size_t k = run(&p, &pr, widths[t], &l, &over);
+        if (!covers(&p, l, k, "justified"))
+            continue;
+        int ok = over == 0;
+        for (size_t i = 0; i < k; i++) {
+            if (l[i].ratio < -1 || l[i].ratio > pr.tolerance ||
+                fabs(set_width(&p, &l[i]) - widths[t]) > 1e-6) {
+                CHECK(0, "width %g line %zu: ratio %g set %g", widths[t], i, l[i].ratio,
+                      set_width(&p, &l[i]));
+                ok = 0;
+            }
+        }
+        CHECK(ok, "width %g: %zu lines, %zu overfull", widths[t], k, over);
+        CHECK(l[k - 1].ratio >= -1 && l[k - 1].ratio < 0.01, "last line relies on the fill glue");
+        free(l);
+    }
+    free(p.it);
+}
+
+/* The result has the least total demerits of all feasible break sequences. */
+static void test_optimal(void)
+{
+    uint32_t seed = 12345;
+    int compared = 0, matched = 0;
+    for (int round = 0; round < 60; round++) {
+        para p = {0};
+        size_t words = 20 + round % 30;
+        for (size_t i = 0; i < words; i++) {
+            if (i)
+                space(&p);
+            seed = seed * 1103515245u + 12345u;
+            int len = 1 + (int)(seed >> 16) % 9;
+            int hy = len > 4 && (seed >> 8) % 3 == 0;
+            if (hy) {
+                box(&p, 5.0 * (len / 2));
+                penalty(&p, 5, 50, 1);
+                box(&p, 5.0 * (len - len / 2));
+            } else {
+                box(&p, 5.0 * len);
+            }
+        }
+        finish(&p);
+        bl_kp_params pr = params();
+        pr.pretolerance = -1; /* one pass: hyphenation allowed, tolerance */
+        pr.tolerance = 2 + round % 3;
+        double width = 200 + 10 * (round % 15);
+        double best = brute_force(&p, &pr, width, pr.tolerance);
+        bl_kp_line *l;
+        size_t over;
+        size_t k = run(&p, &pr, width, &l, &over);
+        if (covers(&p, l, k, "optimal") && best < HUGE_VAL) {
+            double got = total_demerits(&p, &pr, l, k);
+            compared++;
+            if (fabs(got - best) <= 1e-9 * best)
+                matched++;
+            else
+                CHECK(0, "round %d: demerits %.3f, optimum %.3f", round, got, best);
+        }
+        free(l);
+        free(p.it);
+    }
+    CHECK(compared >= 40 && matched == compared, "matched brute force %d of %d", matched,
+          compared);
+}
+
+/* A measure at which first fit leaves a very loose line and total fit does not. */
+static void test_better_than_greedy(void)
+{
+    para p = {0};
+    text(&p, FROG);
+    finish(&p);
+    const double w = 185;
+    double gr[64];
+    size_t gk = greedy(&p, w, gr, 64);
+    double gbad = 0, gmax = 0;
+    for (size_t i = 0; i + 1 < gk; i++) {
+        gbad += badness(gr[i]);
+        if (gr[i] > gmax)
+            gmax = gr[i];
+    }
+    bl_kp_params pr = params();
+    bl_kp_line *l;
+    size_t over;
+    size_t k = run(&p, &pr, w, &l, &over);
+    if (covers(&p, l, k, "greedy")) {
+        double bad = 0, mx = 0;
+        for (size_t i = 0; i + 1 < k; i++) {
+            bad += badness(l[i].ratio);
+            if (l[i].ratio > mx)
+                mx = l[i].ratio;
+        }
+        CHECK(gmax > pr.tolerance, "first fit has a very loose line (r = %.2f)", gmax);
+        CHECK(mx <= pr.tolerance && over == 0, "total fit stays within tolerance (r = %.2f)", mx);
+        CHECK(bad < gbad / 2, "total badness %.0f < first fit %.0f", bad, gbad);
+    }
+    free(l);
+    free(p.it);
+}
+
+static void test_forced_and_ties(void)
+{
+    para p = {0};
+    text(&p, "In olden times when wishing still helped one, there lived a king whose");
+    size_t forced = p.n;
+    penalty(&p, 0, -INF, 0);
+    text(&p, "daughters were all beautiful; and the youngest was so~beautiful~that~the sun "
+             "itself, which has~seen~so~much, was astonished whenever it shone in her face.");
+    finish(&p);
+    bl_kp_params pr = params();
+    int seen_forced = 0, tie_broken = 0, inf_chosen = 0;
+    for (double w = 120; w <= 300; w += 20) {
+        bl_kp_line *l;
+        size_t over;
+        size_t k = run(&p, &pr, w, &l, &over);
+        if (!covers(&p, l, k, "forced"))
+            continue;
+        for (size_t i = 0; i < k; i++) {
+            size_t b = l[i].brk;
+            seen_forced += b == forced;
+            if (p.it[b].type == BL_KP_PENALTY && p.it[b].penalty >= INF && b != p.n - 1)
+                inf_chosen++;
+            if (p.it[b].type == BL_KP_GLUE && p.it[b - 1].type == BL_KP_PENALTY)
+                tie_broken++;
+        }
+        /* The line before the forced break is set with the fill-less glue: it
+         * need not be justified, but it must end exactly there. */
+        free(l);
+    }
+    CHECK(seen_forced == 10, "forced break honoured at every width (%d of 10)", seen_forced);
+    CHECK(inf_chosen == 0 && tie_broken == 0, "+inf penalty never chosen (%d, %d)", inf_chosen,
+          tie_broken);
+    free(p.it);
+}
+
+/* A word wider than the measure: one overfull line, everything still set. */
+static void test_overfull(void)
+{
+    para p = {0};
+    text(&p, "In olden times when wishing still helped one, there lived a king whose daughters "
+             "were all Rumpelstiltskinrumpelstiltskinrumpelstiltskin beautiful; and the youngest "
+             "was so beautiful that the sun itself was astonished.");
+    finish(&p);
+    size_t big = 0;
+    for (size_t i = 0; i < p.n; i++)
+        if (p.it[i].type == BL_KP_BOX && p.it[i].width > 200)
+            big = i;
+    bl_kp_params pr = params();
+    bl_kp_line *l;
+    size_t over = 0;
+    size_t k = run(&p, &pr, 200, &l, &over);
+    if (covers(&p, l, k, "overfull")) {
+        CHECK(over == 1, "%zu overfull lines", over);
+        size_t bad = 0, alone = 0;
+        for (size_t i = 0; i < k; i++) {
+            if (set_width(&p, &l[i]) > 200 + 1e-6) {
+                bad++;
+                alone = l[i].start == big && l[i].end == big + 1;
+                CHECK(l[i].ratio == -1, "overfull line fully shrunk (%g)", l[i].ratio);
+            }
+        }
+        CHECK(bad == 1 && alone, "only the long word sticks out (%zu lines, alone %zu)", bad,
+              alone);
+    }
+    free(l);
+
+    /* Nothing fits anywhere: every word is wider than the measure. */
+    para q = {0};
+    text(&q, "abcdefghij abcdefghij abcdefghij");
+    finish(&q);
+    over = 0;
+    k = run(&q, &pr, 20, &l, &over);
+    if (covers(&q, l, k, "all overfull"))
+        CHECK(k == 3 && over == 3, "%zu lines, %zu overfull", k, over);
+    free(l);
+    free(q.it);
+    free(p.it);
+}
+
+static void test_looseness(void)
+{
+    para p = {0};
+    text(&p, FROG);
+    finish(&p);
+    bl_kp_params pr = params();
+    bl_kp_line *l0, *l1;
+    size_t o0, o1;
+    size_t k0 = run(&p, &pr, 240, &l0, &o0);
+    pr.looseness = 1;
+    size_t k1 = run(&p, &pr, 240, &l1, &o1);
+    if (covers(&p, l0, k0, "looseness 0") && covers(&p, l1, k1, "looseness 1")) {
+        CHECK(k1 == k0 + 1 && o1 == 0, "looseness +1: %zu lines, optimum %zu", k1, k0);
+        for (size_t i = 0; i < k1; i++)
+            CHECK(l1[i].ratio >= -1 && l1[i].ratio <= pr.tolerance, "line %zu ratio %g", i,
+                  l1[i].ratio);
+    }
+    free(l0);
+    free(l1);
+
+    /* Impossible request: as close as feasible, never overfull. */
+    pr.looseness = -5;
+    k1 = run(&p, &pr, 240, &l1, &o1);
+    if (covers(&p, l1, k1, "looseness -5"))
+        CHECK(k1 <= k0 && k1 >= k0 - 5 && o1 == 0, "looseness -5: %zu lines", k1);
+    free(l1);
+    free(p.it);
+}
+
+static size_t consecutive_hyphens(const bl_kp_line *l, size_t k)
+{
+    size_t c = 0;
+    for (size_t i = 1; i < k; i++)
+        c += l[i].hyphenated && l[i - 1].hyphenated;
+    return c;
+}
+
+static void test_hyphens(void)
+{
+    para p = {0};
+    text(&p, FROG_HY);
+    finish(&p);
+    bl_kp_params pr = params();
+    pr.pretolerance = -1;
+    pr.last_line_hyphen_demerits = 0;
+    bl_kp_line *l;
+    size_t over, k;
+
+    /* Consecutive hyphens: chosen when free, avoided when they cost. */
+    pr.flagged_demerits = 0;
+    k = run(&p, &pr, 205, &l, &over);
+    if (covers(&p, l, k, "hyphens free"))
+        CHECK(consecutive_hyphens(l, k) > 0, "without flagged demerits: two hyphens in a row");
+    free(l);
+    pr.flagged_demerits = 3000;
+    k = run(&p, &pr, 205, &l, &over);
+    if (covers(&p, l, k, "hyphens costly")) {
+        size_t hy = 0;
+        for (size_t i = 0; i < k; i++) {
+            hy += l[i].hyphenated;
+            CHECK(l[i].ratio >= -1 && l[i].ratio <= pr.tolerance, "line %zu ratio %g", i,
+                  l[i].ratio);
+            if (l[i].hyphenated) /* set width includes the hyphen */
+                CHECK(fabs(set_width(&p, &l[i]) - 205) < 1e-6, "hyphenated line set to measure");
+        }
+        CHECK(hy > 0 && consecutive_hyphens(l, k) == 0, "flagged demerits: %zu hyphens, %zu in a row",
+              hy, consecutive_hyphens(l, k));
+    }
+    free(l);
+
+    /* Penultimate line hyphenated only when it costs nothing extra. */
+    pr.flagged_demerits = 0;
+    pr.last_line_hyphen_demerits = 0;
+    k = run(&p, &pr, 290, &l, &over);
+    if (covers(&p, l, k, "last hyphen free"))
+        CHECK(k >= 2 && l[k - 2].hyphenated, "penultimate line hyphenated when free");
+    free(l);
+    pr.last_line_hyphen_demerits = 5000;
+    k = run(&p, &pr, 290, &l, &over);
+    if (covers(&p, l, k, "last hyphen costly"))
+        CHECK(k >= 2 && !l[k - 2].hyphenated, "last_line_hyphen_demerits avoid it");
+    free(l);
+
+    /* The pretolerance pass does not hyphenate when it succeeds. */
+    pr = params();
+    k = run(&p, &pr, 240, &l, &over);
+    if (covers(&p, l, k, "pretolerance")) {
+        size_t hy = 0;
+        for (size_t i = 0; i < k; i++)
+            hy += l[i].hyphenated;
+        CHECK(hy == 0, "first pass without hyphens (%zu)", hy);
+    }
+    free(l);
+    free(p.it);
+}
+
+/* Widths per line: a shorter first line, then a different width from line 5 on
+ * (as after a page break). */
+static double varied_width(void *ctx, size_t line)
+{
+    (void)ctx;
+    return line == 0 ? 200 : line < 5 ? 220 : 300;
+}
+
+static void test_varied_widths(void)
+{
+    para p = {0};
+    text(&p, FROG);
+    finish(&p);
+    bl_kp_params pr = params();
+    bl_kp_line *l;
+    size_t over;
+    size_t k = bl_kp_break(p.it, p.n, &pr, varied_width, NULL, &l, &over);
+    if (covers(&p, l, k, "varied")) {
+        CHECK(k > 6 && over == 0, "%zu lines, %zu overfull", k, over);
+        for (size_t i = 0; i < k; i++) {
+            double sw = set_width(&p, &l[i]);
+            CHECK(fabs(sw - varied_width(NULL, i)) < 1e-6 && l[i].ratio >= -1 &&
+                      l[i].ratio <= pr.tolerance,
+                  "line %zu set to %g (ratio %g), measure %g", i, sw, l[i].ratio,
+                  varied_width(NULL, i));
+        }
+    }
+    free(l);
+    free(p.it);
+}
+
+/* Emergency stretch finds a set of lines without overfull ones where the
+ * tolerance alone does not. */
+static void test_emergency(void)
+{
+    para p = {0};
+    text(&p, FROG);
+    finish(&p);
+    bl_kp_params pr = params();
+    pr.tolerance = 0.5;
+    pr.pretolerance = -1;
+    pr.emergency_stretch = 20;
+    bl_kp_line *l;
+    size_t over;
+    size_t k = run(&p, &pr, 150, &l, &over);
+    if (covers(&p, l, k, "emergency")) {
+        double mx = 0;
+        for (size_t i = 0; i < k; i++)
+            if (l[i].ratio > mx)
+                mx = l[i].ratio;
+        CHECK(over == 0 && mx > pr.tolerance, "%zu overfull, loosest %g", over, mx);
+    }
+    free(l);
+    free(p.it);
+}
+
+static void test_long(void)
+{
+    para p = {0};
+    uint32_t seed = 42;
+    const size_t words = 20000;
+    for (size_t i = 0; i < words; i++) {
+        if (i)
+            space(&p);
+        seed = seed * 1103515245u + 12345u;
+        int len = 1 + (int)(seed >> 16) % 10;
+        if (len > 6 && (seed >> 4) % 2) {
+            box(&p, 5.0 * 3);
+            penalty(&p, 5, 50, 1);
+            box(&p, 5.0 * (len - 3));
+        } else {
+            box(&p, 5.0 * len);
+        }
+    }
+    finish(&p);
+    const double widths[] = {300, 90};
+    for (size_t t = 0; t < 2; t++) {
+        bl_kp_params pr = params();
+        bl_kp_line *l;
+        size_t over;
+        clock_t c0 = clock();
+        size_t k = run(&p, &pr, widths[t], &l, &over);
+        double secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
+        if (covers(&p, l, k, "long")) {
+            CHECK(k > 100, "%zu items at width %g: %zu lines, %zu overfull, %.3f s", p.n,
+                  widths[t], k, over, secs);
+            if (getenv("KP_VERBOSE"))
+                printf("long paragraph: %zu items, width %g, %zu lines, %zu overfull, %.3f s\n",
+                       p.n, widths[t], k, over, secs);
+        }
+        free(l);
+    }
+    free(p.it);
+}
+
+int main(void)
+{
+    test_basics();
+    test_justified();
+    test_optimal();
+    test_better_than_greedy();
+    test_forced_and_ties();
+    test_overfull();
+    test_looseness();
+    test_hyphens();
+    test_varied_widths();
+    test_emergency();
+    test_long();
+    return bl_test_done();
+}
