@@ -341,7 +341,7 @@ void bl_set_data_dir(const char *path)
 
 static int has_fonts(const char *dir)
 {
-    char p[PATH_MAX];
+    char p[PATH_MAX + 64];
     struct stat st;
     snprintf(p, sizeof p, "%s/fonts", dir);
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);

@@ -29,6 +29,7 @@
 #define MAX_LENGTH_PT 14400.0         /* 200in, the largest page Acrobat opens */
 #define MAX_LETTERHEAD 2              /* letterhead[3] is NULL-terminated */
 #define MAX_FONTS (BL_MAX_STACK - 1)  /* stacks are NULL-terminated */
+#define MAX_NESTING 32                /* the schema needs 5 */
 
 /* Where a value was set.  f == NULL: a built-in default. */
 typedef struct srcpos {
@@ -85,8 +86,8 @@ static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
 
 static int ascii_caseeq(const char *a, const char *b)
 {
-    while (*a && lower((unsigned char)*a) == lower((unsigned char)*b))
-        a++, b++;
+    for (; *a && lower((unsigned char)*a) == lower((unsigned char)*b); a++)
+        b++;
     return *a == 0 && *b == 0;
 }
 
@@ -257,6 +258,45 @@ static void yaml_problem(loader *ld, const bl_file *f, const yaml_parser_t *yp)
                    (int)yp->context_mark.column + 1, "%s", yp->context);
 }
 
+/* libyaml's scanner does work proportional to the nesting depth for every
+ * token, so "[[[[..." is quadratic.  A first pass over the events stops at
+ * MAX_NESTING, long before that matters; it also reports syntax errors.
+ * Returns 0, or -1 after an error. */
+static int check_nesting(loader *ld, const bl_file *f, int depth)
+{
+    yaml_parser_t yp;
+    yaml_event_t ev;
+    int level = 0, rc = 0;
+    if (!yaml_parser_initialize(&yp)) {
+        err_at(ld, (srcpos){0}, "out of memory");
+        return -1;
+    }
+    yaml_parser_set_input_string(&yp, (const unsigned char *)f->text, f->len);
+    yaml_parser_set_encoding(&yp, YAML_UTF8_ENCODING);
+    for (;;) {
+        if (!yaml_parser_parse(&yp, &ev)) {
+            yaml_problem(ld, f, &yp);
+            rc = -1;
+            break;
+        }
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT) {
+            if (++level > MAX_NESTING) {
+                err_at(ld, (srcpos){f, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1, depth},
+                       "lists and mappings nest more than %d deep", MAX_NESTING);
+                rc = -1;
+            }
+        } else if (t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT) {
+            level--;
+        }
+        yaml_event_delete(&ev);
+        if (rc || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&yp);
+    return rc;
+}
+
 /* ---- YAML nodes ---- */
 
 static const char *kind(const yaml_node_t *n)
@@ -308,6 +348,8 @@ static int map_begin(pctx *p, mapit *m, yaml_node_t *n, const char *const *keys,
     memset(m, 0, sizeof *m);
     m->keys = keys;
     m->section = section;
+    if (is_null(n)) /* `text:` with everything under it commented out */
+        return 0;
     if (n->type != YAML_MAPPING_NODE) {
         if (*section)
             perr(p, n, "%s: expected a mapping (key: value), not %s", section, kind(n));
@@ -683,18 +725,27 @@ static lstate *lstate_defaults(void)
     l->header_h = l->footer_h = 8 * MM;
     l->columns = 1;
     l->column_gap = 8 * MM;
-    l->body_size = 10.5, l->body_leading = 14;
-    l->title_size = 16, l->title_leading = 20;
-    l->heading_size[0] = 13, l->heading_leading[0] = 17;
-    l->heading_size[1] = 11.5, l->heading_leading[1] = 15;
-    l->heading_size[2] = 10.5, l->heading_leading[2] = 14;
-    l->small_size = 8, l->small_leading = 10;
+    l->body_size = 10.5;
+    l->body_leading = 14;
+    l->title_size = 16;
+    l->title_leading = 20;
+    l->heading_size[0] = 13;
+    l->heading_leading[0] = 17;
+    l->heading_size[1] = 11.5;
+    l->heading_leading[1] = 15;
+    l->heading_size[2] = 10.5;
+    l->heading_leading[2] = 14;
+    l->small_size = 8;
+    l->small_leading = 10;
     l->block_space = 6;
-    l->heading_space_before = 10, l->heading_space_after = 4;
-    l->quote_indent = 20, l->list_indent = 16;
+    l->heading_space_before = 10;
+    l->heading_space_after = 4;
+    l->quote_indent = 20;
+    l->list_indent = 16;
     l->align = BL_ALIGN_JUSTIFY;
     l->hyphenate = 1;
-    l->hyphen_lmin = 2, l->hyphen_rmin = 3;
+    l->hyphen_lmin = 2;
+    l->hyphen_rmin = 3;
     l->widows = l->orphans = 2;
     static const double text[3] = {0x1a / 255.0, 0x1a / 255.0, 0x1a / 255.0};
     static const double accent[3] = {0x1f / 255.0, 0x3a / 255.0, 0x68 / 255.0};
@@ -762,6 +813,8 @@ static void parse_page(pctx *p, yaml_node_t *n)
     bl_layout *l = p->s->l;
     double w = l->page_w, h = l->page_h;
     int orient = -1, bad = 0;
+    if (is_null(n))
+        return;
     if (n->type == YAML_SCALAR_NODE) {
         bad = page_size(p, n, &w, &h) != 0;
     } else {
@@ -802,6 +855,8 @@ static void parse_margins(pctx *p, yaml_node_t *n)
     static const char *const keys[] = {"top", "bottom", "inner", "outer", NULL};
     bl_layout *l = p->s->l;
     double *dst[4] = {&l->margin_top, &l->margin_bottom, &l->margin_inner, &l->margin_outer};
+    if (is_null(n))
+        return;
     if (n->type == YAML_SCALAR_NODE) { /* one length for all four */
         double v;
         if (get_length(p, n, "margins", NONNEG, &v, NULL) == 0)
@@ -884,6 +939,8 @@ static void parse_text(pctx *p, yaml_node_t *n)
 
 static void parse_headings(pctx *p, yaml_node_t *n)
 {
+    if (is_null(n))
+        return;
     if (n->type != YAML_SEQUENCE_NODE) {
         perr(p, n, "headings: expected a list of {size, leading} for levels 1, 2 and 3, not %s", kind(n));
         return;
@@ -1115,6 +1172,8 @@ static void parse_lang(pctx *p, yaml_node_t *n, int li, const char *lpath)
 static void parse_languages(pctx *p, yaml_node_t *n)
 {
     bl_layout *l = p->s->l;
+    if (is_null(n))
+        return;
     if (n->type != YAML_MAPPING_NODE) {
         perr(p, n, "languages: expected a mapping from language tags (\"*\", en, he, ...), not %s", kind(n));
         return;
@@ -1347,6 +1406,8 @@ static lstate *load_file(loader *ld, const char *path, int depth, pctx *from, ya
         int line, col;
         bl_file_linecol(f, bad, &line, &col);
         err_at(ld, (srcpos){f, line, col, depth}, "invalid UTF-8");
+    } else if (check_nesting(ld, f, depth)) {
+        /* reported */
     } else if (!(have_parser = yaml_parser_initialize(&yp))) {
         err_at(ld, (srcpos){0}, "out of memory");
     } else {
@@ -1379,8 +1440,8 @@ static lstate *load_file(loader *ld, const char *path, int depth, pctx *from, ya
                     break;
                 }
             }
-        if (ext)
-            s = load_parent(&p, ext);
+        if (ext && !(s = load_parent(&p, ext)))
+            ld->broken = 1;
         /* Without a parent (or when it could not be read) apply this file
          * to the defaults anyway, so that its own mistakes are reported too.
          * ld->broken stays set: checks across values would blame it wrongly. */

@@ -178,6 +178,11 @@ static int dev_end_page(bl_device *d)
         return -1;
     if (end_text(p))
         return -1;
+    /* libharu writes an empty stream as zero bytes even when it is marked
+     * /FlateDecode, which readers flag as a broken deflate stream. */
+    HPDF_PageAttr a = page_attr(p);
+    if (HPDF_Stream_Size(a->stream) == 0)
+        a->contents->filter = HPDF_STREAM_FILTER_NONE;
     p->page = NULL;
     return 0;
 }
@@ -586,6 +591,8 @@ bl_pdf *bl_pdf_new(const bl_pdf_info *info)
         free(p);
         return NULL;
     }
+    /* 1.4: soft masks (image alpha) need it; libharu defaults to 1.3. */
+    p->doc->pdf_version = HPDF_VER_14;
     if (p->compress)
         HPDF_SetCompressionMode(p->doc, HPDF_COMP_ALL);
     HPDF_SetInfoAttr(p->doc, HPDF_INFO_PRODUCER, "bulletin");
@@ -724,21 +731,18 @@ int bl_pdf_save(bl_pdf *pdf, const char *path)
     errno = 0;
     HPDF_SaveToFile(p->doc, tmp);
     int e = errno;
-    char why[300] = "";
-    int bad = 0;
+    char why[sizeof p->err + 64];
+    int bad = 1;
     if (p->hcode || HPDF_GetError(p->doc)) {
-        bad = 1;
         hcheck(p, "writing the PDF");
-        if (e && (p->hcode == HPDF_FILE_IO_ERROR || p->hcode == HPDF_FILE_OPEN_ERROR))
-            snprintf(why, sizeof why, "%s: %s", p->err, strerror(e));
-        else
-            snprintf(why, sizeof why, "%s", p->err);
+        int io = e && (p->hcode == HPDF_FILE_IO_ERROR || p->hcode == HPDF_FILE_OPEN_ERROR);
+        snprintf(why, sizeof why, "%s%s%s", p->err, io ? ": " : "", io ? strerror(e) : "");
     } else if (verify_and_sync(tmp, why, sizeof why))
-        bad = 1;
-    else if (rename(tmp, path)) {
+        ;
+    else if (rename(tmp, path))
         snprintf(why, sizeof why, "cannot rename the temporary file into place: %s", strerror(errno));
-        bad = 1;
-    }
+    else
+        bad = 0;
     if (bad) {
         unlink(tmp);
         free(tmp);

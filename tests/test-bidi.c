@@ -37,6 +37,7 @@ static int run_case(const uint32_t *cps, size_t ncp, int dir, uint8_t *para, uin
 {
     char s[4 * MAX_CHARS];
     size_t off[MAX_CHARS + 1], n = 0;
+    s[0] = 0;
     for (size_t k = 0; k < ncp; k++) {
         off[k] = n;
         n += (size_t)bl_utf8_encode(cps[k], s + n);
@@ -322,17 +323,45 @@ static void unit_tests(void)
         bl_bidi_line_levels(s, lv, 0, strlen(s), para, line);
         CHECK(line[5] == 0, "paragraph-final space after L1: %d", line[5]);
     }
+    /* L1 classes (a table for ASCII, ICU above) against u_charDirection: in
+     * RLE ALEF c, a line-final c is at level 1 or 2 unless L1 resets it. */
+    {
+        static const uint32_t extra[] = { 0xA0, 0x85, 0x2028, 0x2029, 0x200B, 0x200D, 0x2066,
+                                          0x2069, 0x202C, 0x3000, 0x1680 };
+        int wrong = 0;
+        for (uint32_t k = 0; k < 128 + sizeof extra / sizeof *extra; k++) {
+            uint32_t c = k < 128 ? k : extra[k - 128];
+            char s[16] = "\xE2\x80\xAB\xD7\x90";
+            size_t n = 5;
+            n += (size_t)bl_utf8_encode(c, s + n);
+            uint8_t lv[16], line[16];
+            if (bl_bidi_levels(s, n, BL_DIR_LTR, lv, &para)) {
+                wrong++;
+                continue;
+            }
+            bl_bidi_line_levels(s, lv, 0, n, para, line);
+            UCharDirection d = u_charDirection((UChar32)c);
+            int reset = d == U_WHITE_SPACE_NEUTRAL || d == U_SEGMENT_SEPARATOR
+                        || d == U_BLOCK_SEPARATOR || d == U_FIRST_STRONG_ISOLATE
+                        || d == U_LEFT_TO_RIGHT_ISOLATE || d == U_RIGHT_TO_LEFT_ISOLATE
+                        || d == U_POP_DIRECTIONAL_ISOLATE || removed_by_x9(c);
+            if ((line[5] == 0) != reset) {
+                wrong++;
+                fprintf(stderr, "L1 class of U+%04X: level %d\n", (unsigned)c, line[5]);
+            }
+        }
+        CHECK(!wrong, "%d characters with the wrong L1 class", wrong);
+    }
 
     /* Reordering a mixed line: "Price: שלום 12 עולם." in an LTR paragraph. */
     {
         const char *s = "Price: שלום 12 עולם.";
-        size_t n = strlen(s), off[64], nch = 0;
+        size_t n = strlen(s), nch = 0;
         uint8_t lv[64], line[64], cl[64];
         CHECK(!bl_bidi_levels(s, n, BL_DIR_LTR, lv, &para), "levels");
         bl_bidi_line_levels(s, lv, 0, n, para, line);
         for (size_t i = 0; i < n; nch++) {
             uint32_t cp;
-            off[nch] = i;
             cl[nch] = line[i];
             i += (size_t)bl_utf8_decode(s + i, n - i, &cp);
         }

@@ -370,7 +370,7 @@ static void test_basics(void)
     box(&q, 20);
     space(&q);
     box(&q, 30);
-    k = run(&q, &d, 100, &l, &over);
+    k = run(&q, &d, 53, &l, &over);
     CHECK(k == 1 && l[0].end == 3 && l[0].brk == 2, "trailing box kept: %zu [%zu,%zu)", k,
           k ? l[0].start : 0, k ? l[0].end : 0);
     free(l);

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""pdfglyphs.py MODE TRACE.json FILE.pdf [LANG]
+
+Reads glyphs back from a PDF and compares them with the layout trace:
+  trace-vs-pdf  every glyph the trace lists is in the PDF, same glyph ID and
+                position within 0.01 pt (positions from `mutool trace`)
+  tounicode     every glyph run's codes, mapped through the font's ToUnicode
+                CMap (and reversed for right-to-left runs), give the run's
+                source text in logical order (codes from the content streams)
+  hbshape       the glyph IDs of LANG's first paragraph line in the PDF equal
+                what `hb-shape` gives for that line's text, font and direction
+The PDF is decompressed with `qpdf --qdf`; nothing here trusts our own writer."""
+import json, re, subprocess, sys, tempfile, os
+
+TOL = 0.01
+
+def trace_pages(path):
+    return json.load(open(path, encoding="utf-8"))["pages"]
+
+def trace_runs(page):
+    for line in page["lines"]:
+        for run in line["runs"]:
+            yield line, run
+
+def mutool_glyphs(pdf):
+    """Per page: list of (gid, x, y) in drawing order."""
+    out = subprocess.run(["mutool", "trace", pdf], capture_output=True, text=True, check=True).stdout
+    pages = []
+    for m in re.finditer(r'<page number="(\d+)".*?</page>', out, re.S):
+        gl = [(int(g), float(x), float(y)) for g, x, y in
+              re.findall(r'<g unicode="[^"]*" glyph="(\d+)" x="([-\d.e]+)" y="([-\d.e]+)"', m.group(0))]
+        pages.append(gl)
+    return pages
+
+def qdf(pdf):
+    tmp = tempfile.NamedTemporaryFile(suffix=".pdf", delete=False).name
+    subprocess.run(["qpdf", "--qdf", "--object-streams=disable", pdf, tmp], check=True)
+    data = open(tmp, "rb").read().decode("latin-1")
+    os.unlink(tmp)
+    objs = {}
+    for m in re.finditer(r"(?m)^(\d+) 0 obj\n(.*?)\nendobj", data, re.S):
+        objs[int(m.group(1))] = m.group(2)
+    return data, objs
+
+def stream(obj):
+    m = re.search(r"stream\n(.*?)\n?endstream", obj, re.S)
+    return m.group(1) if m else ""
+
+def resolve(objs, s):
+    m = re.match(r"\s*(\d+) 0 R", s)
+    return objs[int(m.group(1))] if m else s
+
+def tounicode_map(cmap):
+    """code (int) -> str"""
+    mp = {}
+    def u16(h):
+        b = bytes.fromhex(h)
+        return b.decode("utf-16-be")
+    for blk in re.findall(r"beginbfchar(.*?)endbfchar", cmap, re.S):
+        for c, u in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]*)>", blk):
+            mp[int(c, 16)] = u16(u)
+    for blk in re.findall(r"beginbfrange(.*?)endbfrange", cmap, re.S):
+        for a, b, rest in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*(\[[^\]]*\]|<[0-9A-Fa-f]*>)", blk):
+            a, b = int(a, 16), int(b, 16)
+            if rest.startswith("["):
+                for k, u in enumerate(re.findall(r"<([0-9A-Fa-f]*)>", rest)):
+                    mp[a + k] = u16(u)
+            else:
+                base = bytes.fromhex(rest[1:-1])
+                for k in range(b - a + 1):
+                    v = bytearray(base)
+                    v[-1] += k
+                    mp[a + k] = bytes(v).decode("utf-16-be")
+    return mp
+
+def pdf_codes(pdf):
+    """Per page: list of (font resource name, code) in drawing order, and font maps."""
+    data, objs = qdf(pdf)
+    pages = []
+    # QDF marks every page object with a "%% Page N" comment.
+    for m in re.finditer(r"%% Page (\d+)\n%%[^\n]*\n(\d+) 0 obj\n(.*?)\nendobj", data, re.S):
+        page = m.group(3)
+        res = re.search(r"/Resources\s+(\d+ 0 R|<<)", page)
+        resd = resolve(objs, res.group(1)) if res and res.group(1) != "<<" else page
+        fonts = {}
+        fm = re.search(r"/Font\s+(\d+ 0 R|<<(.*?)>>)", resd, re.S)
+        if fm:
+            fd = resolve(objs, fm.group(1)) if fm.group(1).endswith("R") else fm.group(2)
+            for name, num in re.findall(r"/(\S+)\s+(\d+) 0 R", fd):
+                fobj = objs[int(num)]
+                tu = re.search(r"/ToUnicode\s+(\d+) 0 R", fobj)
+                fonts[name] = tounicode_map(stream(objs[int(tu.group(1))])) if tu else {}
+        contents = re.search(r"/Contents\s+(\d+) 0 R", page)
+        content = stream(objs[int(contents.group(1))]) if contents else ""
+        codes, cur = [], None
+        for tok in re.finditer(r"/(\S+)\s+[-\d.]+\s+Tf|\[((?:[^\]])*)\]\s*TJ|<([0-9A-Fa-f]*)>\s*Tj", content):
+            if tok.group(1):
+                cur = tok.group(1)
+            else:
+                hexes = re.findall(r"<([0-9A-Fa-f]*)>", tok.group(2)) if tok.group(2) is not None else [tok.group(3)]
+                for h in hexes:
+                    for k in range(0, len(h), 4):
+                        codes.append((cur, int(h[k:k + 4], 16)))
+        pages.append((codes, fonts))
+    return pages
+
+def main():
+    mode, tpath, pdf = sys.argv[1:4]
+    tp = trace_pages(tpath)
+    errors = []
+    if mode == "trace-vs-pdf":
+        mp = mutool_glyphs(pdf)
+        if len(mp) != len(tp):
+            errors.append(f"trace has {len(tp)} pages, PDF {len(mp)}")
+        n = 0
+        worst = 0.0
+        for pi, (page, pg) in enumerate(zip(tp, mp)):
+            tg = [g for _, run in trace_runs(page) for g in run["glyphs"]]
+            if len(tg) != len(pg):
+                errors.append(f"page {pi+1}: trace has {len(tg)} glyphs, PDF {len(pg)}")
+                continue
+            for (gid, x, y), (pgid, px, py) in zip(tg, pg):
+                n += 1
+                d = max(abs(x - px), abs(y - py))
+                worst = max(worst, d)
+                if gid != pgid or d > TOL:
+                    errors.append(f"page {pi+1}: trace glyph {gid} at ({x},{y}) vs PDF {pgid} at ({px},{py})")
+        print(f"{n} glyphs compared, largest position difference {worst:.4f} pt")
+    elif mode == "tounicode":
+        pc = pdf_codes(pdf)
+        runs = 0
+        for pi, (page, (codes, fonts)) in enumerate(zip(tp, pc)):
+            k = 0
+            for line, run in trace_runs(page):
+                n = len(run["glyphs"])
+                seg = codes[k:k + n]
+                k += n
+                runs += 1
+                text = "".join(fonts.get(f, {}).get(c, "") for f, c in seg)
+                if run["rtl"]:
+                    # glyphs are drawn left to right; each glyph's text is in logical order
+                    text = "".join(fonts.get(f, {}).get(c, "") for f, c in reversed(seg))
+                if text != run["text"]:
+                    errors.append(f"page {pi+1} {line['lang']} {line['kind']}: ToUnicode gives {text!r}, source {run['text']!r}")
+            if k != len(codes):
+                errors.append(f"page {pi+1}: {len(codes)} codes in the PDF, {k} glyphs in the trace")
+        print(f"{runs} runs checked")
+    elif mode == "hbshape":
+        lang = sys.argv[4]
+        mp = mutool_glyphs(pdf)
+        done = False
+        for pi, page in enumerate(tp):
+            k = 0
+            for line, run in trace_runs(page):
+                n = len(run["glyphs"])
+                if not done and line["lang"] == lang and line["kind"] == "paragraph" and run["rtl"] and n > 20:
+                    out = subprocess.run(["hb-shape", run["font"], run["text"], "--direction=rtl",
+                                          f"--language={lang}", "--cluster-level=1", "--no-glyph-names",
+                                          "--no-positions", "--no-clusters"],
+                                         capture_output=True, text=True, check=True).stdout.strip()
+                    want = [int(x) for x in out.strip("[]").split("|")]
+                    got = [g for g, _, _ in mp[pi][k:k + n]]
+                    print(f"{lang} run of {n} glyphs: hb-shape {len(want)} glyphs")
+                    if want != got:
+                        errors.append(f"glyphs differ:\n PDF      {got}\n hb-shape {want}")
+                    done = True
+                k += n
+        if not done:
+            errors.append(f"no {lang} paragraph run found")
+    for e in errors[:15]:
+        print(e, file=sys.stderr)
+    sys.exit(1 if errors else 0)
+
+main()

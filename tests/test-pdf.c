@@ -1,0 +1,544 @@
+/* test-pdf.c - the PDF writer: shaped Hebrew (niqqud), Arabic (shadda) and
+ * English lines drawn through the device, saved, then read back with
+ * external tools: pdfcheck.sh, pdffonts, mutool trace (glyph ids and
+ * positions within 0.01 pt), pdftotext (logical-order text).  Run from the
+ * repository root. */
+#include <dirent.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hb.h>
+
+#include "base.h"
+#include "harness.h"
+#include "image.h"
+#include "pdf.h"
+
+#define PDFCHECK "../shared/checks/pdfcheck.sh"
+#define PAGE_W 595.0
+#define PAGE_H 842.0
+
+/* Everything drawn, in drawing order, to compare with mutool trace. */
+typedef struct drawn {
+    unsigned gid;
+    double x, y;
+} drawn;
+static drawn *all;
+static size_t nall, capall;
+
+/* A shaped line: glyphs with absolute positions and per-glyph text. */
+typedef struct line {
+    bl_glyph *g;
+    size_t n;
+    bl_glyph_run run;
+} line;
+
+static size_t cluster_end(const hb_glyph_info_t *info, unsigned n, unsigned cluster, size_t textlen)
+{
+    size_t end = textlen;
+    for (unsigned i = 0; i < n; i++)
+        if (info[i].cluster > cluster && info[i].cluster < end)
+            end = info[i].cluster;
+    return end;
+}
+
+/* Shapes text (direction from rtl) at baseline y starting at x.  Per-glyph
+ * text: a single-glyph cluster carries the cluster's text; in a multi-glyph
+ * cluster each glyph gets the character whose nominal glyph it is, or, when
+ * some character has none (ligature, contextual form), the first glyph in
+ * logical order carries the whole cluster and the others none. */
+static line shape(bl_face *face, const char *text, int rtl, const char *lang, double x, double y, double size)
+{
+    line L;
+    memset(&L, 0, sizeof L);
+    hb_buffer_t *buf = hb_buffer_create();
+    hb_buffer_add_utf8(buf, text, -1, 0, -1);
+    hb_buffer_set_direction(buf, rtl ? HB_DIRECTION_RTL : HB_DIRECTION_LTR);
+    hb_buffer_set_language(buf, hb_language_from_string(lang, -1));
+    hb_buffer_set_cluster_level(buf, HB_BUFFER_CLUSTER_LEVEL_MONOTONE_CHARACTERS);
+    hb_buffer_guess_segment_properties(buf);
+    hb_shape(face->hb_font, buf, NULL, 0);
+    CHECK(hb_buffer_allocation_successful(buf), "hb buffer allocation");
+    unsigned n;
+    hb_glyph_info_t *info = hb_buffer_get_glyph_infos(buf, &n);
+    hb_glyph_position_t *pos = hb_buffer_get_glyph_positions(buf, &n);
+    size_t textlen = strlen(text);
+    L.g = calloc(n ? n : 1, sizeof *L.g);
+    L.n = n;
+    double sc = size / face->upem, pen = x;
+    for (unsigned i = 0; i < n; i++) {
+        bl_glyph *g = &L.g[i];
+        g->gid = info[i].codepoint;
+        g->x = pen + pos[i].x_offset * sc;
+        g->y = y + pos[i].y_offset * sc;
+        g->advance = pos[i].x_advance * sc;
+        pen += pos[i].x_advance * sc;
+    }
+    /* Per-glyph text, cluster by cluster. */
+    for (unsigned i = 0; i < n;) {
+        unsigned j = i;
+        while (j < n && info[j].cluster == info[i].cluster)
+            j++;
+        size_t cs = info[i].cluster, ce = cluster_end(info, n, info[i].cluster, textlen);
+        if (j - i == 1) {
+            L.g[i].text_start = (uint32_t)cs;
+            L.g[i].text_len = (uint32_t)(ce - cs);
+        } else {
+            int all_found = 1;
+            for (size_t k = cs; k < ce;) {
+                uint32_t cp;
+                int l = bl_utf8_decode(text + k, ce - k, &cp);
+                if (!l)
+                    break;
+                unsigned nom = bl_face_glyph(face, cp), m;
+                for (m = i; m < j; m++)
+                    if (L.g[m].gid == nom && L.g[m].text_len == 0)
+                        break;
+                if (m < j) {
+                    L.g[m].text_start = (uint32_t)k;
+                    L.g[m].text_len = (uint32_t)l;
+                } else
+                    all_found = 0;
+                k += (size_t)l;
+            }
+            if (!all_found) {
+                for (unsigned m = i; m < j; m++)
+                    L.g[m].text_start = L.g[m].text_len = 0;
+                unsigned first = rtl ? j - 1 : i;
+                L.g[first].text_start = (uint32_t)cs;
+                L.g[first].text_len = (uint32_t)(ce - cs);
+            }
+        }
+        i = j;
+    }
+    hb_buffer_destroy(buf);
+    L.run.face = face;
+    L.run.size = size;
+    L.run.rtl = rtl;
+    L.run.lang = lang;
+    L.run.text = text;
+    L.run.text_len = textlen;
+    L.run.glyphs = L.g;
+    L.run.n = L.n;
+    L.run.block = 0;
+    L.run.kind = "paragraph";
+    return L;
+}
+
+static int draw(bl_device *dev, const bl_glyph_run *run)
+{
+    int rc = dev->glyph_run(dev, run);
+    if (rc == 0)
+        for (size_t i = 0; i < run->n; i++) {
+            if (bl_grow(&all, &capall, nall + 1, sizeof *all))
+                abort();
+            all[nall++] = (drawn){run->glyphs[i].gid, run->glyphs[i].x, run->glyphs[i].y};
+        }
+    return rc;
+}
+
+/* Runs a shell command; returns its exit status and its stdout in out. */
+static int run_cmd(const char *cmd, bl_buf *out)
+{
+    out->len = 0;
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char chunk[4096];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, p)) > 0)
+        bl_buf_append(out, chunk, k);
+    bl_buf_append(out, "", 0);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int has_tool(const char *name)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", name);
+    return system(cmd) == 0;
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+static int count_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".tmp."))
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* The value of attribute name="..." in the tag starting at s (before end). */
+static int attr(const char *s, const char *end, const char *name, char *val, size_t vlen)
+{
+    char key[32];
+    snprintf(key, sizeof key, " %s=\"", name);
+    const char *a = strstr(s, key);
+    if (!a || a > end)
+        return 0;
+    a += strlen(key);
+    const char *q = strchr(a, '"');
+    if (!q || q > end || (size_t)(q - a) >= vlen)
+        return 0;
+    memcpy(val, a, (size_t)(q - a));
+    val[q - a] = 0;
+    return 1;
+}
+
+typedef struct traced {
+    unsigned gid;
+    double x, y;
+    char uni[32];
+} traced;
+
+/* Parses <g unicode="..." glyph="N" x="..." y="..."/> from mutool trace. */
+static size_t parse_trace(const char *t, traced **out)
+{
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    for (const char *s = strstr(t, "<g "); s; s = strstr(s + 1, "<g ")) {
+        const char *end = strchr(s, '>');
+        if (!end)
+            break;
+        char v[64];
+        traced tr;
+        memset(&tr, 0, sizeof tr);
+        if (!attr(s, end, "glyph", v, sizeof v))
+            continue;
+        tr.gid = (unsigned)strtoul(v, NULL, 10);
+        if (attr(s, end, "x", v, sizeof v))
+            tr.x = strtod(v, NULL);
+        if (attr(s, end, "y", v, sizeof v))
+            tr.y = strtod(v, NULL);
+        attr(s, end, "unicode", tr.uni, sizeof tr.uni);
+        if (bl_grow(out, &cap, n + 1, sizeof **out))
+            abort();
+        (*out)[n++] = tr;
+    }
+    return n;
+}
+
+static const double black[3] = {0, 0, 0};
+
+static bl_face *open_face(const char *path)
+{
+    char err[256];
+    bl_face *f = bl_face_open(path, err, sizeof err);
+    CHECK(f != NULL, "open %s: %s", path, err);
+    if (!f)
+        exit(bl_test_done());
+    return f;
+}
+
+static void free_line(line *L) { free(L->g); }
+
+int main(void)
+{
+    char dir[] = "/tmp/bl-test-pdf-XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char path[512], path2[512], cmd[1200];
+    snprintf(path, sizeof path, "%s/three.pdf", dir);
+    snprintf(path2, sizeof path2, "%s/again.pdf", dir);
+
+    bl_face *latin = open_face("fonts/NotoSerif-Regular.ttf");
+    bl_face *hebrew = open_face("fonts/NotoSerifHebrew-Regular.ttf");
+    bl_face *arabic = open_face("fonts/NotoNaskhArabic-Regular.ttf");
+
+    bl_pdf_info info = {.title = "Bulletin — בדיקה", .author = "Test", .creator = "test-pdf", .compress = 1};
+    bl_pdf *pdf = bl_pdf_new(&info);
+    CHECK(pdf != NULL, "bl_pdf_new");
+    bl_device *dev = bl_pdf_device(pdf);
+
+    /* Misuse is an error with a message, not a crash. */
+    line early = shape(latin, "x", 0, "en", 72, 72, 12);
+    CHECK(dev->glyph_run(dev, &early.run) == -1, "glyph_run before begin_page fails");
+    CHECK(strstr(dev->error(dev), "no page") != NULL, "message: %s", dev->error(dev));
+    CHECK(dev->begin_page(dev, 1, 100000) == -1, "absurd page size fails");
+    CHECK(strstr(bl_pdf_error(pdf), "page size") != NULL, "message: %s", bl_pdf_error(pdf));
+    free_line(&early);
+
+    CHECK(dev->begin_page(dev, PAGE_W, PAGE_H) == 0, "begin_page: %s", dev->error(dev));
+
+    /* Three shaped lines: English (kerning, ligature), Hebrew with niqqud,
+     * Arabic with shadda; then unpointed Hebrew/Arabic for extraction. */
+    const char *en = "Hello, World! AV office Tavern fjord";
+    const char *he_pointed = "בְּרֵאשִׁית בָּרָא אֱלֹהִים";
+    const char *ar_pointed = "مُحَمَّدٌ رَسُولُ ٱللَّهِ";
+    const char *he_plain = "שלום עולם";
+    const char *ar_plain = "السلام عليكم";
+    line lines[5] = {
+        shape(latin, en, 0, "en", 72, 760, 18),
+        shape(hebrew, he_pointed, 1, "he", 72, 720, 20),
+        shape(arabic, ar_pointed, 1, "ar", 72, 670, 22),
+        shape(hebrew, he_plain, 1, "he", 72, 620, 16),
+        shape(arabic, ar_plain, 1, "ar", 72, 580, 16),
+    };
+    double colors[5][3] = {{0, 0, 0}, {0.1, 0.2, 0.6}, {0.5, 0, 0}, {0, 0, 0}, {0, 0, 0}};
+    for (int i = 0; i < 5; i++) {
+        memcpy(lines[i].run.rgb, colors[i], sizeof colors[i]);
+        CHECK(draw(dev, &lines[i].run) == 0, "line %d: %s", i, dev->error(dev));
+    }
+
+    /* The same space glyph for U+0020 and U+00A0 (and once with no text of
+     * its own): three codes, one glyph. */
+    const char *nb = "a b\xC2\xA0" "c";
+    unsigned sp = bl_face_glyph(latin, ' ');
+    bl_glyph nbg[6] = {
+        {bl_face_glyph(latin, 'a'), 72, 540, 0, 0, 1},   {sp, 80, 540, 0, 1, 1},
+        {bl_face_glyph(latin, 'b'), 85, 540, 0, 2, 1},   {sp, 93, 540, 0, 3, 2},
+        {bl_face_glyph(latin, 'c'), 98, 540, 0, 5, 1},   {sp, 110, 540, 0, 0, 0},
+    };
+    bl_glyph_run nbrun = {.face = latin, .size = 12, .text = nb, .text_len = strlen(nb), .glyphs = nbg, .n = 6,
+                          .lang = "en", .block = -1, .kind = "test"};
+    CHECK(draw(dev, &nbrun) == 0, "nbsp run: %s", dev->error(dev));
+
+    /* A long justified line: 400 glyphs, irregular extra space, to show
+     * that rounding does not accumulate. */
+    const char *longtext = "The quick brown fox jumps over the lazy dog. ";
+    size_t ln = 400;
+    bl_glyph *lg = calloc(ln, sizeof *lg);
+    double pen = 36;
+    for (size_t i = 0; i < ln; i++) {
+        char ch = longtext[i % strlen(longtext)];
+        lg[i].gid = bl_face_glyph(latin, (uint32_t)ch);
+        lg[i].x = pen;
+        lg[i].y = 500 - (double)(i / 80) * 14;
+        lg[i].text_start = (uint32_t)(i % strlen(longtext));
+        lg[i].text_len = 1;
+        pen += bl_face_advance(latin, lg[i].gid) * 9.5 / latin->upem + (ch == ' ' ? 1.2345678 : 0.0137) +
+               (double)(i % 7) * 0.001234;
+        if (i % 80 == 79)
+            pen = 36;
+    }
+    bl_glyph_run lrun = {.face = latin, .size = 9.5, .text = longtext, .text_len = strlen(longtext), .glyphs = lg,
+                         .n = ln, .lang = "en", .block = 1, .kind = "paragraph"};
+    CHECK(draw(dev, &lrun) == 0, "long run: %s", dev->error(dev));
+
+    /* Bad input to a run: an error, and the page stays usable. */
+    bl_glyph bad = {latin->num_glyphs + 5, 10, 10, 0, 0, 0};
+    bl_glyph_run badrun = {.face = latin, .size = 10, .glyphs = &bad, .n = 1};
+    CHECK(dev->glyph_run(dev, &badrun) == -1, "out-of-range glyph id fails");
+    CHECK(strstr(dev->error(dev), "glyph id") != NULL, "message: %s", dev->error(dev));
+    bl_glyph badt = {sp, 10, 10, 0, 5, 50};
+    bl_glyph_run badtrun = {.face = latin, .size = 10, .text = "ab", .text_len = 2, .glyphs = &badt, .n = 1};
+    CHECK(dev->glyph_run(dev, &badtrun) == -1, "text range outside the run fails");
+
+    double grey[3] = {0.5, 0.5, 0.5};
+    CHECK(dev->rule(dev, 72, 300, 523, 300, 0.5, grey) == 0, "rule: %s", dev->error(dev));
+    CHECK(dev->rect(dev, 72, 250, 100, 30, grey) == 0, "rect: %s", dev->error(dev));
+    CHECK(dev->link(dev, 72, 250, 100, 30, "https://example.org/ä b") == 0, "link: %s", dev->error(dev));
+    /* Text after graphics: the fill colour must be set again. */
+    line after = shape(latin, "After", 0, "en", 200, 260, 12);
+    memcpy(after.run.rgb, black, sizeof black);
+    CHECK(draw(dev, &after.run) == 0, "text after graphics: %s", dev->error(dev));
+    CHECK(dev->end_page(dev) == 0, "end_page: %s", dev->error(dev));
+
+    /* Page 2 uses the same fonts: they must stay one font each. */
+    CHECK(dev->begin_page(dev, PAGE_W, PAGE_H) == 0, "page 2: %s", dev->error(dev));
+    line p2 = shape(hebrew, he_plain, 1, "he", 300, 700, 12);
+    CHECK(draw(dev, &p2.run) == 0, "page 2 text: %s", dev->error(dev));
+    CHECK(dev->end_page(dev) == 0, "end_page 2");
+
+    CHECK(bl_pdf_bookmark(pdf, 0, "First — ראשון 😀") == 0, "bookmark: %s", bl_pdf_error(pdf));
+    CHECK(bl_pdf_bookmark(pdf, 1, "Second") == 0, "bookmark 2: %s", bl_pdf_error(pdf));
+    CHECK(bl_pdf_bookmark(pdf, 7, "Nowhere") == -1, "bookmark to a missing page fails");
+
+    CHECK(bl_pdf_save(pdf, path) == 0, "save: %s", bl_pdf_error(pdf));
+    CHECK(count_temps(dir) == 0, "no temporary file left");
+    long size = file_size(path);
+    printf("three-line page PDF: %ld bytes\n", size);
+    CHECK(size > 0 && size < 60 * 1024, "file size %ld < 60 KB", size);
+    /* Saving again rewrites the same fonts (idempotent finish). */
+    CHECK(bl_pdf_save(pdf, path2) == 0, "second save: %s", bl_pdf_error(pdf));
+    CHECK(file_size(path2) == size, "second save has the same size (%ld vs %ld)", file_size(path2), size);
+
+    /* Failure: a directory that does not exist; a directory in the way. */
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/no/such/dir/x.pdf", dir);
+    CHECK(bl_pdf_save(pdf, missing) == -1, "save into a missing directory fails");
+    CHECK(strstr(bl_pdf_error(pdf), "x.pdf") != NULL, "message names the file: %s", bl_pdf_error(pdf));
+    CHECK(file_size(missing) == -1, "no file created");
+    char blocked[600];
+    snprintf(blocked, sizeof blocked, "%s/blocked", dir);
+    mkdir(blocked, 0755);
+    snprintf(cmd, sizeof cmd, "%s/inner", blocked);
+    mkdir(cmd, 0755); /* rename() over a non-empty directory fails */
+    CHECK(bl_pdf_save(pdf, blocked) == -1, "save over a directory fails");
+    CHECK(count_temps(dir) == 0, "no temporary file left after a failed save");
+    printf("failed save message: %s\n", bl_pdf_error(pdf));
+    /* Still usable after those failures. */
+    CHECK(bl_pdf_save(pdf, path2) == 0, "save after failures: %s", bl_pdf_error(pdf));
+
+    bl_buf out = {0};
+    /* 1. The shared structural checks. */
+    if (access(PDFCHECK, R_OK) == 0) {
+        snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, path);
+        int rc = run_cmd(cmd, &out);
+        CHECK(rc == 0, "pdfcheck rc=%d:\n%s", rc, out.data);
+    } else
+        CHECK(0, "%s not found (run from the repository root)", PDFCHECK);
+
+    /* 2. pdffonts: three fonts, CID TrueType, embedded, subset, ToUnicode. */
+    snprintf(cmd, sizeof cmd, "pdffonts %s 2>&1", path);
+    CHECK(run_cmd(cmd, &out) == 0, "pdffonts runs");
+    int nfonts = 0, good = 0;
+    for (char *s = out.data, *nl; s && *s; s = nl ? nl + 1 : NULL) {
+        nl = strchr(s, '\n');
+        if (nl)
+            *nl = 0;
+        if (strstr(s, "CID TrueType")) {
+            nfonts++;
+            if (strstr(s, "Identity-H") && strstr(s, "yes yes yes"))
+                good++;
+            if (!strchr(s, '+'))
+                good = -100;
+        }
+    }
+    CHECK(nfonts == 3 && good == 3, "pdffonts: %d fonts, %d with emb/sub/uni", nfonts, good);
+
+    /* 3. Glyph ids and positions, as MuPDF reads them. */
+    if (has_tool("mutool")) {
+        snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null", path);
+        CHECK(run_cmd(cmd, &out) == 0, "mutool trace runs");
+        traced *tr;
+        size_t nt = parse_trace(out.data, &tr);
+        CHECK(nt == nall, "traced %zu glyphs, drew %zu", nt, nall);
+        double maxerr = 0;
+        size_t bad_gid = 0;
+        for (size_t i = 0; i < nt && i < nall; i++) {
+            /* mutool 1.21 reports user space (the page transform is on
+             * the enclosing <fill_text>). */
+            double ex = fabs(tr[i].x - all[i].x), ey = fabs(tr[i].y - all[i].y);
+            if (ex > maxerr)
+                maxerr = ex;
+            if (ey > maxerr)
+                maxerr = ey;
+            if (tr[i].gid != all[i].gid)
+                bad_gid++;
+        }
+        printf("max position error (mutool trace): %.6f pt over %zu glyphs\n", maxerr, nt);
+        CHECK(maxerr < 0.01, "max position error %.6f pt", maxerr);
+        CHECK(bad_gid == 0, "%zu glyph ids differ", bad_gid);
+        /* The nbsp run: glyph ids equal, texts differ.  Find it by position. */
+        const traced *nbt = NULL;
+        for (size_t i = 0; i + 5 < nt; i++)
+            if (fabs(tr[i].x - 72) < 0.01 && fabs(tr[i].y - 540) < 0.01) {
+                nbt = &tr[i];
+                break;
+            }
+        CHECK(nbt != NULL, "nbsp run found in the trace");
+        if (nbt) {
+            CHECK(nbt[1].gid == sp && nbt[3].gid == sp && nbt[5].gid == sp, "space glyph drawn for all three");
+            CHECK(!strcmp(nbt[1].uni, " "), "U+0020 maps to a space (got '%s')", nbt[1].uni);
+            /* mutool prints U+00A0 as a character reference or raw UTF-8 */
+            CHECK(!strcmp(nbt[3].uni, "\xC2\xA0") || !strcasecmp(nbt[3].uni, "&#xa0;") ||
+                      !strcasecmp(nbt[3].uni, "&#160;"),
+                  "U+00A0 maps to no-break space (got '%s')", nbt[3].uni);
+        }
+        free(tr);
+    } else
+        printf("SKIP mutool trace: mutool not installed\n");
+
+    /* 4. The alias's ToUnicode entry and CIDToGIDMap, read by qpdf. */
+    if (has_tool("qpdf")) {
+        snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable %s - 2>/dev/null", path);
+        run_cmd(cmd, &out);
+        char want[64];
+        snprintf(want, sizeof want, "<%04X> <00A0>", latin->num_glyphs);
+        CHECK(strstr(out.data, want) != NULL, "ToUnicode maps alias code %04X to U+00A0", latin->num_glyphs);
+        CHECK(strstr(out.data, "/CIDToGIDMap /Identity") != NULL, "fonts without aliases use /Identity");
+        CHECK(strstr(out.data, "/Tc") == NULL && strstr(out.data, " Tc") == NULL, "no Tc operator");
+    }
+
+    /* 5. Text in logical order. */
+    snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s - 2>&1", path);
+    CHECK(run_cmd(cmd, &out) == 0, "pdftotext runs");
+    const char *words[] = {"Hello,", "World!", "office", "Tavern", "fjord", "שלום", "עולם", "السلام", "عليكم",
+                           "quick brown fox"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        CHECK(strstr(out.data, words[i]) != NULL, "pdftotext finds '%s'", words[i]);
+    CHECK(strstr(out.data, "\xEF\xBF\xBD") == NULL, "no U+FFFD in extracted text");
+
+    /* 6. Info and outline strings. */
+    snprintf(cmd, sizeof cmd, "pdfinfo %s 2>&1", path);
+    run_cmd(cmd, &out);
+    CHECK(strstr(out.data, "Bulletin — בדיקה") != NULL, "UTF-8 title round-trips:\n%s", out.data);
+    CHECK(strstr(out.data, "Producer:        bulletin") != NULL, "producer is bulletin");
+    CHECK(strstr(out.data, "CreationDate") == NULL, "no creation date");
+    if (has_tool("mutool")) {
+        snprintf(cmd, sizeof cmd, "mutool show %s outline 2>&1", path);
+        run_cmd(cmd, &out);
+        CHECK(strstr(out.data, "First — ראשון 😀") != NULL, "outline title with a non-BMP character:\n%s",
+              out.data);
+    }
+
+    /* 7. Uncompressed output is still valid, and larger. */
+    bl_pdf_info plain = {.compress = 0};
+    bl_pdf *p2pdf = bl_pdf_new(&plain);
+    bl_device *d2 = bl_pdf_device(p2pdf);
+    CHECK(d2->begin_page(d2, 300, 200) == 0, "uncompressed page");
+    line u = shape(latin, "Plain text", 0, "en", 20, 100, 14);
+    CHECK(d2->glyph_run(d2, &u.run) == 0, "uncompressed run: %s", d2->error(d2));
+    CHECK(d2->end_page(d2) == 0, "uncompressed end_page");
+    char path3[600];
+    snprintf(path3, sizeof path3, "%s/plain.pdf", dir);
+    CHECK(bl_pdf_save(p2pdf, path3) == 0, "uncompressed save: %s", bl_pdf_error(p2pdf));
+    if (access(PDFCHECK, R_OK) == 0) {
+        snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, path3);
+        int rc = run_cmd(cmd, &out);
+        CHECK(rc == 0, "pdfcheck (uncompressed) rc=%d:\n%s", rc, out.data);
+    }
+    snprintf(cmd, sizeof cmd, "grep -c 'Tm' %s", path3);
+    run_cmd(cmd, &out);
+    CHECK(atoi(out.data) >= 1, "content stream is readable text when not compressed");
+    free_line(&u);
+    bl_pdf_free(p2pdf);
+
+    /* 8. A document without pages is an error. */
+    bl_pdf *empty = bl_pdf_new(NULL);
+    CHECK(bl_pdf_save(empty, path3) == -1 && strstr(bl_pdf_error(empty), "no pages"), "empty document: %s",
+          bl_pdf_error(empty));
+    bl_pdf_free(empty);
+
+    bl_buf_free(&out);
+    for (int i = 0; i < 5; i++)
+        free_line(&lines[i]);
+    free_line(&after);
+    free_line(&p2);
+    free(lg);
+    free(all);
+    bl_pdf_free(pdf);
+    bl_face_drop(latin);
+    bl_face_drop(hebrew);
+    bl_face_drop(arabic);
+    if (bl_test_fail_count || getenv("BL_TEST_KEEP")) {
+        fprintf(stderr, "kept %s for inspection\n", dir);
+    } else {
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return bl_test_done();
+}
