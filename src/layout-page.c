@@ -66,6 +66,8 @@ typedef struct ctx {
     bl_shaped **shaped;
     size_t nshaped, cap_shaped;
     bl_seen seen;
+    char **strs;               /* texts that shaped paragraphs borrow (furniture, templates) */
+    size_t nstrs, cap_strs;
     int para_counter;
     bl_layout_stats *stats;
     bl_image *letterhead;
@@ -339,11 +341,26 @@ static int set_para(ctx *c, group *g, langctx *lc, int kind, const bl_para *pa, 
     return set_lines(c, g, s, lc, kind, w, indent, align, block, kname, space_before, marker);
 }
 
-static int set_plain(ctx *c, group *g, langctx *lc, int kind, const char *text, double w, int align,
+/* A copy of text that lives as long as the layout (shaped text borrows it). */
+static char *keep_str(ctx *c, const char *text)
+{
+    char *t = bl_strdup(text);
+    if (!t || bl_grow(&c->strs, &c->cap_strs, c->nstrs + 1, sizeof *c->strs)) {
+        free(t);
+        c->oom = 1;
+        return NULL;
+    }
+    return c->strs[c->nstrs++] = t;
+}
+
+static int set_plain(ctx *c, group *g, langctx *lc, int kind, const char *text0, double w, int align,
                      const char *kname, double space_before)
 {
     bl_para pa = {0};
-    pa.text = (char *)text;
+    char *text = keep_str(c, text0);
+    if (!text)
+        return -1;
+    pa.text = text;
     pa.len = strlen(text);
     return set_para(c, g, lc, kind, &pa, w, 0, align, -1, kname, space_before);
 }
@@ -688,6 +705,8 @@ static int furniture(ctx *c, langctx *lc, int kind, const char *text, double x, 
 {
     if (!text || !*text)
         return 0;
+    if (!(text = keep_str(c, text)))
+        return -1;
     bl_shaped *s = shape(c, lc, kind, text, strlen(text), NULL, 0, 0);
     if (!s)
         return -1;
@@ -952,6 +971,9 @@ done:
     for (size_t i = 0; i < c->nshaped; i++)
         bl_shaped_free(c->shaped[i]);
     free(c->shaped);
+    for (size_t i = 0; i < c->nstrs; i++)
+        free(c->strs[i]);
+    free(c->strs);
     free(c->seen.cps);
     free(c->pl);
     free(c->page_start);

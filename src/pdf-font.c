@@ -50,7 +50,7 @@ char *bl_pdf_fmt(char *p, double v, int dec)
     } while (ip);
     while (k)
         *p++ = tmp[--k];
-    if (fp) {
+    if (fp && dec > 0) { /* dec 0 never has a fraction */
         char d[4];
         for (int i = dec - 1; i >= 0; i--) {
             d[i] = (char)('0' + fp % 10);
@@ -122,6 +122,16 @@ static HPDF_STATUS write_w(HPDF_Dict d, HPDF_Stream s)
     return HPDF_Stream_Write(s, (const HPDF_BYTE *)f->w.data, (HPDF_UINT)f->w.len);
 }
 
+/* A dictionary registered in the xref (an indirect object), or NULL; on
+ * failure libharu has already freed it. */
+static HPDF_Dict new_indirect(HPDF_MMgr mm, HPDF_Xref xref)
+{
+    HPDF_Dict d = HPDF_Dict_New(mm);
+    if (d && HPDF_Xref_Add(xref, d) != HPDF_OK)
+        return NULL;
+    return d;
+}
+
 static long scale1000(const bl_face *face, double v) { return lround(v * 1000.0 / face->upem); }
 
 bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *err, size_t errlen)
@@ -145,15 +155,8 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *
     HPDF_MMgr mm = doc->mmgr;
     HPDF_Xref xref = doc->xref;
     HPDF_STATUS st = HPDF_OK;
-    /* Dict_New / DictStream_New / Xref_Add free the object themselves on failure. */
-    f->type0 = HPDF_Dict_New(mm);
-    if (!f->type0 || HPDF_Xref_Add(xref, f->type0) != HPDF_OK)
-        goto fail;
-    f->cidfont = HPDF_Dict_New(mm);
-    if (!f->cidfont || HPDF_Xref_Add(xref, f->cidfont) != HPDF_OK)
-        goto fail;
-    f->descriptor = HPDF_Dict_New(mm);
-    if (!f->descriptor || HPDF_Xref_Add(xref, f->descriptor) != HPDF_OK)
+    if (!(f->type0 = new_indirect(mm, xref)) || !(f->cidfont = new_indirect(mm, xref)) ||
+        !(f->descriptor = new_indirect(mm, xref)))
         goto fail;
     f->fontfile = HPDF_DictStream_New(mm, xref);
     f->tounicode = HPDF_DictStream_New(mm, xref);
@@ -215,6 +218,10 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *
 
 fail:
     hfail(doc, st, "cannot create the PDF font objects", err, errlen);
+    if (f->cidfont) { /* stays in the document: must not call back into freed memory */
+        f->cidfont->write_fn = NULL;
+        f->cidfont->attr = NULL;
+    }
     bl_pdf_font_free(f);
     return NULL;
 }
@@ -565,17 +572,14 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
     bl_buf_free(&tu);
 
     if (f->next_alias > f->face->num_glyphs) {
-        /* Aliases exist: CID -> GID through a stream, 2 bytes per CID,
-         * identity below num_glyphs (PDF 32000-1 9.7.4.2). */
+        /* Aliases exist: CID -> GID through a stream, 2 bytes per CID
+         * (PDF 32000-1 9.7.4.2).  Unused CIDs map to 0: the zeros compress
+         * to almost nothing, where an identity ramp would not. */
         size_t ncid = f->next_alias;
-        unsigned char *map = malloc(ncid * 2);
+        unsigned char *map = calloc(ncid, 2);
         if (!map) {
             snprintf(err, errlen, "out of memory");
             return -1;
-        }
-        for (size_t c = 0; c < ncid; c++) {
-            map[2 * c] = (unsigned char)(c >> 8);
-            map[2 * c + 1] = (unsigned char)c;
         }
         for (size_t i = 0; i < f->ncodes; i++) {
             const bl_pdf_code *c = &f->codes[i];

@@ -124,8 +124,12 @@ static int end_text(bl_pdf *p)
 
 static double clamp01(double v) { return v > 0 ? (v < 1 ? v : 1) : 0; }
 
+static const double black[3] = {0, 0, 0};
+
 static void set_fill(bl_pdf *p, const double rgb[3])
 {
+    if (!rgb)
+        rgb = black;
     double c[3] = {clamp01(rgb[0]), clamp01(rgb[1]), clamp01(rgb[2])};
     if (p->fill_set && c[0] == p->fill[0] && c[1] == p->fill[1] && c[2] == p->fill[2])
         return;
@@ -352,6 +356,8 @@ static int dev_rule(bl_device *d, double x0, double y0, double x1, double y1, do
         return fail(p, "rule: invalid coordinates or width");
     if (end_text(p))
         return -1;
+    if (!rgb)
+        rgb = black;
     HPDF_Page_SetRGBStroke(p->page, (HPDF_REAL)clamp01(rgb[0]), (HPDF_REAL)clamp01(rgb[1]),
                            (HPDF_REAL)clamp01(rgb[2]));
     HPDF_Page_SetLineWidth(p->page, (HPDF_REAL)width);

@@ -34,6 +34,9 @@ corpus fr ar > "$T/frar.md"
 "$BIN" "$T/frar.md" -o "$T/frar.pdf" --trace "$T/frar.json" 2>"$T/err"; rc=$?
 check "fr+ar renders (rc=$rc: $(head -c 300 "$T/err"))" [ $rc -eq 0 ]
 check "fr+ar: pdfcheck passes" sh "$PDFCHECK" "$T/frar.pdf" >"$T/pc" 2>&1 || cat "$T/pc" >&2
+pdftotext -enc UTF-8 "$T/frar.pdf" "$T/frar.txt" 2>/dev/null
+check "fr+ar: words of both languages extract in logical order" \
+  python3 tests/words.py --unpointed "$T/frar.txt" ../shared/corpus/seed.fr.txt ../shared/corpus/seed.ar.txt
 check "fr+ar: an Arabic line's glyphs in the PDF equal hb-shape's" \
   python3 tests/pdfglyphs.py hbshape "$T/frar.json" "$T/frar.pdf" ar
 check "fr+ar: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/frar.json" "$T/frar.pdf"
@@ -79,11 +82,11 @@ BODY='::: en\nHello.\n:::\n\n::: he\nשלום.\n:::\n'
 printf -- "---\nlanguages: [en, he]\ntitle: X\n---\n$BODY" | expect no-date "no-date.md:2:1: error: missing required field 'date'"
 printf -- "---\ndate: 2021-11-24\ntitle: X\n---\nHello\n" | expect no-langs "no-langs.md:2:1: error: missing required field 'languages'"
 printf -- "---\nlanguages: [en, he]\ndate: 2021-11-24\n---\n$BODY" | expect no-title "no-title.md:2:1: error: missing required field 'title'"
-printf -- "---\nlanguages: [en, xx]\ndate: 2021-11-24\ntitle: X\n---\n" | expect unknown-lang "unknown-lang.md:2:16: error: unknown language 'xx'"
-printf -- "$FM::: en\nHello.\n:::\n" | expect missing-section "missing-section.md:2:16: error: language 'he' has no '::: he' section"
+printf -- "---\nlanguages: [en, xx]\ndate: 2021-11-24\ntitle: X\n---\n" | expect unknown-lang "unknown-lang.md:2:17: error: unknown language 'xx'"
+printf -- "$FM::: en\nHello.\n:::\n" | expect missing-section "missing-section.md:2:17: error: language 'he' has no '::: he' section"
 printf -- "$FM$BODY\n::: fr\nBonjour.\n:::\n" | expect extra-section "extra-section.md:14:5: error: section language 'fr' is not listed"
 printf -- "$FM::: en\nHello.\n\n::: he\nשלום.\n:::\n" | expect unclosed "error: '::: he' inside another section"
-printf -- "$FM::: en\nHello.\n:::\n::: he\nשלום.\n" | expect unclosed-end "unclosed-end.md:10:1: error: unclosed section: '::: he' has no closing ':::'"
+printf -- "$FM::: en\nHello.\n:::\n::: he\nשלום.\n" | expect unclosed-end "unclosed-end.md:9:1: error: unclosed section: '::: he' has no closing ':::'"
 printf -- "$FM::: en\nHel\377lo.\n:::\n" | expect bad-utf8 "bad-utf8.md:7:4: error: invalid UTF-8"
 printf -- "---\nlanguages: [en, he\ndate: 2021-11-24\n---\n" | expect yaml-error "yaml-error.md:3:5: error: YAML:"
 printf -- "---\nlanguages: [en]\ndate: 2021-13-45\ntitle: X\n---\nHi\n" | expect bad-date "bad-date.md:3:7: error: 'date' must be a date"

@@ -239,6 +239,12 @@ int main(void)
     CHECK(write_png(fixture("rgba.png"), W, H, PNG_FORMAT_RGBA, rgba, NULL, 0) == 0, "write rgba.png");
     CHECK(write_png(fixture("opaque-rgba.png"), W, H, PNG_FORMAT_RGBA, opaque, NULL, 0) == 0, "write opaque");
     CHECK(write_png(fixture("gray.png"), W, H, PNG_FORMAT_GRAY, gray, NULL, 0) == 0, "write gray.png");
+    uint8_t ga[W * H * 2];
+    for (int i = 0; i < W * H; i++) {
+        ga[2 * i] = gray[i];
+        ga[2 * i + 1] = (uint8_t)(i % 2 ? 0 : 200);
+    }
+    CHECK(write_png(fixture("gray-alpha.png"), W, H, PNG_FORMAT_GA, ga, NULL, 0) == 0, "write gray-alpha.png");
     CHECK(write_png(fixture("palette.png"), W, H, PNG_FORMAT_RGB_COLORMAP, idx, pal, 4) == 0, "write palette.png");
     CHECK(write_png(fixture("palette-trns.png"), W, H, PNG_FORMAT_RGBA_COLORMAP, idx, pala, 4) == 0,
           "write palette-trns.png");
@@ -273,6 +279,13 @@ int main(void)
 
     img = load("gray.png", err, sizeof err);
     CHECK(img && img->components == 1 && !img->alpha && img->pixels[W + 1] == gray[W + 1], "gray.png: %s", err);
+    bl_image_drop(img);
+
+    img = load("gray-alpha.png", err, sizeof err);
+    CHECK(img && img->components == 1 && img->alpha, "gray-alpha.png: gray + alpha: %s", err);
+    if (img && img->alpha)
+        CHECK(img->alpha[0] == 200 && img->alpha[1] == 0 && img->pixels[0] == gray[0] && img->pixels[2] == gray[2],
+              "gray-alpha values");
     bl_image_drop(img);
 
     img = load("palette.png", err, sizeof err);
@@ -382,12 +395,41 @@ int main(void)
     expect_error("huge.jpg", "image too large (30000 x 30000)");
     bl_buf_free(&big);
 
+    /* ---- hostile bytes: every outcome is an image or a reason ---- */
+    {
+        size_t tried = 0, sane = 0;
+        const bl_buf *src[2] = {&png, &jpg};
+        for (int s = 0; s < 2; s++) {
+            bl_buf m = {0};
+            bl_buf_append(&m, src[s]->data, src[s]->len);
+            size_t step = src[s]->len > 400 ? 5 : 1;
+            for (size_t i = 0; i < m.len; i += step)
+                for (int v = 0; v < 3; v++) {
+                    static const unsigned char x[3] = {0xFF, 0x01, 0x80};
+                    char save = m.data[i];
+                    m.data[i] = (char)(v == 0 ? 0xFF : (unsigned char)save ^ x[v]);
+                    size_t len = v == 2 ? i + 1 : m.len; /* also: cut right after the change */
+                    write_file(fixture("mut.bin"), m.data, len);
+                    bl_image *r = load("mut.bin", err, sizeof err);
+                    tried++;
+                    if (r ? r->width && r->height && r->pixels && (r->components == 1 || r->components == 3)
+                          : err[0] != 0)
+                        sane++;
+                    bl_image_drop(r);
+                    m.data[i] = save;
+                }
+            bl_buf_free(&m);
+        }
+        CHECK(sane == tried, "mutated files: %zu of %zu handled sanely", sane, tried);
+    }
+
     /* ---- into a PDF ---- */
     bl_pdf *pdf = bl_pdf_new(NULL);
     bl_device *dev = bl_pdf_device(pdf);
     bl_image *a = load("rgba.png", err, sizeof err), *g = load("gray.jpg", err, sizeof err);
     bl_image *pl = load("palette-trns.png", err, sizeof err);
-    CHECK(a && g && pl, "load for the PDF");
+    bl_image *gaimg = load("gray-alpha.png", err, sizeof err);
+    CHECK(a && g && pl && gaimg, "load for the PDF");
     CHECK(dev->begin_page(dev, 300, 300) == 0, "page");
     double red[3] = {1, 0, 0};
     CHECK(dev->rect(dev, 0, 0, 300, 300, red) == 0, "background");
@@ -395,7 +437,9 @@ int main(void)
     CHECK(dev->image(dev, a, 100, 10, 40, 30) == 0, "same image again: %s", dev->error(dev));
     CHECK(dev->image(dev, g, 10, 100, 80, 60) == 0, "gray image: %s", dev->error(dev));
     CHECK(dev->image(dev, pl, 100, 100, 80, 60) == 0, "palette image: %s", dev->error(dev));
+    CHECK(dev->image(dev, gaimg, 200, 200, 80, 60) == 0, "gray+alpha image: %s", dev->error(dev));
     CHECK(dev->end_page(dev) == 0, "end_page");
+    bl_image_drop(gaimg);
     /* The cache holds its own reference: dropping ours is safe. */
     bl_image_drop(a);
     bl_image_drop(g);
@@ -414,15 +458,16 @@ int main(void)
         CHECK(rc == 0, "pdfcheck rc=%d:\n%s", rc, o.data);
     } else
         CHECK(0, "%s not found (run from the repository root)", PDFCHECK);
-    /* rgba (image + soft mask) once, gray once, palette (+ mask) once. */
+    /* Once each: rgba (image + soft mask), gray, palette (+ mask), gray
+     * with alpha (+ mask). */
     bl_buf pdfdata = read_all(out);
     int nimg = count_in(&pdfdata, "/Subtype /Image");
-    CHECK(nimg == 5, "%d image XObjects embedded, want 5 (cached per document)", nimg);
-    CHECK(count_in(&pdfdata, "/SMask ") == 2, "two soft masks");
+    CHECK(nimg == 7, "%d image XObjects embedded, want 7 (cached per document)", nimg);
+    CHECK(count_in(&pdfdata, "/SMask ") == 3, "three soft masks");
     bl_buf_free(&pdfdata);
     snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null | grep -c '<fill_image'", out);
     run_quiet(cmd, &o);
-    CHECK(atoi(o.data) == 4, "4 image draws traced (got %s)", o.data);
+    CHECK(atoi(o.data) == 5, "5 image draws traced (got %s)", o.data);
 
     bl_buf_free(&o);
     bl_buf_free(&png);

@@ -141,19 +141,19 @@ static void unit_tests(void)
     /* French: no-break spaces keep ':' and '»' (and the space after '«') with
      * their words; "Il a dit : « Bonjour » et après." with U+00A0 before ':'
      * and U+202F inside the guillemets. */
-    const char *fr = "Il a dit\xC2\xA0: \xC2\xAB\xE2\x80\xAF" "Bonjour\xE2\x80\xAF\xC2\xBB et apr\xC3\xA8s.";
+    const char *fr = "Il a dit\u00A0: «\u202FBonjour\u202F» et après.";
     got = breaks(fr, "fr");
     /* Byte offsets: a 3, dit 5, « 12, et 30, après 33, end 40. */
     CHECK(!strcmp(got, "3,5,12,30,33,40!"), "French sentence: %s", got);
     /* The same with ordinary spaces: lines could then start with "Bonjour"
      * (14) or "»" (22), which is what the no-break spaces prevent. */
-    got = breaks("Il a dit : \xC2\xAB Bonjour \xC2\xBB et", "fr");
+    got = breaks("Il a dit : « Bonjour » et", "fr");
     CHECK(!strcmp(got, "3,5,11,14,22,25,27!"), "same, ordinary spaces: %s", got);
 
     /* Hard line breaks are mandatory; CR LF is one break, after the LF. */
     got = breaks("ab\ncd", "en");
     CHECK(!strcmp(got, "3!,5!"), "LF: %s", got);
-    got = breaks("ab\xE2\x80\xA8" "cd", "en");
+    got = breaks("ab\u2028cd", "en");
     CHECK(!strcmp(got, "5!,7!"), "U+2028: %s", got);
     got = breaks("ab\r\ncd", NULL);
     CHECK(!strcmp(got, "4!,6!"), "CR LF: %s", got);
@@ -163,7 +163,7 @@ static void unit_tests(void)
     got = breaks("שלום עולם", "he");
     CHECK(!strcmp(got, "9,17!"), "Hebrew: %s", got);
     /* Soft hyphen and hyphen allow a break after them. */
-    got = breaks("co\xC2\xAD" "op well-known", "en");
+    got = breaks("co\u00ADop well-known", "en");
     CHECK(!strcmp(got, "4,7,12,17!"), "soft hyphen and hyphen: %s", got);
     /* Empty text, unknown or odd tags, and argument errors. */
     uint8_t out[4] = { 9, 9, 9, 9 };
@@ -208,7 +208,7 @@ static void thread_test(void)
     static const char *const langs[] = { "en", "fr", "he", NULL, "nl", "en-US", "fr", "he" };
     static const char *const texts[] = {
         "The quick brown fox jumps over the lazy dog.",
-        "Il a dit\xC2\xA0: \xC2\xAB\xE2\x80\xAF" "Bonjour\xE2\x80\xAF\xC2\xBB.",
+        "Il a dit\u00A0: «\u202FBonjour\u202F».",
         "שלום עולם, 2024 (MOU)",
     };
     enum { NT = 8 };

@@ -20,6 +20,7 @@
 #include "harness.h"
 #include "image.h"
 #include "pdf.h"
+#include "pdf-font.h"
 
 #define PDFCHECK "../shared/checks/pdfcheck.sh"
 #define PAGE_W 595.0
@@ -251,8 +252,29 @@ static bl_face *open_face(const char *path)
 
 static void free_line(line *L) { free(L->g); }
 
+static void check_fmt(double v, int dec, const char *want)
+{
+    char buf[32];
+    *bl_pdf_fmt(buf, v, dec) = 0;
+    CHECK(!strcmp(buf, want), "bl_pdf_fmt(%.17g, %d) = '%s', want '%s'", v, dec, buf, want);
+    CHECK(bl_pdf_round(v, dec) == strtod(buf, NULL), "bl_pdf_round(%.17g, %d) equals the text", v, dec);
+}
+
 int main(void)
 {
+    /* The number writer: fixed decimals, no exponent, no "-0". */
+    check_fmt(0, 3, "0");
+    check_fmt(-0.0004, 3, "0");
+    check_fmt(12.5, 3, "12.5");
+    check_fmt(-0.25, 2, "-0.25");
+    check_fmt(600, 3, "600");
+    check_fmt(0.001, 3, "0.001");
+    check_fmt(-1234567.891, 3, "-1234567.891");
+    check_fmt(99.9996, 3, "100");
+    check_fmt(0.105, 2, "0.11");
+    check_fmt(1e-9, 2, "0");
+    check_fmt(7, 0, "7");
+
     char dir[] = "/tmp/bl-test-pdf-XXXXXX";
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
