@@ -13,8 +13,16 @@
  *   numbers"; TeX's easy_line).  Without that merge, paragraphs with a varying
  *   number of lines per position keep one node per reachable line count and
  *   the work grows quadratically.  We find easy_line by asking the width
- *   callback once for every possible line number (O(n) calls).  A nonzero
- *   looseness needs exact line counts, so it disables the merge (as in TeX).
+ *   callback once for every possible line number (O(n) calls).
+ * - A nonzero looseness needs exact line counts, so TeX keeps every line
+ *   number apart, which costs O(n^2 / line length) on long paragraphs.  We do
+ *   the same within a work budget (KP_BUDGET); past it we switch to a
+ *   Lagrangian search: each line gets a bonus lambda added to its demerits,
+ *   with line numbers merged again (linear per pass), and lambda is bisected
+ *   until the optimum has the wanted number of lines.  A solution found that
+ *   way is the least-demerit one for its line count; counts off the convex
+ *   hull of (lines, demerits) cannot be found, and then the nearest count
+ *   towards the request is used.
  * - The last resort is not TeX's "artificial demerits" (which breaks wherever
  *   the last active node becomes overfull) but a pass in which every line is
  *   acceptable.  A line looser than the tolerance is ranked by its uncapped
@@ -38,6 +46,11 @@
 #define KP_OVERFULL_DEMERITS 1e12
 /* Largest uncapped badness the fallback pass distinguishes (r = 46.4). */
 #define KP_FALLBACK_BAD 1e7
+/* Node evaluations one exact-looseness pass may make: KP_BUDGET + 64 per item. */
+#define KP_BUDGET 8000000.0
+/* Largest per-line bonus of the Lagrangian looseness search: beyond any
+ * ordinary line's demerits, below an overfull line's. */
+#define KP_LAMBDA_MAX 1e10
 /* Slack for rounding in the prefix sums when testing r >= -1 and r <= tolerance. */
 #define KP_EPS 1e-9
 
@@ -85,7 +98,9 @@ typedef struct kp_state {
     size_t *nd;           /* nd[i]: first item >= i that is not discardable, or n */
     double *lw;           /* width of line l, l < nlw */
     size_t nlw;
-    size_t easy;          /* lines >= easy all have width lw[nlw-1] */
+    size_t easy_lw;       /* lines >= easy_lw all have width lw[nlw-1] */
+    size_t easy;          /* this pass: lines >= easy share one active group */
+    double budget;        /* node evaluations left in this pass (exact looseness) */
     kp_block *pool;
 } kp_state;
 
@@ -94,12 +109,15 @@ typedef struct kp_pass {
     double extra;     /* emergency stretch added to every line */
     int flagged_ok;   /* flagged penalties are legal breaks */
     int fallback;     /* last resort: every line is acceptable (see top) */
+    int exact_lines;  /* keep every line number apart (looseness) */
+    double bonus;     /* added to every line's demerits (looseness search) */
 } kp_pass;
 
 typedef struct kp_result {
     bl_kp_line *lines; /* malloc'd, count entries */
     size_t count, overfull;
-    long looseness;    /* achieved lines minus optimal lines */
+    long looseness;    /* achieved lines minus optimal lines (exact passes) */
+    double demerits;   /* total demerits, without the per-line bonus */
 } kp_result;
 
 static kp_node *kp_node_new(kp_state *s)
@@ -281,7 +299,8 @@ static int kp_insert(kp_state *s, kp_node ***link, const kp_cand *c, size_t b)
 }
 
 /* Tries every active node as the start of a line ending at break b, records
- * the best new breaks and deactivates nodes that cannot reach past b. */
+ * the best new breaks and deactivates nodes that cannot reach past b.
+ * Returns 0, 1 when the work budget ran out, -1 when out of memory. */
 static int kp_try(kp_state *s, const kp_pass *ps, kp_node **active, size_t b)
 {
     const bl_kp_item *x = &s->it[b];
@@ -312,6 +331,8 @@ static int kp_try(kp_state *s, const kp_pass *ps, kp_node **active, size_t b)
             link = &r->next;
             continue;
         }
+        if (ps->exact_lines && --s->budget < 0)
+            return 1;
         size_t a = r->after;
         double target = kp_line_width(s, r->line);
         double w = ew - s->sw[a], y = ey - s->sy[a] + ps->extra, z = ez - s->sz[a];
@@ -345,6 +366,7 @@ static int kp_try(kp_state *s, const kp_pass *ps, kp_node **active, size_t b)
             }
             if (abs(fit - r->fit) > 1)
                 d += p->fitness_demerits;
+            d += ps->bonus;
             double t = kp_clamp(r->total + d);
             if (!c.have[fit] || t < c.total[fit]) {
                 c.have[fit] = 1;
@@ -386,10 +408,13 @@ static double kp_final_ratio(const kp_state *s, const kp_node *a, const kp_node 
 }
 
 /* One pass over the paragraph.  Returns 0 with *res filled, 1 when no
- * feasible set of breaks exists, -1 when out of memory. */
+ * feasible set of breaks exists, 2 when the work budget ran out, -1 when out
+ * of memory. */
 static int kp_pass_run(kp_state *s, const kp_pass *ps, kp_result *res)
 {
     int rc = -1;
+    s->easy = ps->exact_lines ? SIZE_MAX : s->easy_lw;
+    s->budget = KP_BUDGET + 64.0 * (double)s->n;
     kp_node *active = kp_node_new(s);
     if (!active)
         goto out;
@@ -405,8 +430,11 @@ static int kp_pass_run(kp_state *s, const kp_pass *ps, kp_result *res)
     for (size_t b = 0; b < s->n; b++) {
         if (!kp_legal(s, b, ps->flagged_ok))
             continue;
-        if (kp_try(s, ps, &active, b))
+        int t = kp_try(s, ps, &active, b);
+        if (t) {
+            rc = t < 0 ? -1 : 2;
             goto out;
+        }
         if (!active) {
             rc = 1;
             goto out;
@@ -418,7 +446,7 @@ static int kp_pass_run(kp_state *s, const kp_pass *ps, kp_result *res)
         if (!best || r->total < best->total)
             best = r;
     res->looseness = 0;
-    if (s->par.looseness != 0) {
+    if (ps->exact_lines && s->par.looseness != 0) {
         /* TeX's rule: the line count closest to optimal + looseness, without
          * overshooting it, fewest demerits among equals.  Never at the price
          * of more overfull lines than the optimum has. */
@@ -442,6 +470,7 @@ static int kp_pass_run(kp_state *s, const kp_pass *ps, kp_result *res)
 
     res->count = best->line;
     res->overfull = 0;
+    res->demerits = best->total - ps->bonus * (double)best->line;
     res->lines = malloc(res->count * sizeof *res->lines);
     if (!res->lines)
         goto out;
@@ -519,15 +548,66 @@ static int kp_setup(kp_state *s, bl_kp_width_fn width, void *ctx)
         return -1;
     for (size_t l = 0; l < s->nlw; l++)
         s->lw[l] = width(ctx, l);
-    if (s->par.looseness != 0) {
-        s->easy = SIZE_MAX;
-    } else {
-        size_t e = s->nlw - 1;
-        while (e > 0 && s->lw[e - 1] == s->lw[s->nlw - 1])
-            e--;
-        s->easy = e;
+    size_t e = s->nlw - 1;
+    while (e > 0 && s->lw[e - 1] == s->lw[s->nlw - 1])
+        e--;
+    s->easy_lw = e;
+    return 0;
+}
+
+/* Looseness by bisecting the per-line bonus (see top): returns like
+ * kp_pass_run, with res->looseness the lines gained (or lost) over the
+ * optimum, never past the request and never with more overfull lines. */
+static int kp_loose_search(kp_state *s, const kp_pass *base, kp_result *res)
+{
+    kp_pass ps = *base;
+    ps.exact_lines = 0;
+    ps.bonus = 0;
+    int rc = kp_pass_run(s, &ps, res);
+    if (rc != 0)
+        return rc;
+    long want = s->par.looseness;
+    size_t opt = res->count, over = res->overfull;
+    double sign = want > 0 ? -1.0 : 1.0; /* a negative bonus favours more lines */
+    double lo = -2.0, hi = log10(KP_LAMBDA_MAX); /* log10 of the bonus size */
+    for (int i = 0; i < 48 && res->looseness != want; i++) {
+        kp_result r = {0};
+        double mid = (lo + hi) / 2;
+        ps.bonus = sign * pow(10.0, mid);
+        rc = kp_pass_run(s, &ps, &r);
+        if (rc < 0)
+            return rc;
+        if (rc != 0) /* cannot happen: the bonus does not change feasibility */
+            break;
+        long got = r.count >= opt ? (long)(r.count - opt) : -(long)(opt - r.count);
+        if (r.overfull > over || (want > 0 ? got > want : got < want)) {
+            hi = mid; /* overshot */
+            free(r.lines);
+            continue;
+        }
+        lo = mid;
+        r.looseness = got;
+        if (labs(got) > labs(res->looseness) ||
+            (got == res->looseness && r.demerits < res->demerits)) {
+            free(res->lines);
+            *res = r;
+        } else {
+            free(r.lines);
+        }
     }
     return 0;
+}
+
+/* One pass with looseness handled: exactly as TeX within the work budget,
+ * by kp_loose_search beyond it. */
+static int kp_solve(kp_state *s, const kp_pass *ps, kp_result *res)
+{
+    kp_pass p = *ps;
+    p.exact_lines = s->par.looseness != 0;
+    int rc = kp_pass_run(s, &p, res);
+    if (rc == 2)
+        rc = kp_loose_search(s, ps, res);
+    return rc;
 }
 
 size_t bl_kp_break(const bl_kp_item *items, size_t n, const bl_kp_params *p,
@@ -561,12 +641,12 @@ size_t bl_kp_break(const bl_kp_item *items, size_t n, const bl_kp_params *p,
     kp_pass passes[3];
     int np = 0;
     if (s.par.pretolerance >= 0)
-        passes[np++] = (kp_pass){s.par.pretolerance, 0.0, 0, 0};
-    passes[np++] = (kp_pass){s.par.tolerance, 0.0, 1, 0};
+        passes[np++] = (kp_pass){s.par.pretolerance, 0.0, 0, 0, 0, 0.0};
+    passes[np++] = (kp_pass){s.par.tolerance, 0.0, 1, 0, 0, 0.0};
     if (s.par.emergency_stretch > 0)
-        passes[np++] = (kp_pass){s.par.tolerance, s.par.emergency_stretch, 1, 0};
+        passes[np++] = (kp_pass){s.par.tolerance, s.par.emergency_stretch, 1, 0, 0, 0.0};
     for (int i = 0; i < np; i++) {
-        int rc = kp_pass_run(&s, &passes[i], &cur);
+        int rc = kp_solve(&s, &passes[i], &cur);
         if (rc < 0)
             goto out;
         if (rc == 0) {
@@ -580,8 +660,8 @@ size_t bl_kp_break(const bl_kp_item *items, size_t n, const bl_kp_params *p,
         }
     }
     if (!found) {
-        kp_pass last = {s.par.tolerance, s.par.emergency_stretch, 1, 1};
-        if (kp_pass_run(&s, &last, &best) != 0)
+        kp_pass last = {s.par.tolerance, s.par.emergency_stretch, 1, 1, 0, 0.0};
+        if (kp_solve(&s, &last, &best) != 0)
             goto out; /* only out of memory: the fallback always finds lines */
     }
     *lines = best.lines;

@@ -290,8 +290,9 @@ const bl_pdf_code *bl_pdf_font_code_slow(bl_pdf_font *f, unsigned gid, const cha
     return c;
 }
 
-/* Runs the block for every pair c in code order: glyph ids first (each glyph's first
- * pair has code == gid), then the aliases, allocated in increasing order. */
+/* Runs the block for every pair c in code order: glyph ids first (each
+ * glyph's first pair has code == gid), then the aliases, which are
+ * allocated in increasing order. */
 #define FOR_EACH_CODE(f, c, ...)                                                    \
     do {                                                                            \
         for (unsigned g_ = 0; g_ < (f)->face->num_glyphs; g_++)                     \
