@@ -47,6 +47,7 @@ typedef struct bl_line_info {
     double x, baseline, width;
     const char *text;     /* logical-order text of the line */
     size_t text_len;
+    double space_extra;   /* justification: width added to each stretchable space */
 } bl_line_info;
 
 typedef struct bl_device bl_device;

@@ -684,7 +684,7 @@ static int draw_set_line(ctx *c, const bl_shaped *s, size_t a, size_t b, int hyp
     }
     int rc = 0;
     if (c->dev->line) {
-        bl_line_info li = {lang, block, kind, info_x, baseline, info_w, s->text + a, b - a};
+        bl_line_info li = {lang, block, kind, info_x, baseline, info_w, s->text + a, b - a, extra};
         rc = c->dev->line(c->dev, &li);
     }
     for (size_t r = 0; r < lo.nruns && !rc; r++) {

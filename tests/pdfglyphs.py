@@ -9,6 +9,9 @@ Reads glyphs back from a PDF and compares them with the layout trace:
                 source text in logical order (codes from the content streams)
   hbshape       the glyph IDs of LANG's first paragraph line in the PDF equal
                 what `hb-shape` gives for that line's text, font and direction
+  hbshape-all   every glyph of every run in the PDF equals hb-shape's glyph ID
+                and position (advances and offsets; justification adds the
+                line's "extra" to stretched spaces) within 0.01 pt
 The PDF is decompressed with `qpdf --qdf`; nothing here trusts our own writer."""
 import json, re, subprocess, sys, tempfile, os
 
@@ -104,6 +107,87 @@ def pdf_codes(pdf):
         pages.append((codes, fonts))
     return pages
 
+def hb_batch(font, rtl, lang, texts):
+    """hb-shape every text (one per line) -> list of [(gid, cluster, dx, dy, adv)] in font units."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+        f.write("\n".join(texts) + "\n")
+        name = f.name
+    out = subprocess.run(["hb-shape", font, "--text-file=" + name, "--direction=" + ("rtl" if rtl else "ltr"),
+                          "--language=" + lang, "--cluster-level=1", "--no-glyph-names"],
+                         capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    os.unlink(name)
+    res = []
+    for line in out:
+        gl = []
+        for g in line.strip().strip("[]").split("|"):
+            m = re.match(r"(\d+)=(\d+)(?:@(-?\d+),(-?\d+))?\+(-?\d+)", g)
+            gid, cl, dx, dy, adv = m.groups()
+            gl.append((int(gid), int(cl), int(dx or 0), int(dy or 0), int(adv)))
+        res.append(gl)
+    return res
+
+def upem(font):
+    # unitsPerEm from the head table
+    import struct
+    data = open(font, "rb").read()
+    n = struct.unpack(">H", data[4:6])[0]
+    for i in range(n):
+        tag, _, off, _ = struct.unpack(">4sIII", data[12 + 16 * i: 28 + 16 * i])
+        if tag == b"head":
+            return struct.unpack(">H", data[off + 18: off + 20])[0]
+
+def hbshape_all(tp, pdf, errors):
+    mp = mutool_glyphs(pdf)
+    jobs = {}  # (font, rtl, lang) -> texts
+    items = []
+    for pi, page in enumerate(tp):
+        k = 0
+        for line, run in trace_runs(page):
+            n = len(run["glyphs"])
+            key = (run["font"], run["rtl"], line["lang"])
+            for t in (run["text"], run["text"] + "-"):
+                jobs.setdefault(key, {}).setdefault(t, None)
+            items.append((pi, k, n, line, run, key))
+            k += n
+    for key, texts in jobs.items():
+        order = list(texts)
+        for t, r in zip(order, hb_batch(key[0], key[1], key[2], order)):
+            texts[t] = r
+    units = {}
+    checked = worst = 0
+    for pi, k, n, line, run, key in items:
+        got = mp[pi][k:k + n]
+        want = jobs[key][run["text"]]
+        text = run["text"]  # hb-shape numbers clusters by character
+        if len(want) != n:
+            want = jobs[key][run["text"] + "-"]  # a hyphenated line end
+        if [g[0] for g in want] != [g[0] for g in got]:
+            errors.append(f"page {pi+1} {line['lang']} {run['text']!r}: glyphs {[g[0] for g in got]} != hb-shape {[g[0] for g in want]}")
+            continue
+        font = run["font"]
+        if font not in units:
+            units[font] = upem(font)
+        sc = run["size"] / units[font]
+        pen = got[0][1] - want[0][2] * sc
+        base = got[0][2] - want[0][3] * sc
+        for i, ((gid, cl, dx, dy, adv), (_, px, py)) in enumerate(zip(want, got)):
+            ex, ey = pen + dx * sc, base + dy * sc
+            d = max(abs(ex - px), abs(ey - py))
+            worst = max(worst, d)
+            checked += 1
+            if d > TOL:
+                errors.append(f"page {pi+1} {line['lang']} {run['text'][:30]!r}: glyph {gid} at ({px:.3f},{py:.3f}), hb-shape ({ex:.3f},{ey:.3f})")
+                break
+            pen += adv * sc
+            # Justification widens the spaces that are break opportunities by
+            # the line's "extra"; which spaces those are (UAX #14) is read off
+            # the next glyph: it must then sit exactly one extra further on.
+            if line["extra"] and cl < len(text) and text[cl] == " " and i + 1 < n:
+                nx = got[i + 1][1] - want[i + 1][2] * sc
+                if abs(nx - (pen + line["extra"])) < abs(nx - pen):
+                    pen += line["extra"]
+    print(f"{checked} glyphs equal hb-shape's, largest position difference {worst:.4f} pt")
+
 def main():
     mode, tpath, pdf = sys.argv[1:4]
     tp = trace_pages(tpath)
@@ -167,6 +251,8 @@ def main():
                 k += n
         if not done:
             errors.append(f"no {lang} paragraph run found")
+    elif mode == "hbshape-all":
+        hbshape_all(tp, pdf, errors)
     for e in errors[:15]:
         print(e, file=sys.stderr)
     sys.exit(1 if errors else 0)
