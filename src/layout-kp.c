@@ -14,9 +14,14 @@
  *   number of lines per position keep one node per reachable line count and
  *   the work grows quadratically.  We find easy_line by asking the width
  *   callback once for every possible line number (O(n) calls).
+ * - Nodes kept apart by line number cost O(n^2 / line length) on long
+ *   paragraphs, so their evaluations are counted against a budget
+ *   (KP_BUDGET).  Past it, a paragraph whose widths vary up to a late line
+ *   (say, a different width on every page) is broken again with all line
+ *   numbers in one group: each line is still set to its own width and every
+ *   line is feasible, but the result is no longer guaranteed optimal.
  * - A nonzero looseness needs exact line counts, so TeX keeps every line
- *   number apart, which costs O(n^2 / line length) on long paragraphs.  We do
- *   the same within a work budget (KP_BUDGET); past it we switch to a
+ *   number apart.  We do the same within the budget; past it we switch to a
  *   Lagrangian search: each line gets a bonus lambda added to its demerits,
  *   with line numbers merged again (linear per pass), and lambda is bisected
  *   until the optimum has the wanted number of lines.  A solution found that
@@ -46,8 +51,10 @@
 #define KP_OVERFULL_DEMERITS 1e12
 /* Largest uncapped badness the fallback pass distinguishes (r = 46.4). */
 #define KP_FALLBACK_BAD 1e7
-/* Node evaluations one exact-looseness pass may make: KP_BUDGET + 64 per item. */
-#define KP_BUDGET 8000000.0
+/* Evaluations of nodes kept apart by line number allowed in one pass:
+ * KP_BUDGET + 32 per item, a few milliseconds; exact looseness on paragraphs
+ * of a few hundred words stays well inside it. */
+#define KP_BUDGET 2000000.0
 /* Largest per-line bonus of the Lagrangian looseness search: beyond any
  * ordinary line's demerits, below an overfull line's. */
 #define KP_LAMBDA_MAX 1e10
@@ -100,16 +107,22 @@ typedef struct kp_state {
     size_t nlw;
     size_t easy_lw;       /* lines >= easy_lw all have width lw[nlw-1] */
     size_t easy;          /* this pass: lines >= easy share one active group */
-    double budget;        /* node evaluations left in this pass (exact looseness) */
+    double budget;        /* evaluations of nodes below easy left in this pass */
     kp_block *pool;
 } kp_state;
+
+enum {
+    KP_GROUP_WIDTHS, /* lines from easy_lw on (same width) share one group */
+    KP_GROUP_EXACT,  /* every line number apart (looseness, as TeX) */
+    KP_GROUP_ALL     /* one group: linear, optimal only for constant widths */
+};
 
 typedef struct kp_pass {
     double threshold; /* largest ratio of a feasible line */
     double extra;     /* emergency stretch added to every line */
     int flagged_ok;   /* flagged penalties are legal breaks */
     int fallback;     /* last resort: every line is acceptable (see top) */
-    int exact_lines;  /* keep every line number apart (looseness) */
+    int grouping;     /* which line numbers share an active group (KP_GROUP_*) */
     double bonus;     /* added to every line's demerits (looseness search) */
 } kp_pass;
 
@@ -331,7 +344,7 @@ static int kp_try(kp_state *s, const kp_pass *ps, kp_node **active, size_t b)
             link = &r->next;
             continue;
         }
-        if (ps->exact_lines && --s->budget < 0)
+        if (r->line < s->easy && --s->budget < 0)
             return 1;
         size_t a = r->after;
         double target = kp_line_width(s, r->line);
@@ -413,8 +426,9 @@ static double kp_final_ratio(const kp_state *s, const kp_node *a, const kp_node 
 static int kp_pass_run(kp_state *s, const kp_pass *ps, kp_result *res)
 {
     int rc = -1;
-    s->easy = ps->exact_lines ? SIZE_MAX : s->easy_lw;
-    s->budget = KP_BUDGET + 64.0 * (double)s->n;
+    s->easy = ps->grouping == KP_GROUP_EXACT ? SIZE_MAX
+              : ps->grouping == KP_GROUP_ALL ? 0 : s->easy_lw;
+    s->budget = KP_BUDGET + 32.0 * (double)s->n;
     kp_node *active = kp_node_new(s);
     if (!active)
         goto out;
@@ -446,7 +460,7 @@ static int kp_pass_run(kp_state *s, const kp_pass *ps, kp_result *res)
         if (!best || r->total < best->total)
             best = r;
     res->looseness = 0;
-    if (ps->exact_lines && s->par.looseness != 0) {
+    if (ps->grouping == KP_GROUP_EXACT && s->par.looseness != 0) {
         /* TeX's rule: the line count closest to optimal + looseness, without
          * overshooting it, fewest demerits among equals.  Never at the price
          * of more overfull lines than the optimum has. */
@@ -555,15 +569,28 @@ static int kp_setup(kp_state *s, bl_kp_width_fn width, void *ctx)
     return 0;
 }
 
+/* A pass with line numbers grouped by width, or all in one group when that
+ * exceeds the budget.  ps->grouping tells which was used.  Returns like
+ * kp_pass_run, never 2. */
+static int kp_run_merged(kp_state *s, kp_pass *ps, kp_result *res)
+{
+    ps->grouping = KP_GROUP_WIDTHS;
+    int rc = kp_pass_run(s, ps, res);
+    if (rc == 2) {
+        ps->grouping = KP_GROUP_ALL;
+        rc = kp_pass_run(s, ps, res);
+    }
+    return rc;
+}
+
 /* Looseness by bisecting the per-line bonus (see top): returns like
  * kp_pass_run, with res->looseness the lines gained (or lost) over the
  * optimum, never past the request and never with more overfull lines. */
 static int kp_loose_search(kp_state *s, const kp_pass *base, kp_result *res)
 {
     kp_pass ps = *base;
-    ps.exact_lines = 0;
     ps.bonus = 0;
-    int rc = kp_pass_run(s, &ps, res);
+    int rc = kp_run_merged(s, &ps, res);
     if (rc != 0)
         return rc;
     long want = s->par.looseness;
@@ -577,8 +604,8 @@ static int kp_loose_search(kp_state *s, const kp_pass *base, kp_result *res)
         rc = kp_pass_run(s, &ps, &r);
         if (rc < 0)
             return rc;
-        if (rc != 0) /* cannot happen: the bonus does not change feasibility */
-            break;
+        if (rc != 0) /* 1 cannot happen: the bonus does not change feasibility; */
+            break;   /* 2 would need a budget the unbonused pass did not */
         long got = r.count >= opt ? (long)(r.count - opt) : -(long)(opt - r.count);
         if (r.overfull > over || (want > 0 ? got > want : got < want)) {
             hi = mid; /* overshot */
@@ -599,11 +626,13 @@ static int kp_loose_search(kp_state *s, const kp_pass *base, kp_result *res)
 }
 
 /* One pass with looseness handled: exactly as TeX within the work budget,
- * by kp_loose_search beyond it. */
+ * by kp_loose_search beyond it.  Returns 0, 1 (nothing feasible) or -1. */
 static int kp_solve(kp_state *s, const kp_pass *ps, kp_result *res)
 {
     kp_pass p = *ps;
-    p.exact_lines = s->par.looseness != 0;
+    if (s->par.looseness == 0)
+        return kp_run_merged(s, &p, res);
+    p.grouping = KP_GROUP_EXACT;
     int rc = kp_pass_run(s, &p, res);
     if (rc == 2)
         rc = kp_loose_search(s, ps, res);
@@ -641,10 +670,10 @@ size_t bl_kp_break(const bl_kp_item *items, size_t n, const bl_kp_params *p,
     kp_pass passes[3];
     int np = 0;
     if (s.par.pretolerance >= 0)
-        passes[np++] = (kp_pass){s.par.pretolerance, 0.0, 0, 0, 0, 0.0};
-    passes[np++] = (kp_pass){s.par.tolerance, 0.0, 1, 0, 0, 0.0};
+        passes[np++] = (kp_pass){s.par.pretolerance, 0.0, 0, 0, KP_GROUP_WIDTHS, 0.0};
+    passes[np++] = (kp_pass){s.par.tolerance, 0.0, 1, 0, KP_GROUP_WIDTHS, 0.0};
     if (s.par.emergency_stretch > 0)
-        passes[np++] = (kp_pass){s.par.tolerance, s.par.emergency_stretch, 1, 0, 0, 0.0};
+        passes[np++] = (kp_pass){s.par.tolerance, s.par.emergency_stretch, 1, 0, KP_GROUP_WIDTHS, 0.0};
     for (int i = 0; i < np; i++) {
         int rc = kp_solve(&s, &passes[i], &cur);
         if (rc < 0)
@@ -660,7 +689,7 @@ size_t bl_kp_break(const bl_kp_item *items, size_t n, const bl_kp_params *p,
         }
     }
     if (!found) {
-        kp_pass last = {s.par.tolerance, s.par.emergency_stretch, 1, 1, 0, 0.0};
+        kp_pass last = {s.par.tolerance, s.par.emergency_stretch, 1, 1, KP_GROUP_WIDTHS, 0.0};
         if (kp_solve(&s, &last, &best) != 0)
             goto out; /* only out of memory: the fallback always finds lines */
     }

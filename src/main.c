@@ -4,27 +4,40 @@
 #include "text-bidi.h"
 #include "text-font.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_JOBS 256
 
 static const char usage[] =
     "usage: bulletin [OPTIONS] SOURCE... -o OUT.pdf\n"
+    "       bulletin [OPTIONS] [-j N] --outdir DIR SOURCE...\n"
     "Renders bilingual bulletins (YAML front matter + Markdown, one '::: LANG'\n"
     "section per language) to one PDF; each bulletin starts on a new page.\n"
     "SOURCE '-' reads standard input.\n"
     "\n"
     "  -o, --output FILE     the PDF to write (written whole or not at all)\n"
+    "      --outdir DIR      batch mode: one PDF per source, DIR/NAME.pdf for\n"
+    "                        SOURCE .../NAME.md (DIR is created if missing)\n"
+    "  -j, --jobs N          batch mode: render N sources at a time (default:\n"
+    "                        the number of processors)\n"
     "  -l, --layout NAME|FILE  parallel (default for 2+ languages), stacked,\n"
     "                        single, letter, mod, or a layout .yaml file\n"
     "      --lang TAG        only this language (implies --layout single)\n"
     "      --allow-unpaired  sections with different block counts: pair what\n"
     "                        can be paired, warn instead of failing\n"
-    "      --trace FILE      also write the layout as JSON\n"
+    "      --trace FILE      also write the layout as JSON (not with --outdir)\n"
     "  -q, --quiet           no warnings\n"
     "  -h, --help            this help\n"
     "  -V, --version         the version\n"
     "\n"
-    "Exit status: 0 success, 1 input or rendering error, 2 usage error.\n";
+    "Exit status: 0 success, 1 input or rendering error (in batch mode: any\n"
+    "source failed; the others are still written), 2 usage error.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -34,12 +47,207 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
+/* ---- batch mode: one PDF per source, N worker threads ---------------------
+ *
+ * Each job is one bulletin_render() call with its own options and its own
+ * diagnostics stream; what it shares with the other jobs is process-wide and
+ * locked where it is mutable (the face cache, the line-break iterator pools,
+ * the hyphenation dictionaries).  bl_data_dir() caches its answer without a
+ * lock, so main() asks once before any thread starts.
+ *
+ * Diagnostics are collected per job (open_memstream) and printed in source
+ * order as soon as every earlier job has finished, so that two jobs' messages
+ * never interleave and the output does not depend on scheduling. */
+typedef struct job {
+    const char *source;
+    char *output;     /* DIR/NAME.pdf, owned */
+    char *diag;       /* collected diagnostics, owned (malloc'd by open_memstream) */
+    size_t diag_len;
+    int status;       /* bulletin_render's: 0 ok, 1 failed */
+    int done;
+} job;
+
+typedef struct batch {
+    job *jobs;
+    int njobs;
+    const bulletin_options *base;
+    pthread_mutex_t lock; /* guards next, printed and every job's done */
+    int next;             /* the next job to start */
+    int printed;          /* jobs [0, printed) have had their diagnostics printed */
+} batch;
+
+static void run_job(const batch *b, job *j)
+{
+    bulletin_options o = *b->base;
+    o.output = j->output;
+    FILE *mem = open_memstream(&j->diag, &j->diag_len);
+    o.diag_out = mem ? mem : stderr; /* no memory for a buffer: print directly */
+    j->status = bulletin_render(&j->source, 1, &o);
+    if (mem && fclose(mem)) {
+        free(j->diag);
+        j->diag = NULL;
+        j->diag_len = 0;
+    }
+}
+
+/* Prints the diagnostics of every finished job whose predecessors have all
+ * been printed; called with b->lock held. */
+static void flush_finished_locked(batch *b)
+{
+    while (b->printed < b->njobs && b->jobs[b->printed].done) {
+        job *j = &b->jobs[b->printed++];
+        if (j->diag_len)
+            fwrite(j->diag, 1, j->diag_len, stderr);
+        free(j->diag);
+        j->diag = NULL;
+    }
+    fflush(stderr);
+}
+
+static void *worker(void *arg)
+{
+    batch *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        int i = b->next < b->njobs ? b->next++ : -1;
+        pthread_mutex_unlock(&b->lock);
+        if (i < 0)
+            return NULL;
+        run_job(b, &b->jobs[i]);
+        pthread_mutex_lock(&b->lock);
+        b->jobs[i].done = 1;
+        flush_finished_locked(b);
+        pthread_mutex_unlock(&b->lock);
+    }
+}
+
+/* DIR/NAME.pdf for SOURCE .../NAME.ext (the last extension is dropped;
+ * "x.en-he.md" gives "x.en-he.pdf").  Returns a malloc'd path or NULL. */
+static char *output_path(const char *dir, const char *source)
+{
+    const char *base = strrchr(source, '/');
+    base = base ? base + 1 : source;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/')
+        dl--;
+    char *p = malloc(dl + 1 + n + sizeof ".pdf");
+    if (p)
+        sprintf(p, "%.*s/%.*s.pdf", (int)dl, dir, (int)n, base);
+    return p;
+}
+
+static int parse_jobs(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > MAX_JOBS)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_JOBS ? MAX_JOBS : (int)n;
+}
+
+/* Returns the exit status: 0 all written, 1 any source failed. */
+static int run_batch(const char *const *src, int nsrc, const char *outdir, int njobs,
+                     const bulletin_options *o)
+{
+    struct stat st;
+    if (mkdir(outdir, 0777) && (errno != EEXIST || stat(outdir, &st) || !S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "%s: error: cannot create the output folder: %s\n", outdir,
+                strerror(errno == EEXIST ? ENOTDIR : errno));
+        return 1;
+    }
+    batch b = {.jobs = calloc((size_t)nsrc, sizeof *b.jobs), .njobs = nsrc, .base = o};
+    if (!b.jobs) {
+        fprintf(stderr, "bulletin: error: out of memory\n");
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 0; i < nsrc; i++) {
+        b.jobs[i].source = src[i];
+        if (!(b.jobs[i].output = output_path(outdir, src[i]))) {
+            fprintf(stderr, "bulletin: error: out of memory\n");
+            rc = 1;
+            goto done;
+        }
+    }
+    pthread_mutex_init(&b.lock, NULL);
+    if (njobs > nsrc)
+        njobs = nsrc;
+    pthread_t tid[MAX_JOBS];
+    int started = 0;
+    /* The calling thread is one of the workers. */
+    for (int t = 1; t < njobs; t++) {
+        if (pthread_create(&tid[started], NULL, worker, &b))
+            break; /* fewer threads still finish every job */
+        started++;
+    }
+    worker(&b);
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    pthread_mutex_destroy(&b.lock);
+    for (int i = 0; i < nsrc; i++)
+        if (b.jobs[i].status)
+            rc = 1;
+done:
+    for (int i = 0; i < nsrc; i++) {
+        free(b.jobs[i].output);
+        free(b.jobs[i].diag);
+    }
+    free(b.jobs);
+    return rc;
+}
+
+/* Two sources that would write the same DIR/NAME.pdf are a usage error.
+ * Returns the second of two such sources, or NULL; *oom is set when there was
+ * no memory to check. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static const char *duplicate_output(const char *const *src, int nsrc, int *oom)
+{
+    char **names = calloc((size_t)nsrc, sizeof *names);
+    const char *dup = NULL;
+    *oom = !names;
+    for (int i = 0; names && i < nsrc; i++)
+        if (!(names[i] = output_path(".", src[i])))
+            *oom = 1;
+    if (!*oom) {
+        qsort(names, (size_t)nsrc, sizeof *names, cmp_str);
+        for (int i = 1; i < nsrc && !dup; i++)
+            if (!strcmp(names[i - 1], names[i])) {
+                /* report a source as the user wrote it */
+                for (int k = nsrc - 1; k >= 0 && !dup; k--) {
+                    char *p = output_path(".", src[k]);
+                    if (p && !strcmp(p, names[i]))
+                        dup = src[k];
+                    free(p);
+                }
+            }
+    }
+    for (int i = 0; names && i < nsrc; i++)
+        free(names[i]);
+    free(names);
+    return dup;
+}
+
 int main(int argc, char **argv)
 {
     bulletin_options o;
     bulletin_options_init(&o);
     const char **src = calloc((size_t)argc + 1, sizeof *src);
-    int nsrc = 0, rc;
+    const char *outdir = NULL, *jobs_arg = NULL;
+    int nsrc = 0, rc, njobs = 0;
     if (!src)
         return 1;
     for (int i = 1; i < argc; i++) {
@@ -47,6 +255,10 @@ int main(int argc, char **argv)
         const char **val = NULL;
         if (!strcmp(a, "-o") || !strcmp(a, "--output"))
             val = &o.output;
+        else if (!strcmp(a, "--outdir"))
+            val = &outdir;
+        else if (!strcmp(a, "-j") || !strcmp(a, "--jobs"))
+            val = &jobs_arg;
         else if (!strcmp(a, "-l") || !strcmp(a, "--layout"))
             val = &o.layout;
         else if (!strcmp(a, "--lang"))
@@ -80,15 +292,45 @@ int main(int argc, char **argv)
         }
         *val = argv[++i];
     }
-    if (!nsrc) {
-        free(src);
-        return usage_error("%s", "no source file given");
+    const char *why = NULL, *what = "%s";
+    if (!nsrc)
+        why = "no source file given";
+    else if (jobs_arg && parse_jobs(jobs_arg, &njobs))
+        why = jobs_arg, what = "-j needs a number of jobs from 1 to 256, not '%s'";
+    else if (outdir && o.output)
+        why = "-o and --outdir exclude each other (--outdir writes one PDF per source)";
+    else if (outdir && o.trace)
+        why = "--trace cannot be used with --outdir";
+    else if (jobs_arg && !outdir)
+        why = "-j needs --outdir DIR (one PDF per source)";
+    else if (!outdir && !o.output)
+        why = "no output file given (-o OUT.pdf)";
+    else if (outdir && !*outdir)
+        why = "--outdir needs a folder name";
+    if (!why && outdir) {
+        for (int i = 0; i < nsrc && !why; i++)
+            if (!strcmp(src[i], "-"))
+                why = "standard input ('-') has no name to write under --outdir; use -o";
+        int oom = 0;
+        const char *dup = why ? NULL : duplicate_output(src, nsrc, &oom);
+        if (oom) {
+            free(src);
+            fprintf(stderr, "bulletin: error: out of memory\n");
+            return 1;
+        }
+        if (dup)
+            why = dup, what = "two sources would write the same file under --outdir ('%s')";
     }
-    if (!o.output) {
+    if (why) {
         free(src);
-        return usage_error("%s", "no output file given (-o OUT.pdf)");
+        return usage_error(what, why);
     }
-    rc = bulletin_render(src, nsrc, &o);
+    if (outdir) {
+        bl_data_dir(); /* caches its answer unlocked: ask before threads start */
+        rc = run_batch(src, nsrc, outdir, njobs ? njobs : default_jobs(), &o);
+    } else {
+        rc = bulletin_render(src, nsrc, &o);
+    }
     free(src);
     bl_face_cache_clear();
     bl_hyphen_shutdown();

@@ -42,6 +42,19 @@ check "fr+ar: an Arabic line's glyphs in the PDF equal hb-shape's" \
 check "fr+ar: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/frar.json" "$T/frar.pdf"
 check "fr+ar: ToUnicode gives back the source text" python3 tests/pdfglyphs.py tounicode "$T/frar.json" "$T/frar.pdf"
 
+check "en+he: every glyph equals hb-shape's (ID and position)" python3 tests/pdfglyphs.py hbshape-all "$T/enhe.json" "$T/enhe.pdf"
+check "fr+ar: every glyph equals hb-shape's (ID and position)" python3 tests/pdfglyphs.py hbshape-all "$T/frar.json" "$T/frar.pdf"
+
+# ---- pointed Hebrew (niqqud) and Arabic (tashkil) --------------------------------
+"$BIN" tests/data/src/pointed.md --layout tests/data/src/ragged.yaml -o "$T/pointed.pdf" --trace "$T/pointed.json" 2>"$T/err"; rc=$?
+check "pointed text renders (rc=$rc: $(head -c 300 "$T/err"))" [ $rc -eq 0 ]
+check "pointed: pdfcheck passes" sh "$PDFCHECK" "$T/pointed.pdf" >/dev/null 2>&1
+check "pointed: every glyph equals hb-shape's" python3 tests/pdfglyphs.py hbshape-all "$T/pointed.json" "$T/pointed.pdf"
+check "pointed: ToUnicode gives back niqqud and tashkil in logical order" \
+  python3 tests/pdfglyphs.py tounicode "$T/pointed.json" "$T/pointed.pdf"
+check "pointed: a rendered line of each script looks like hb-view's" \
+  python3 tests/pixels.py "$T/pointed.json" "$T/pointed.pdf" "$T"
+
 # ---- several sources, standard input, layouts -------------------------------
 corpus en fr > "$T/enfr.md"
 "$BIN" "$T/enhe.md" - -o "$T/two.pdf" <"$T/enfr.md" 2>"$T/err"; rc=$?
@@ -104,6 +117,48 @@ check "--allow-unpaired warns" grep -q "warning: section 'he' has 1 blocks" "$T/
 "$BIN" "$T/enhe.md" -o "$T/nodir/out.pdf" 2>"$T/err"; rc=$?
 check "unwritable output: exit 1" [ $rc -eq 1 ]
 check "unwritable output: message names the file" grep -q "nodir/out.pdf: error:" "$T/err"
+
+# ---- corrupt fonts and images: an error naming the file, exit 1, no output ------
+printf -- '---\nlanguages: [en]\ndate: 2021-11-24\ntitle: Fonts\n---\nHello.\n' > "$T/plain.md"
+head -c 20000 fonts/NotoSerif-Regular.ttf > "$T/truncated.ttf"
+: > "$T/zero.ttf"
+echo "this is a text file, not a font" > "$T/text.ttf"
+cp fonts/NotoSerifHebrew-Regular.ttf "$T/restricted.ttf"
+python3 tests/corrupt.py restricted-font "$T/restricted.ttf"
+cp fonts/NotoSerifHebrew-Regular.ttf "$T/badtable.ttf"; python3 tests/corrupt.py table-past-end "$T/badtable.ttf"
+badfont() { # file, expected message
+  printf 'extends: single\nlanguages:\n  "*":\n    fonts:\n      regular: [%s]\n' "$T/$1" > "$T/font-$1.yaml"
+  rm -f "$T/font.pdf"
+  "$BIN" "$T/plain.md" --layout "$T/font-$1.yaml" -o "$T/font.pdf" 2>"$T/err"; rc=$?
+  check "font $1: exit 1 (got $rc)" [ $rc -eq 1 ]
+  check "font $1: no output" [ ! -e "$T/font.pdf" ]
+  if grep -qF "$T/$1: error: $2" "$T/err"; then ok; else bad "font $1: want '$2', got: $(head -c 300 "$T/err")"; fi
+}
+badfont truncated.ttf "truncated or corrupt font file"
+badfont zero.ttf "empty file (zero bytes)"
+badfont text.ttf "not a TrueType font file"
+badfont restricted.ttf "the font's licence forbids embedding"
+badfont badtable.ttf "truncated or corrupt font file (table"
+pdftoppm -r 20 -png -singlefile "$T/enhe.pdf" "$T/good"
+pdftoppm -r 20 -jpeg -singlefile "$T/enhe.pdf" "$T/good"
+python3 tests/corrupt.py png "$T"
+badimage() { # file, expected message
+  printf 'extends: single\nletterhead: {image: %s, height: 15mm}\n' "$T/$1" > "$T/img-$1.yaml"
+  rm -f "$T/img.pdf"
+  "$BIN" "$T/plain.md" --layout "$T/img-$1.yaml" -o "$T/img.pdf" 2>"$T/err"; rc=$?
+  check "image $1: exit 1 (got $rc)" [ $rc -eq 1 ]
+  check "image $1: no output" [ ! -e "$T/img.pdf" ]
+  if grep -qF "$T/$1: error: $2" "$T/err"; then ok; else bad "image $1: want '$2', got: $(head -c 300 "$T/err")"; fi
+}
+badimage zero.png "empty file (zero bytes)"
+badimage truncated.png "truncated or corrupt PNG"
+badimage text.png "not a PNG or JPEG image"
+badimage huge.png "image too large"
+badimage truncated.jpg "truncated or corrupt JPEG"
+printf 'extends: single\nletterhead: {image: %s, height: 15mm}\n' "$T/good.png" > "$T/img-good.yaml"
+"$BIN" "$T/plain.md" --layout "$T/img-good.yaml" -o "$T/img.pdf" 2>"$T/err"; rc=$?
+check "a valid letterhead PNG renders (rc=$rc: $(head -c 200 "$T/err"))" [ $rc -eq 0 ]
+check "letterhead PDF passes pdfcheck" sh "$PDFCHECK" "$T/img.pdf" >/dev/null 2>&1
 
 # ---- usage ---------------------------------------------------------------------
 "$BIN" --help >"$T/out" 2>&1; rc=$?

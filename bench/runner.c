@@ -1,0 +1,101 @@
+/* runner.c - times a command: bench/runner [-w WARMUP] [-n RUNS] -- CMD ARG...
+ *
+ * Runs CMD WARMUP times untimed, then RUNS times, each as a fresh process
+ * (fork + exec, so start-up and dynamic linking are counted, as a user sees
+ * them), and prints one line:
+ *
+ *     MEDIAN_MS MIN_MS MAX_MS PEAK_RSS_KB
+ *
+ * Wall time is CLOCK_MONOTONIC from fork to wait4; the peak RSS is the
+ * largest ru_maxrss the kernel reports for the timed runs (it covers every
+ * thread of the process).  Exits 1, naming the status, if any run fails. */
+#define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE /* wait4 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_RUNS 1000
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Runs argv once; returns 0 and the time and peak RSS, or -1. */
+static int run_once(char **argv, double *ms, long *rss_kb)
+{
+    double t0 = now_ms();
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("runner: fork");
+        return -1;
+    }
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "runner: cannot run %s\n", argv[0]);
+        _exit(127);
+    }
+    int st;
+    struct rusage ru;
+    if (wait4(pid, &st, 0, &ru) != pid) {
+        perror("runner: wait4");
+        return -1;
+    }
+    *ms = now_ms() - t0;
+    *rss_kb = ru.ru_maxrss;
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+        if (WIFEXITED(st))
+            fprintf(stderr, "runner: %s exited with status %d\n", argv[0], WEXITSTATUS(st));
+        else
+            fprintf(stderr, "runner: %s was killed by signal %d\n", argv[0], WTERMSIG(st));
+        return -1;
+    }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    int warm = 1, runs = 5, i = 1;
+    for (; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!strcmp(argv[i], "-w") && i + 1 < argc)
+            warm = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-n") && i + 1 < argc)
+            runs = atoi(argv[++i]);
+        else
+            break;
+    }
+    if (i + 1 >= argc || strcmp(argv[i], "--") || warm < 0 || runs < 1 || runs > MAX_RUNS) {
+        fprintf(stderr, "usage: runner [-w WARMUP] [-n RUNS(1-%d)] -- CMD ARG...\n", MAX_RUNS);
+        return 2;
+    }
+    char **cmd = argv + i + 1;
+    double t[MAX_RUNS], ms;
+    long rss, peak = 0;
+    for (int k = 0; k < warm; k++)
+        if (run_once(cmd, &ms, &rss))
+            return 1;
+    for (int k = 0; k < runs; k++) {
+        if (run_once(cmd, &t[k], &rss))
+            return 1;
+        if (rss > peak)
+            peak = rss;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_double);
+    double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
+    printf("%.3f %.3f %.3f %ld\n", med, t[0], t[runs - 1], peak);
+    return 0;
+}

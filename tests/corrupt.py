@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""corrupt.py MODE ARGS: makes broken fonts and images for the error tests.
+  restricted-font FILE.ttf   set OS/2 fsType to 0x0002 (restricted licence embedding)
+  table-past-end FILE.ttf    make the last table directory entry reach past the end of the file
+  png DIR                    from DIR/good.png and DIR/good.jpg make zero.png, truncated.png,
+                             text.png, huge.png (a valid header claiming 100000 x 100000) and
+                             truncated.jpg"""
+import struct, sys, zlib
+
+def tables(data):
+    n = struct.unpack(">H", data[4:6])[0]
+    for i in range(n):
+        e = 12 + 16 * i
+        tag, _, off, ln = struct.unpack(">4sIII", data[e:e + 16])
+        yield i, e, tag, off, ln
+
+mode = sys.argv[1]
+if mode == "restricted-font":
+    path = sys.argv[2]
+    data = bytearray(open(path, "rb").read())
+    for _, _, tag, off, _ in tables(data):
+        if tag == b"OS/2":
+            data[off + 8:off + 10] = struct.pack(">H", 0x0002)
+    open(path, "wb").write(data)
+elif mode == "table-past-end":
+    path = sys.argv[2]
+    data = bytearray(open(path, "rb").read())
+    last = list(tables(data))[-1]
+    _, e, _, off, _ = last
+    data[e + 12:e + 16] = struct.pack(">I", len(data) - off + 4096)
+    open(path, "wb").write(data)
+elif mode == "png":
+    d = sys.argv[2]
+    good = open(d + "/good.png", "rb").read()
+    open(d + "/zero.png", "wb").close()
+    open(d + "/truncated.png", "wb").write(good[:len(good) // 2])
+    open(d + "/text.png", "w").write("this is not an image\n")
+    ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+    chunk = lambda t, b: struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xFFFFFFFF)
+    open(d + "/huge.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
+                                      chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    jpg = open(d + "/good.jpg", "rb").read()
+    open(d + "/truncated.jpg", "wb").write(jpg[:len(jpg) // 2])
+else:
+    sys.exit("unknown mode " + mode)
