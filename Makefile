@@ -29,7 +29,7 @@ TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 SAN_TESTS:= $(TEST_SRC:tests/%.c=build/asan/tests/%)
 DEPSTAMP := build/.deps-ok
 
-.PHONY: all check demo install deps clean samples
+.PHONY: all check demo install deps clean samples bench
 all: build/bulletin build/libbulletin.a
 
 # Installs missing Debian packages, only when a pkg-config or file check fails.
@@ -92,3 +92,25 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) build/obj/main.d build/asan/main.d
+
+# `make bench`: an optimised build of its own under build/bench (no sanitizers,
+# assertions off), the timing runner and the HarfBuzz + zlib floor, then
+# bench/run.sh, which generates the inputs and prints the table and targets.
+# Never part of `make check`; a missed target does not fail it.
+BENCH_OBJ := $(LIB_SRC:src/%.c=build/bench/obj/%.o) build/bench/obj/main.o
+build/bench/%: OPT = -O2 -g -DNDEBUG
+build/bench/obj/%.o: src/%.c | $(DEPSTAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+build/bench/bulletin: $(BENCH_OBJ)
+	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+build/bench/runner: bench/runner.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDFLAGS)
+build/bench/floor: bench/floor.c | $(DEPSTAMP)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) $(shell pkg-config --cflags harfbuzz zlib) $(CFLAGS) -o $@ $< \
+	  $(shell pkg-config --libs harfbuzz zlib) $(LDFLAGS)
+bench: build/bench/bulletin build/bench/runner build/bench/floor
+	@sh bench/run.sh build/bench
+-include $(BENCH_OBJ:.o=.d)

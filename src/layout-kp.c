@@ -683,6 +683,7 @@ size_t bl_kp_break(const bl_kp_item *items, size_t n, const bl_kp_params *p,
              * closer to the requested looseness (TeX retries the same way). */
             free(best.lines);
             best = cur;
+            cur.lines = NULL;
             found = 1;
             if (best.looseness == s.par.looseness)
                 break;
@@ -700,6 +701,7 @@ size_t bl_kp_break(const bl_kp_item *items, size_t n, const bl_kp_params *p,
     ret = best.count;
 out:
     free(best.lines);
+    free(cur.lines); /* a looseness search that ran out of memory */
     free(s.sw);
     free(s.nd);
     free(s.lw);

@@ -442,7 +442,8 @@ static int build_head(ctx *c, group *g, langctx *lc, double w)
     const char *ref = bl_text_get(&c->b->reference, lc->index);
     if (ref && *ref) {
         bl_buf t = {0};
-        bl_buf_printf(&t, "%s %s", lc->cfg->number_label ? lc->cfg->number_label : "No.", ref);
+        /* LRI ... PDI keeps "MOD-2021-117" in one piece inside right-to-left text (UAX #9 isolates). */
+        bl_buf_printf(&t, "%s \xE2\x81\xA6%s\xE2\x81\xA9", lc->cfg->number_label ? lc->cfg->number_label : "No.", ref);
         int r = t.data ? set_plain(c, g, lc, K_SMALL, t.data, w, BL_ALIGN_START, "reference", 0) : -1;
         bl_buf_free(&t);
         if (r)
@@ -557,6 +558,13 @@ static size_t fit(const ctx *c, const group *g, size_t i, double avail, int at_t
             for (size_t j = i; j < k; j++)
                 h += (j == i && at_top ? 0 : g->v[j].space_before) + g->v[j].height;
         }
+    }
+    /* A page should not end in a hyphen (TeX's \brokenpenalty): give the line
+     * to the next page when the paragraph keeps its orphans. */
+    if (k > i + 1 && k < g->n && g->v[k - 1].hyphen && g->v[k].para_id == g->v[k - 1].para_id &&
+        g->v[k - 1].line_in_para >= c->l->orphans && g->v[k].nlines_para - g->v[k - 1].line_in_para >= c->l->widows) {
+        k--;
+        h -= g->v[k].height + g->v[k].space_before;
     }
     /* a heading never ends a column */
     while (k > i && k < g->n && g->v[k - 1].keep_with_next) {
@@ -732,14 +740,24 @@ static int draw_page_furniture(ctx *c, int page, int pages)
     const bl_layout *l = c->l;
     int rc = 0;
     double fy = l->margin_bottom + l->footer_h * 0.35;
-    for (int col = 0; col < c->ncols && !rc; col++) {
-        langctx *lc = c->col_lang[col];
-        double x, w;
-        col_box(c, col, &x, &w);
-        if (c->ncols == 1) { /* stacked/single: the whole text width */
-            x = c->col_x[0];
-            w = c->col_w;
-        }
+    /* Furniture boxes: the two columns in parallel; in stacked with two or
+     * more languages, two half-width boxes (the left-to-right language on the
+     * left) so every page carries both languages' header and footer. */
+    int nbox = c->ncols;
+    langctx *blang[2] = {c->col_lang[0], c->col_lang[1]};
+    double bx[2] = {c->col_x[0], c->col_x[1]}, bw = c->col_w;
+    if (c->ncols == 1 && l->arrangement == BL_ARR_STACKED && c->nlc >= 2) {
+        nbox = 2;
+        bw = (c->col_w - l->column_gap) / 2;
+        bx[1] = c->col_x[0] + bw + l->column_gap;
+        int left = c->lc[0].rtl && !c->lc[1].rtl ? 1 : 0;
+        blang[0] = &c->lc[left];
+        blang[1] = &c->lc[1 - left];
+    }
+    for (int col = 0; col < nbox && !rc; col++) {
+        langctx *lc = blang[col];
+        double x = bx[col], w = bw;
+        int other = nbox == 2 ? blang[1 - col]->index : lc->index;
         char *label = expand(c, lc, lc->cfg->page_label ? lc->cfg->page_label : "{page} / {pages}", page, pages);
         char *foot = expand(c, lc, lc->cfg->footer, page, pages);
         if (!label || (lc->cfg->footer && !foot)) {
@@ -758,12 +776,17 @@ static int draw_page_furniture(ctx *c, int page, int pages)
             rc = h ? furniture(c, lc, K_SMALL, h, x, w, BL_ALIGN_START, hy, "header") : -1;
             free(h);
         }
+        /* The classification, top and bottom: once across the page when every
+         * language says the same, else each column its own. */
         const char *cls = bl_text_get(&c->b->classification, lc->index);
-        if (!rc && cls && *cls) {
+        const char *ocls = bl_text_get(&c->b->classification, other);
+        int same = nbox == 2 && cls && ocls && !strcmp(cls, ocls);
+        if (!rc && cls && *cls && !(same && col == 1)) {
             double ty = l->page_h - l->margin_top * 0.55, by = l->margin_bottom * 0.45;
-            rc = furniture(c, lc, K_BANNER, cls, x, w, BL_ALIGN_CENTER, ty, "classification");
+            double cx = same ? l->margin_inner : x, cw = same ? l->page_w - l->margin_inner - l->margin_outer : w;
+            rc = furniture(c, lc, K_BANNER, cls, cx, cw, BL_ALIGN_CENTER, ty, "classification");
             if (!rc)
-                rc = furniture(c, lc, K_BANNER, cls, x, w, BL_ALIGN_CENTER, by, "classification");
+                rc = furniture(c, lc, K_BANNER, cls, cx, cw, BL_ALIGN_CENTER, by, "classification");
         }
     }
     if (rc)

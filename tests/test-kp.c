@@ -806,6 +806,7 @@ static void test_long(void)
     size_t k0 = 0;
     for (int t = 0; t < 4; t++) {
         bl_kp_params pr = params();
+        pr.tolerance = 3; /* random words: tolerance 2 has no feasible solution */
         double w = t == 1 ? 90 : 300;
         bl_kp_width_fn fn = t == 3 ? paged_width : fixed_width;
         pr.looseness = t == 2;
@@ -818,19 +819,18 @@ static void test_long(void)
             printf("long paragraph, %s: %zu items, %zu lines, %zu overfull, %.3f s\n", names[t],
                    p.n, k, over, secs);
         if (covers(&p, l, k, names[t])) {
-            int set = 1;
-            for (size_t i = 0; i < k; i++)
-                set &= fabs(set_width(&p, &l[i]) - fn(&w, i)) < 1e-6;
-            CHECK(k > 100 && over == 0 && set, "%s: %zu lines, %zu overfull, all set to measure %d",
-                  names[t], k, over, set);
+            /* At width 90 (words up to 50) the fallback pass sets some words
+             * alone; the others are feasible and set to their measure. */
+            int ok = 1;
+            for (size_t i = 0; i < k && t != 1; i++)
+                ok &= fabs(set_width(&p, &l[i]) - fn(&w, i)) < 1e-6 && l[i].ratio >= -1 &&
+                      l[i].ratio <= pr.tolerance;
+            CHECK(k > 100 && over == 0 && ok, "%s: %zu lines, %zu overfull, feasible %d", names[t],
+                  k, over, ok);
             if (t == 0)
                 k0 = k;
-            if (t == 2) {
-                int ok = k == k0 + 1;
-                for (size_t i = 0; i < k; i++)
-                    ok &= l[i].ratio >= -1 && l[i].ratio <= pr.tolerance;
-                CHECK(ok, "looseness +1 on a long paragraph: %zu lines, optimum %zu", k, k0);
-            }
+            if (t == 2)
+                CHECK(k == k0 + 1, "looseness +1 on a long paragraph: %zu lines, optimum %zu", k, k0);
         }
         free(l);
     }

@@ -1,0 +1,143 @@
+#!/bin/sh
+# The benchmark behind `make bench`: bench/run.sh BUILD_DIR (build/bench, which
+# holds the optimised bulletin, runner and floor).  Generates its inputs under
+# BUILD_DIR/in, runs every case after a warm-up, prints a table and checks the
+# targets of issue 5.  A missed target is reported, never an error: the exit
+# status is 0 unless something could not run at all.
+#
+# Environment: RUNS (timed runs per case, default 11; the 2,000-page slope
+# runs use fewer), SAMPLE (the bulletin, default the English + Hebrew sample).
+set -eu
+B=${1:-build/bench}
+BIN=$B/bulletin
+RUNS=${RUNS:-11}
+SAMPLE=${SAMPLE:-samples/mod-2021-11-24.en-he.md}
+LATIN=fonts/NotoSerif-Regular.ttf
+HEBREW=fonts/NotoSerifHebrew-Regular.ttf
+IN=$B/in OUT=$B/out
+for t in "$BIN" "$B/runner" "$B/floor"; do
+  [ -x "$t" ] || { echo "bench: $t is missing (run 'make bench')" >&2; exit 2; }
+done
+command -v pdfinfo >/dev/null || { echo "bench: pdfinfo (poppler-utils) is needed" >&2; exit 2; }
+
+# ---- inputs: regenerated when the sample or the generator changes ----------
+mkdir -p "$IN" "$OUT"
+stamp=$IN/.stamp
+if [ ! -f "$stamp" ] || [ "$SAMPLE" -nt "$stamp" ] || [ bench/gen.sh -nt "$stamp" ]; then
+  rm -rf "$IN/packet" "$IN/slope"
+  sh bench/gen.sh "$SAMPLE" 100 "$IN/packet"
+  sh bench/gen.sh "$SAMPLE" 1000 "$IN/slope"
+  touch "$stamp"
+fi
+PACKET=$(ls "$IN"/packet/*.md)
+
+# ---- helpers --------------------------------------------------------------
+pages() { pdfinfo "$1" 2>/dev/null | awk '/^Pages:/{print $2}'; }
+bytes() { wc -c < "$1" | tr -d ' '; }
+# The page content streams' uncompressed size, so that the floor deflates as
+# much as we do (qpdf's QDF mode marks them "%% Contents for page N").
+content_bytes() {
+  command -v qpdf >/dev/null || { echo 0; return; }
+  qpdf --qdf --object-streams=disable "$1" "$OUT/qdf.pdf" 2>/dev/null || [ $? -eq 3 ] || { echo 0; return; }
+  LC_ALL=C awk '/^%% Contents for page/ { c = 1 }
+    c && /^stream$/ { s = 1; next }
+    s && /^endstream$/ { s = 0; c = 0; next }
+    s { n += length($0) + 1 } END { print n + 0 }' "$OUT/qdf.pdf"
+  rm -f "$OUT/qdf.pdf"
+}
+# time NAME WARMUP RUNS CMD... -> sets T_MED T_MIN T_MAX RSS_KB
+time_case() {
+  name=$1 w=$2 n=$3; shift 3
+  set -- $("$B/runner" -w "$w" -n "$n" -- "$@" 2>"$OUT/$name.err" </dev/null) || true
+  if [ $# -ne 4 ]; then
+    echo "bench: case '$name' failed:" >&2; head -n 20 "$OUT/$name.err" >&2; exit 1
+  fi
+  T_MED=$1 T_MIN=$2 T_MAX=$3 RSS_KB=$4
+}
+ROWS=$OUT/rows.txt; : > "$ROWS"
+# row CASE PAGES OUTPUT_BYTES FLOOR_MS
+row() {
+  echo "$1|$2|$T_MED|$T_MIN|$T_MAX|$RSS_KB|$3|$4" >> "$ROWS"
+}
+
+echo "bench: $(uname -m), $(nproc) processors; $RUNS timed runs per case after a warm-up" >&2
+
+# ---- cases ----------------------------------------------------------------
+time_case startup 3 "$RUNS" "$BIN" --version
+row "start-up (bulletin --version)" 0 0 0
+
+time_case one 3 $((RUNS * 2 + 1)) "$BIN" "$SAMPLE" -o "$OUT/one.pdf"
+P1=$(pages "$OUT/one.pdf") S1=$(bytes "$OUT/one.pdf") C1=$(content_bytes "$OUT/one.pdf")
+set -- $("$B/floor" -w 3 -n "$RUNS" -p "$P1" -c "$C1" "$LATIN" "$HEBREW" "$SAMPLE")
+F1=$1 F1_SHAPE=$4 F1_ZIP=$5 G1=$6
+row "1 bulletin" "$P1" "$S1" "$F1"
+ONE_MED=$T_MED
+
+time_case packet 1 "$RUNS" "$BIN" $PACKET -o "$OUT/packet.pdf"
+PP=$(pages "$OUT/packet.pdf") SP=$(bytes "$OUT/packet.pdf") CP=$(content_bytes "$OUT/packet.pdf")
+set -- $("$B/floor" -w 1 -n "$RUNS" -p "$PP" -c "$CP" "$LATIN" "$HEBREW" $PACKET)
+FP=$1 FP_SHAPE=$4 FP_ZIP=$5 GP=$6
+row "packet, 1 PDF, 1 thread" "$PP" "$SP" "$FP"
+PACKET_MED=$T_MED PACKET_RSS=$RSS_KB
+
+for j in 1 2; do
+  rm -rf "$OUT/j$j"
+  time_case "j$j" 1 "$RUNS" "$BIN" -j $j --outdir "$OUT/j$j" $PACKET
+  pj=0 sj=0
+  for f in "$OUT/j$j"/*.pdf; do pj=$((pj + $(pages "$f"))) sj=$((sj + $(bytes "$f"))); done
+  row "packet, 100 PDFs, -j $j" "$pj" "$sj" "$FP"
+  eval "J${j}_MED=\$T_MED J${j}_PAGES=\$pj"
+done
+
+# Memory slope: one PDF from the first N of 1,000 bulletins.
+SLOPE=""
+for n in 100 250 500 1000; do
+  files=$(ls "$IN"/slope/*.md | head -n $n)
+  r=$(( RUNS / 4 > 1 ? RUNS / 4 : 1 ))
+  time_case "slope$n" 0 $r "$BIN" $files -o "$OUT/slope.pdf"
+  ps=$(pages "$OUT/slope.pdf")
+  row "$n bulletins, 1 PDF (memory slope)" "$ps" "$(bytes "$OUT/slope.pdf")" 0
+  SLOPE="$SLOPE $ps $RSS_KB"
+done
+rm -f "$OUT/slope.pdf"
+
+# ---- the table ----------------------------------------------------------------
+echo
+echo "| case | pages | median ms | min ms | max ms | pages/s | peak RSS MB | output KB | floor ms | × floor |"
+echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+awk -F'|' '{
+  pps = $2 > 0 ? sprintf("%.0f", $2 / ($3 / 1000)) : "-"
+  fl = $8 > 0 ? sprintf("%.1f", $8) : "-"
+  x = $8 > 0 ? sprintf("%.1f", $3 / $8) : "-"
+  out = $7 > 0 ? sprintf("%.1f", $7 / 1024) : "-"
+  printf "| %s | %s | %.1f | %.1f | %.1f | %s | %.1f | %s | %s | %s |\n", $1, $2 > 0 ? $2 : "-", $3, $4, $5, pps, $6 / 1024, out, fl, x
+}' "$ROWS"
+echo
+echo "floor = HarfBuzz shaping of all the text ($G1 glyphs per bulletin, $GP per packet; $LATIN +"
+echo "$HEBREW) + zlib deflate (default level) of as many content bytes as our PDF holds"
+echo "($C1 / $CP); 1 bulletin: shape $F1_SHAPE ms + deflate $F1_ZIP ms; packet: shape $FP_SHAPE ms + deflate $FP_ZIP ms."
+
+# ---- targets (issue 5) ------------------------------------------------------
+echo
+# target NAME VALUE OP LIMIT UNIT: prints PASS/MISS and the margin
+target() {
+  awk -v name="$1" -v v="$2" -v op="$3" -v lim="$4" -v unit="$5" 'BEGIN {
+    ok = op == "<=" ? v <= lim : v >= lim
+    by = op == "<=" ? (v - lim) / lim * 100 : (lim - v) / lim * 100
+    if (ok) printf "PASS  %-46s %10.1f %s (target %s %g; %.0f%% to spare)\n", name, v, unit, op, lim, -by
+    else    printf "MISS  %-46s %10.1f %s (target %s %g; off by %.0f%%, %.2fx)\n", name, v, unit, op, lim, by, op == "<=" ? v / lim : lim / v
+  }'
+}
+target "1 bulletin, whole process, median" "$ONE_MED" "<=" 10 ms
+target "packet, 1 thread" "$(awk -v p="$PP" -v t="$PACKET_MED" 'BEGIN{print p / (t / 1000)}')" ">=" 1000 pages/s
+target "packet, -j 2, separate outputs" "$(awk -v p="$J2_PAGES" -v t="$J2_MED" 'BEGIN{print p / (t / 1000)}')" ">=" 1800 pages/s
+target "packet time / floor" "$(awk -v a="$PACKET_MED" -v b="$FP" 'BEGIN{print a / b}')" "<=" 2.5 x
+target "packet, peak RSS" "$(awk -v k="$PACKET_RSS" 'BEGIN{print k / 1024}')" "<=" 40 MB
+# least-squares slope of peak RSS over pages
+slope=$(echo $SLOPE | awk '{ n = NF / 2; for (i = 1; i <= NF; i += 2) { x = $i; y = $(i + 1); sx += x; sy += y; sxx += x * x; sxy += x * y }
+  print (n * sxy - sx * sy) / (n * sxx - sx * sx) }')
+target "RSS growth per page (200 to 2,000 pages)" "$slope" "<=" 20 KB/page
+target "1 bulletin, PDF size" "$(awk -v b="$S1" 'BEGIN{print b / 1024}')" "<=" 40 KB
+target "packet (100 bulletins), PDF size" "$(awk -v b="$SP" 'BEGIN{print b / 1024}')" "<=" 500 KB
+echo
+echo "(pages/s counts pages over whole-process wall time; rerun with 'make bench', RUNS=N for more runs)"
