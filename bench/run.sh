@@ -110,7 +110,8 @@ awk -F'|' '{
   fl = $8 > 0 ? sprintf("%.1f", $8) : "-"
   x = $8 > 0 ? sprintf("%.1f", $3 / $8) : "-"
   out = $7 > 0 ? sprintf("%.1f", $7 / 1024) : "-"
-  printf "| %s | %s | %.1f | %.1f | %.1f | %s | %.1f | %s | %s | %s |\n", $1, $2 > 0 ? $2 : "-", $3, $4, $5, pps, $6 / 1024, out, fl, x
+  pg = $2 > 0 ? $2 : "-"
+  printf "| %s | %s | %.1f | %.1f | %.1f | %s | %.1f | %s | %s | %s |\n", $1, pg, $3, $4, $5, pps, $6 / 1024, out, fl, x
 }' "$ROWS"
 echo
 echo "floor = HarfBuzz shaping of all the text ($G1 glyphs per bulletin, $GP per packet; $LATIN +"

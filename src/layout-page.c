@@ -184,6 +184,33 @@ static size_t count_spaces(const bl_shaped *s, size_t a, size_t b)
     return n;
 }
 
+/* A word wider than the column: boxes for each grapheme cluster with a
+ * costly break between them, so it is broken, never drawn into the margin. */
+static int long_word(ctx *c, const bl_shaped *s, size_t a, size_t b, bl_kp_item **it, size_t **pos, size_t *n,
+                     size_t *cap, size_t *cap_pos)
+{
+    size_t cuts[512];
+    size_t nc = bl_text_graphemes(s, a, b, cuts, sizeof cuts / sizeof *cuts);
+    if (c->d)
+        bl_diag_at(c->d, BL_WARNING, c->b->file, s->src_off,
+                   "'%.*s' is wider than its column; it is broken between letters", (int)(b - a > 40 ? 40 : b - a),
+                   s->text + a);
+    size_t prev = a;
+    for (size_t k = 0; k <= nc; k++) {
+        size_t e = k < nc ? cuts[k] : b;
+        if (bl_grow(it, cap, *n + 2, sizeof **it) || bl_grow(pos, cap_pos, *n + 2, sizeof **pos))
+            return -1;
+        if (k > 0) {
+            (*it)[*n] = (bl_kp_item){BL_KP_PENALTY, 0, 0, 0, 900, 0};
+            (*pos)[(*n)++] = prev;
+        }
+        (*it)[*n] = (bl_kp_item){BL_KP_BOX, bl_shaped_width(s, prev, e), 0, 0, 0, 0};
+        (*pos)[(*n)++] = prev;
+        prev = e;
+    }
+    return 0;
+}
+
 /* Breaks a shaped paragraph into lines of width w (Knuth-Plass) and appends
  * them to g. */
 static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, double w, double indent,
@@ -204,13 +231,17 @@ static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, doub
         it[n] = (bl_kp_item){t, wd, st_, sh_, pen, fl};                                           \
         pos[n++] = (at);                                                                          \
     } while (0)
-#define FLUSH(at)                                      \
-    do {                                               \
-        if (box > 0) {                                 \
-            ITEM(BL_KP_BOX, box, 0, 0, 0, 0, box_at); \
-            box = 0;                                   \
-        }                                              \
-        box_at = (at);                                 \
+#define FLUSH(at)                                                  \
+    do {                                                           \
+        if (box > w && long_word(c, s, box_at, (at), &it, &pos, &n, &cap, &cap_pos)) \
+            goto out;                                              \
+        else if (box > w)                                          \
+            box = 0;                                               \
+        if (box > 0) {                                             \
+            ITEM(BL_KP_BOX, box, 0, 0, 0, 0, box_at);             \
+            box = 0;                                               \
+        }                                                          \
+        box_at = (at);                                             \
     } while (0)
     size_t box_at = 0;
     for (size_t i = 0; i < s->len; i++) {
@@ -252,7 +283,7 @@ static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, doub
     if (nl == (size_t)-1)
         goto out;
     if (overfull && c->d)
-        bl_diag_at(c->d, BL_WARNING, c->b->file, 0, "%zu overfull line(s) in a paragraph", overfull);
+        bl_diag_at(c->d, BL_WARNING, c->b->file, s->src_off, "%zu overfull line(s) in this paragraph", overfull);
     int pid = c->para_counter++;
     for (size_t k = 0; k < nl; k++) {
         bl_kp_line *kl = &lines[k];

@@ -8,6 +8,7 @@
 #include <string.h>
 #include FT_TRUETYPE_TABLES_H
 #include FT_TRUETYPE_TAGS_H
+#include <fontconfig/fontconfig.h>
 #include <hb-ot.h>
 
 #define FONT_MAX_BYTES (64u * 1024 * 1024)
@@ -100,9 +101,13 @@ static char *make_ps_name(FT_Face ft, const char *path)
 
 static char *make_label(const char *path)
 {
-    /* "…/fonts/X.ttf" -> "fonts/X.ttf": stable across install locations. */
-    const char *p = strstr(path, "/fonts/");
-    return bl_strdup(p ? p + 1 : path);
+    /* DATADIR/fonts/X.ttf -> "fonts/X.ttf": stable across install locations;
+     * a system font keeps its full path. */
+    const char *dir = bl_data_dir();
+    size_t n = dir ? strlen(dir) : 0;
+    if (dir && !strncmp(path, dir, n) && !strncmp(path + n, "/fonts/", 7))
+        return bl_strdup(path + n + 1);
+    return bl_strdup(path);
 }
 
 bl_face *bl_face_open(const char *path, char *err, size_t errlen)
@@ -245,6 +250,15 @@ int bl_face_advance(const bl_face *f, unsigned gid)
     return hb_font_get_glyph_h_advance(f->hb_font, gid);
 }
 
+/* System fallback answers per code point (see bl_face_system_fallback). */
+typedef struct fallback {
+    uint32_t cp;
+    bl_face *face; /* NULL: no system font has it */
+} fallback;
+static pthread_mutex_t fc_lock = PTHREAD_MUTEX_INITIALIZER;
+static fallback *fc_cache;
+static size_t fc_n, fc_cap;
+
 /* The cache: faces live until bl_face_cache_clear. */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static bl_face **cache;
@@ -273,6 +287,11 @@ bl_face *bl_face_cache_get(const char *path, char *err, size_t errlen)
 
 void bl_face_cache_clear(void)
 {
+    pthread_mutex_lock(&fc_lock);
+    free(fc_cache);
+    fc_cache = NULL;
+    fc_n = fc_cap = 0;
+    pthread_mutex_unlock(&fc_lock);
     pthread_mutex_lock(&cache_lock);
     for (size_t i = 0; i < cache_n; i++)
         bl_face_drop(cache[i]);
@@ -285,4 +304,54 @@ void bl_face_cache_clear(void)
         FT_Done_FreeType(ft_lib);
     ft_lib = NULL;
     pthread_mutex_unlock(&ft_lock);
+}
+
+/* ---- fontconfig fallback ----------------------------------------------------- */
+
+
+bl_face *bl_face_system_fallback(uint32_t cp, const char *lang)
+{
+    pthread_mutex_lock(&fc_lock);
+    for (size_t i = 0; i < fc_n; i++)
+        if (fc_cache[i].cp == cp) {
+            bl_face *f = fc_cache[i].face;
+            pthread_mutex_unlock(&fc_lock);
+            return f;
+        }
+    bl_face *found = NULL;
+    FcPattern *pat = FcPatternCreate();
+    FcCharSet *cs = FcCharSetCreate();
+    if (pat && cs && FcCharSetAddChar(cs, cp)) {
+        FcPatternAddCharSet(pat, FC_CHARSET, cs);
+        FcPatternAddBool(pat, FC_SCALABLE, FcTrue);
+        if (lang)
+            FcPatternAddString(pat, FC_LANG, (const FcChar8 *)lang);
+        FcConfigSubstitute(NULL, pat, FcMatchPattern);
+        FcDefaultSubstitute(pat);
+        FcResult r;
+        FcFontSet *set = FcFontSort(NULL, pat, FcFalse, NULL, &r);
+        /* The first few candidates that really have the character and that we
+         * can embed (TrueType outlines; bl_face_open checks the file). */
+        for (int i = 0; set && i < set->nfont && i < 8 && !found; i++) {
+            FcCharSet *fcs;
+            FcChar8 *file;
+            if (FcPatternGetCharSet(set->fonts[i], FC_CHARSET, 0, &fcs) != FcResultMatch || !FcCharSetHasChar(fcs, cp) ||
+                FcPatternGetString(set->fonts[i], FC_FILE, 0, &file) != FcResultMatch)
+                continue;
+            char err[200];
+            bl_face *f = bl_face_cache_get((const char *)file, err, sizeof err);
+            if (f && bl_face_glyph(f, cp))
+                found = f;
+        }
+        if (set)
+            FcFontSetDestroy(set);
+    }
+    if (cs)
+        FcCharSetDestroy(cs);
+    if (pat)
+        FcPatternDestroy(pat);
+    if (!bl_grow(&fc_cache, &fc_cap, fc_n + 1, sizeof *fc_cache))
+        fc_cache[fc_n++] = (fallback){cp, found};
+    pthread_mutex_unlock(&fc_lock);
+    return found;
 }

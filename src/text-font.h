@@ -40,6 +40,11 @@ void bl_face_drop(bl_face *f);
 bl_face *bl_face_cache_get(const char *path, char *err, size_t errlen);
 void bl_face_cache_clear(void);
 
+/* Last-resort fallback: a system font (found with fontconfig) that has cp
+ * and that bl_face_open accepts, or NULL.  Answers are cached per process
+ * (thread-safe); the face is borrowed from the face cache. */
+bl_face *bl_face_system_fallback(uint32_t cp, const char *lang);
+
 /* Glyph for a code point, 0 if the face has none. */
 unsigned bl_face_glyph(const bl_face *f, uint32_t cp);
 /* Horizontal advance of a glyph in font units. */

@@ -4,7 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/ubrk.h>
 #include <unicode/uchar.h>
+#include <unicode/utext.h>
 #include <unicode/uscript.h>
 
 #define PARA_MAX_BYTES (1u << 22) /* 4 MiB of text in one paragraph */
@@ -167,6 +169,7 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
     s->text = text;
     s->len = len;
     s->lang = lang;
+    s->src_off = src_off;
     s->style = st;
     s->levels = malloc(len + 1);
     s->brk = calloc(len + 1, 1);
@@ -184,6 +187,8 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
     /* Per character: script (Common/Inherited resolved from neighbours) and face. */
     int last_script = -1;
     bl_face *last_face = NULL;
+    uint32_t miss[32];
+    size_t nmiss = 0;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         int l = bl_utf8_decode(text + i, len - i, &cp);
@@ -206,12 +211,13 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
             for (int k = 0; k < fs->n && !fc; k++)
                 if (bl_face_glyph(fs->faces[k], cp))
                     fc = fs->faces[k];
+            if (!fc)
+                fc = bl_face_system_fallback(cp, lang);
             if (!fc) {
                 fc = fs->faces[0];
                 s->missing++;
-                if (d && !seen_has(st->seen, cp))
-                    bl_diag_at(d, BL_WARNING, f, src_off,
-                               "no font has U+%04X; it is drawn as an empty box", (unsigned)cp);
+                if (!seen_has(st->seen, cp) && nmiss < sizeof miss / sizeof *miss)
+                    miss[nmiss++] = cp;
             }
         }
         last_face = fc;
@@ -222,6 +228,14 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
             face[i + (size_t)k] = fc;
         }
         i += (size_t)l;
+    }
+    if (nmiss && d) { /* one warning per paragraph, each character once per bulletin */
+        bl_buf list = {0};
+        for (size_t k = 0; k < nmiss; k++)
+            bl_buf_printf(&list, "%sU+%04X", k ? ", " : "", (unsigned)miss[k]);
+        bl_diag_at(d, BL_WARNING, f, src_off, "no font has %s; drawn as empty boxes",
+                   list.data ? list.data : "?");
+        bl_buf_free(&list);
     }
     /* Leading Common characters take the first real script. */
     int first = -1;
@@ -284,6 +298,23 @@ double bl_shaped_width(const bl_shaped *s, size_t a, size_t b)
     for (size_t i = a; i < b; i++)
         w += s->adv_at[i];
     return w;
+}
+
+size_t bl_text_graphemes(const bl_shaped *s, size_t a, size_t b, size_t *out, size_t max)
+{
+    UErrorCode ue = U_ZERO_ERROR;
+    UText *ut = utext_openUTF8(NULL, s->text + a, (int64_t)(b - a), &ue);
+    UBreakIterator *bi = ubrk_open(UBRK_CHARACTER, s->lang, NULL, 0, &ue);
+    size_t n = 0;
+    if (U_SUCCESS(ue))
+        ubrk_setUText(bi, ut, &ue);
+    if (U_SUCCESS(ue))
+        for (int32_t p = ubrk_first(bi); p != UBRK_DONE && n < max; p = ubrk_next(bi))
+            if (p > 0 && (size_t)p < b - a)
+                out[n++] = a + (size_t)p;
+    ubrk_close(bi);
+    utext_close(ut);
+    return U_SUCCESS(ue) ? n : 0;
 }
 
 /* ---- setting one line ---------------------------------------------------- */

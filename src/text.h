@@ -69,6 +69,7 @@ typedef struct bl_shaped {
     const bl_text_style *style;
     float hyphen_adv;     /* width of a hyphen in the paragraph's main face */
     int missing;          /* characters no font had */
+    size_t src_off;       /* source offset of the paragraph, for diagnostics */
 } bl_shaped;
 
 /* Shapes a paragraph.  base: BL_DIR_LTR/RTL/AUTO.  Characters that no face
@@ -83,6 +84,11 @@ void bl_shaped_free(bl_shaped *s);
 /* Width in points of text bytes [a, b) as shaped in the paragraph (a and b
  * cluster boundaries). */
 double bl_shaped_width(const bl_shaped *s, size_t a, size_t b);
+
+/* Grapheme cluster boundaries (UAX #29) inside text bytes (a, b) of s:
+ * writes up to max offsets into out and returns how many.  For breaking a
+ * word that is wider than its column.  Returns 0 on failure. */
+size_t bl_text_graphemes(const bl_shaped *s, size_t a, size_t b, size_t *out, size_t max);
 
 /* One set line: glyph runs in visual order with absolute positions. */
 typedef struct bl_line_out {

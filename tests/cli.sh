@@ -78,6 +78,26 @@ check "emoji: renders" [ $rc -eq 0 ]
 check "emoji: one warning naming U+1F680 and the line" \
   sh -c "[ \$(grep -c 'warning: no font has U+1F680' '$T/err') -eq 1 ] && grep -q 'emoji.md:6:1: warning' '$T/err'"
 
+# ---- fontconfig finds a system font for a script no layout font covers ----------
+printf -- '---\nlanguages: [en]\ndate: 2021-11-24\ntitle: Fallback\n---\nHindi: नमस्ते दुनिया; Greek: Καλημέρα.\n' > "$T/fallback.md"
+"$BIN" "$T/fallback.md" -o "$T/fallback.pdf" --trace "$T/fallback.json" 2>"$T/err"; rc=$?
+check "system font fallback: renders without warnings" sh -c "[ $rc -eq 0 ] && [ ! -s '$T/err' ]"
+check "system font fallback: a Devanagari font is embedded" sh -c "pdffonts '$T/fallback.pdf' | grep -q Devanagari"
+check "system font fallback: ToUnicode gives back the text" python3 tests/pdfglyphs.py tounicode "$T/fallback.json" "$T/fallback.pdf"
+
+# ---- a word wider than its column: broken between letters, with a warning ------
+W=$(python3 -c "print('Pneumonoultramicroscopicsilicovolcanoconiosis' * 3)")
+printf -- "---\nlanguages: [en, he]\ndate: 2021-11-24\ntitle: {en: Long, he: ארוך}\n---\n::: en\nThe word $W is long.\n:::\n::: he\nמילה ארוכה.\n:::\n" > "$T/longword.md"
+"$BIN" "$T/longword.md" -o "$T/longword.pdf" --trace "$T/longword.json" 2>"$T/err"; rc=$?
+check "long word: renders" [ $rc -eq 0 ]
+check "long word: warns at its line" grep -q "longword.md:7:1: warning: 'Pneumono.*' is wider than its column" "$T/err"
+check "long word: no line wider than its column" python3 -c "
+import json, sys
+t = json.load(open('$T/longword.json'))
+col = (595.28 - 2 * 51.02 - 22.68) / 2   # layouts/base.yaml: 18 mm margins, 8 mm gap
+bad = [l for p in t['pages'] for l in p['lines'] if l['kind'] == 'paragraph' and l['width'] > col + 0.01]
+sys.exit(1 if bad or not any('Pneumono' in l['text'] for p in t['pages'] for l in p['lines']) else 0)"
+
 # ---- diagnostics: file:line:col, exit 1, no output ---------------------------
 # expect NAME EXPECTED-STDERR-SUBSTRING (source on stdin)
 expect() {

@@ -27,6 +27,9 @@ kind, coordinates, text) to stderr; tests/cli-layout.sh counts them.
              (left-to-right languages): prints the distribution of inter-word
              space ratios and the hyphenated lines; fails unless at least 95%
              of justified lines are within 0.8-1.5x and none is beyond 2x
+  pages-have-text TRACE      no page of the trace is without text
+  selftest TRACE SRC LONGTRACE LONGSRC   every check above fails on a trace
+             doctored to break its rule (en+he parallel traces)
   make-long-pair CORPUS      writes tests/data/layout-cases/long-pair.md
   make-headings CORPUS       writes tests/data/layout-cases/headings.md
 
@@ -532,6 +535,84 @@ def check_longpair(pages, src, langs, errors):
                 errors.append("page %d: %s continues but %s does not" % (pn + 1, lg, other))
 
 
+def check_pages_have_text(pages, errors):
+    for p in pages:
+        if not any(is_body(ln) for ln in p["lines"]):
+            errors.append("page %d has no text" % p["number"])
+    print("pages: %d, every one with text: %s" % (len(pages), "no" if errors else "yes"))
+
+def selftest(trace, src, longtrace, longsrc):
+    """Each check must fail on a trace doctored to break its rule (a check
+    that cannot fail proves nothing)."""
+    import copy
+    geo = Geometry("parallel", ["en", "he"])
+    base, long_base = load_trace(trace), load_trace(longtrace)
+    failures = []
+
+    def expect_fail(name, fn, pages, what):
+        errs = []
+        out = sys.stdout
+        sys.stdout = open(os.devnull, "w")
+        try:
+            fn(pages, errs)
+        finally:
+            sys.stdout.close()
+            sys.stdout = out
+        errs = [e for e in errs if what in e]
+        print("selftest %-34s %s" % (name, "caught: " + errs[0][:80] if errs else "NOT CAUGHT"))
+        if not errs:
+            failures.append(name)
+
+    def body(pages, lang, page=None):
+        return [ln for p in pages for ln in p["lines"] if ln["lang"] == lang and is_body(ln)
+                and ln["block"] >= 0 and (page is None or ln["page"] == page)]
+
+    pg = copy.deepcopy(base)
+    next(ln for ln in body(pg, "he") if ln["block"] == 1)["baseline"] -= 1.0
+    expect_fail("pairs: shifted block start", lambda p, e: check_pairs(p, geo, e), pg, "different baselines")
+    pg = copy.deepcopy(base)
+    body(pg, "en")[3]["runs"][0]["glyphs"][-1][1] += 300
+    expect_fail("columns: glyph in the gutter", lambda p, e: check_columns(p, geo, e), pg, "glyph origin")
+    pg = copy.deepcopy(base)
+    ln = body(pg, "he")[5]
+    ln["x"] -= 3
+    ln["width"] += 3
+    expect_fail("columns: line 3pt too wide", lambda p, e: check_columns(p, geo, e), pg, "line outside")
+    # a split paragraph: the lines of its last piece but one go back to the
+    # foot of the page before, leaving one line (a widow) after the break
+    pg = copy.deepcopy(base)
+    split = [pieces(x) for x in paragraphs(pg, "en", geo) if len(pieces(x)) >= 2]
+    if not split:
+        pg = copy.deepcopy(long_base)
+        split = [pieces(x) for x in paragraphs(pg, "en", geo) if len(pieces(x)) >= 2]
+    ps = split[0]
+    for i, ln in enumerate(ps[-1][:-1]):
+        ln.update(page=ps[-2][-1]["page"], baseline=ps[-2][-1]["baseline"] - 14 * (i + 1), seq=1000 + i)
+    expect_fail("breaks: a widow", lambda p, e: check_breaks(p, geo, e), pg, "widow")
+    pg = copy.deepcopy(base)
+    last = min(body(pg, "en", 1), key=lambda ln: ln["baseline"])
+    h = copy.deepcopy(last)
+    h.update(kind="heading", block=last["block"] + 1, baseline=last["baseline"] - 14, seq=999)
+    pg[0]["lines"].append(h)
+    expect_fail("headings: heading at the foot", lambda p, e: check_headings(p, geo, e), pg, "ends with a heading")
+    pg = copy.deepcopy(base)
+    foot = next(ln for ln in pg[0]["lines"] if ln["lang"] == "he" and ln["kind"] == "footer")
+    foot["text"] = foot["text"].replace("1", "3")
+    expect_fail("furniture: wrong page number", lambda p, e: check_furniture(p, geo, e, src), pg, "footer '")
+    pg = copy.deepcopy(base)
+    pg[1]["lines"] = [ln for ln in pg[1]["lines"] if not (ln["kind"] == "header" and ln["lang"] == "en")]
+    expect_fail("furniture: no header", lambda p, e: check_furniture(p, geo, e, src), pg, "header")
+    pg = copy.deepcopy(long_base)
+    ln = next(ln for ln in body(pg, "he", 2) if ln["block"] == 0)
+    ln["baseline"] -= 14
+    expect_fail("longpair: column resumes lower", lambda p, e: check_longpair(p, longsrc, ["en", "he"], e), pg,
+                "resume at different")
+    pg = copy.deepcopy(long_base)
+    pg[2]["lines"].remove(next(ln for ln in pg[2]["lines"] if ln["lang"] == "en" and ln["block"] == 0))
+    expect_fail("longpair: a lost line", lambda p, e: check_longpair(p, longsrc, ["en", "he"], e), pg, "give back")
+    return failures
+
+
 # ---- fonts: advances and cmap from the font file (for the justification measure) ----
 
 class Font:
@@ -636,7 +717,7 @@ BINS = [(0, 0.8, "< 0.8"), (0.8, 1.0, "0.8-1.0"), (1.0, 1.2, "1.0-1.2"), (1.2, 1
         (1.5, 2.0, "1.5-2.0"), (2.0, 1e9, "> 2.0")]
 
 def check_justify(traces, errors):
-    ratios, lasts, nospace, hyph, total_lines = [], [], 0, 0, 0
+    ratios, lasts, nospace, hyph, hyph_run, total_lines = [], [], 0, 0, 0, 0
     worst = []
     for path in traces:
         pages = load_trace(path)
@@ -649,9 +730,13 @@ def check_justify(traces, errors):
             for ln in lines:
                 byblock.setdefault(ln["block"], []).append(ln)
             for blk, bl in byblock.items():
+                run = 0
                 for i, ln in enumerate(bl):
                     total_lines += 1
-                    hyph += is_hyphenated(ln)
+                    h = is_hyphenated(ln)
+                    hyph += h
+                    run = run + 1 if h else 0
+                    hyph_run = max(hyph_run, run)
                     r = space_ratios(ln)
                     if i == len(bl) - 1:  # the last line is set ragged, its spaces natural
                         lasts += r
@@ -675,7 +760,7 @@ def check_justify(traces, errors):
     if n:
         s = sorted(ratios)
         print("  min %.3f  median %.3f  max %.3f" % (s[0], s[n // 2], s[-1]))
-    print("  hyphenated lines: %d" % hyph)
+    print("  hyphenated lines: %d of %d, at most %d in a row" % (hyph, total_lines, hyph_run))
     if lasts:
         print("  last lines (ragged, natural spaces): mean ratio %.3f over %d spaces" % (sum(lasts) / len(lasts), len(lasts)))
         # the measure itself: an unjustified space must come out at 1.0
@@ -732,8 +817,10 @@ def make_long_pair(corpus):
     return "\n".join(out) + "\n"
 
 def make_headings(corpus):
-    """Headings between corpus paragraphs, one to three paragraphs a section,
-    so that headings come at many heights, some near a page's foot."""
+    """Thirty short sections, each a heading and one paragraph of one to
+    three sentences of a corpus paragraph, so that headings fall at every
+    height of a page, some at its foot, and the paragraphs after them have
+    from one to about eight lines (short ones cannot be split)."""
     langs = ["en", "he"]
     name = {"en": "Section %d", "he": "סעיף %d"}
     title = {"en": "Headings keep with what follows", "he": "כותרות נשארות עם ההמשך"}
@@ -742,12 +829,9 @@ def make_headings(corpus):
     out.insert(1, "# Generated by: python3 tests/layout_checks.py make-headings ../shared/corpus")
     for lg in langs:
         out += ["", "::: " + lg]
-        k = 0
-        for s in range(1, 13):
-            out += ["", "## " + name[lg] % s]
-            for _ in range(1 + (s * 7) % 3):
-                out += ["", body[lg][k % len(body[lg])]]
-                k += 1
+        for s in range(1, 31):
+            sentences = re.split(r"(?<=\.) ", body[lg][s % len(body[lg])])
+            out += ["", "## " + name[lg] % s, "", " ".join(sentences[:1 + s % 3])]
         out += [":::"]
     return "\n".join(out) + "\n"
 
@@ -776,6 +860,10 @@ def main(argv):
         return 0
     if mode == "justify":
         check_justify(args, errors)
+    elif mode == "selftest":
+        errors = ["check(s) not caught: " + ", ".join(f) for f in [selftest(*args)] if f]
+    elif mode == "pages-have-text":
+        check_pages_have_text(load_trace(args[0]), errors)
     else:
         layout = opt(args, "--layout", "parallel")
         langs = opt(args, "--langs", "en").split(",")
