@@ -91,12 +91,12 @@ done
 
 # Memory slope: one PDF from the first N of 1,000 bulletins.
 SLOPE=""
-for n in 100 250 500 1000; do
-  files=$(ls "$IN"/slope/*.md | head -n $n)
+for nb in 100 250 500 1000; do
+  files=$(ls "$IN"/slope/*.md | head -n $nb)
   r=$(( RUNS / 4 > 1 ? RUNS / 4 : 1 ))
-  time_case "slope$n" 0 $r "$BIN" $files -o "$OUT/slope.pdf"
+  time_case "slope$nb" 0 $r "$BIN" $files -o "$OUT/slope.pdf"
   ps=$(pages "$OUT/slope.pdf")
-  row "$n bulletins, 1 PDF (memory slope)" "$ps" "$(bytes "$OUT/slope.pdf")" 0
+  row "$nb bulletins, 1 PDF (memory slope)" "$ps" "$(bytes "$OUT/slope.pdf")" 0
   SLOPE="$SLOPE $ps $RSS_KB"
 done
 rm -f "$OUT/slope.pdf"

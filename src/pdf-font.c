@@ -1,9 +1,8 @@
 /* pdf-font.c - embedded fonts of the PDF backend: Type0 / Identity-H fonts
  * with CIDFontType2 descendants, built on libharu's object layer (libharu's
  * own TrueType support re-encodes text through its encoders and cannot draw
- * shaped glyph ids).  Subset with hb-subset at save time; /W, ToUnicode and
- * a CIDToGIDMap stream from codes to the subset's glyph ids.  See
- * pdf-font.h. */
+ * shaped glyph ids).  Subset with hb-subset at save time; /W, ToUnicode and,
+ * when aliases exist, a CIDToGIDMap stream.  See pdf-font.h. */
 #include "pdf-font.h"
 
 #include <math.h>
@@ -11,12 +10,6 @@
 #include <string.h>
 
 #include <hb-subset.h>
-
-/* hb_subset_plan_create_or_fail and its glyph mapping are stable API since
- * HarfBuzz 6.0. */
-#if !HB_VERSION_ATLEAST(6, 0, 0)
-#error "HarfBuzz 6.0 or later is needed (hb_subset_plan_old_to_new_glyph_mapping)"
-#endif
 
 /* Alias codes must fit the 2-byte codes of Identity-H. */
 #define MAX_CODE 0xFFFFu
@@ -167,8 +160,7 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *
         goto fail;
     f->fontfile = HPDF_DictStream_New(mm, xref);
     f->tounicode = HPDF_DictStream_New(mm, xref);
-    f->cidtogid = HPDF_DictStream_New(mm, xref);
-    if (!f->fontfile || !f->tounicode || !f->cidtogid)
+    if (!f->fontfile || !f->tounicode)
         goto fail;
 
     /* Names get their subset tag at finish time; placeholders until then. */
@@ -195,7 +187,7 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *
     st |= HPDF_Dict_Add(csi, "Ordering", HPDF_String_New(mm, "Identity", NULL));
     st |= HPDF_Dict_AddNumber(csi, "Supplement", 0);
     st |= HPDF_Dict_Add(f->cidfont, "FontDescriptor", f->descriptor);
-    st |= HPDF_Dict_Add(f->cidfont, "CIDToGIDMap", f->cidtogid);
+    st |= HPDF_Dict_AddName(f->cidfont, "CIDToGIDMap", "Identity");
     f->cidfont->write_fn = write_w;
     f->cidfont->attr = f;
 
@@ -471,7 +463,7 @@ static int build_tounicode(bl_pdf_font *f, bl_buf *out)
 /* Tables a CIDFontType2 font program needs (PDF 32000-1 9.9, table 126:
  * head hhea loca maxp cvt prep glyf hmtx fpgm; cmap only for simple
  * TrueType fonts).  Everything else (layout, names, cmap, post, OS/2) is
- * dropped; cvt, fpgm and prep go too, with the hinting (see SUBSET_FLAGS). */
+ * dropped, and cvt, fpgm and prep go with the hinting (SUBSET_FLAGS). */
 static int keep_table(hb_tag_t t)
 {
     static const hb_tag_t keep[] = {
@@ -485,17 +477,19 @@ static int keep_table(hb_tag_t t)
     return 0;
 }
 
-/* Glyph ids are renumbered densely (no RETAIN_GIDS): a retained-ids subset
- * keeps a loca and hmtx entry for every glyph up to the highest one used,
- * ~13 KB for a Latin font of 3,000 glyphs.  The codes already written into
- * the content streams stay the original ids; the CIDToGIDMap stream maps
- * them to the new ones.  NO_HINTING: pages are viewed scaled, and fpgm,
- * prep, cvt and the glyph programs cost ~1.5 KB compressed per font. */
-#define SUBSET_FLAGS (HB_SUBSET_FLAGS_NOTDEF_OUTLINE)
+/* Retained glyph ids: codes stay glyph ids, so the content streams written
+ * page by page before subsetting remain valid.  The loca and hmtx entries
+ * this keeps for unused glyphs are runs of equal values that Flate reduces
+ * to ~100 bytes per font; renumbering densely instead needs a CIDToGIDMap
+ * stream per font, which costs more than that (measured: 0.7 KB more for a
+ * two-page bilingual bulletin).
+ * No hinting: pages are viewed scaled, and the TrueType programs (fpgm,
+ * prep, cvt, glyph instructions) were over half of the compressed font
+ * files (the Noto fpgm alone is 3.6 KB in every font). */
+#define SUBSET_FLAGS (HB_SUBSET_FLAGS_RETAIN_GIDS | HB_SUBSET_FLAGS_NO_HINTING | HB_SUBSET_FLAGS_NOTDEF_OUTLINE)
 
-/* Returns the subset font file (caller destroys), or NULL.  Fills
- * newgid[g] for every glyph g in use: its id in the subset. */
-static hb_blob_t *subset(const bl_pdf_font *f, uint16_t *newgid, char *err, size_t errlen)
+/* Returns the subset font file (caller destroys), or NULL. */
+static hb_blob_t *subset(const bl_pdf_font *f, char *err, size_t errlen)
 {
     hb_subset_input_t *in = hb_subset_input_create_or_fail();
     if (!in) {
@@ -507,9 +501,6 @@ static hb_blob_t *subset(const bl_pdf_font *f, uint16_t *newgid, char *err, size
     for (unsigned g = 0; g < f->face->num_glyphs; g++)
         if (f->slot[g])
             hb_set_add(glyphs, g);
-    /* Dropping GSUB, GPOS, GDEF, MATH and COLR also keeps their glyph
-     * closures out: the subset holds the glyphs drawn, .notdef and the
-     * components of composite glyphs, nothing else. */
     hb_set_t *drop = hb_subset_input_set(in, HB_SUBSET_SETS_DROP_TABLE_TAG);
     hb_tag_t tags[64];
     unsigned start = 0, count;
@@ -522,31 +513,13 @@ static hb_blob_t *subset(const bl_pdf_font *f, uint16_t *newgid, char *err, size
         start += count;
     } while (count == sizeof tags / sizeof tags[0]);
     hb_subset_input_set_flags(in, SUBSET_FLAGS);
-    hb_subset_plan_t *plan = hb_subset_plan_create_or_fail(f->face->hb_face, in);
+    hb_face_t *sub = hb_subset_or_fail(f->face->hb_face, in);
     hb_subset_input_destroy(in);
-    hb_face_t *sub = NULL;
-    int lost = 0;
-    if (plan) {
-        /* Borrowed from the plan. */
-        const hb_map_t *o2n = hb_subset_plan_old_to_new_glyph_mapping(plan);
-        for (unsigned g = 0; g < f->face->num_glyphs; g++)
-            if (f->slot[g]) {
-                hb_codepoint_t n = hb_map_get(o2n, g);
-                if (n == HB_MAP_VALUE_INVALID || n > MAX_CODE)
-                    lost = 1;
-                else
-                    newgid[g] = (uint16_t)n;
-            }
-        if (!lost)
-            sub = hb_subset_plan_execute_or_fail(plan);
-        hb_subset_plan_destroy(plan);
-    }
     hb_blob_t *blob = sub ? hb_face_reference_blob(sub) : NULL;
     hb_face_destroy(sub);
     if (!blob || hb_blob_get_length(blob) < 12) {
         hb_blob_destroy(blob);
-        snprintf(err, errlen, "cannot subset font %s (hb-subset %s)", f->face->label,
-                 lost ? "left out a glyph in use" : "failed");
+        snprintf(err, errlen, "cannot subset font %s (hb-subset failed)", f->face->label);
         return NULL;
     }
     return blob;
@@ -584,43 +557,14 @@ static HPDF_STATUS put_stream(HPDF_Dict d, const void *data, size_t len, int com
 int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, size_t errlen)
 {
     HPDF_STATUS st = HPDF_OK;
-    uint16_t *newgid = calloc(f->face->num_glyphs, sizeof *newgid);
-    if (!newgid) {
-        snprintf(err, errlen, "out of memory");
+    hb_blob_t *blob = subset(f, err, errlen);
+    if (!blob)
         return -1;
-    }
-    hb_blob_t *blob = subset(f, newgid, err, errlen);
-    if (!blob) {
-        free(newgid);
-        return -1;
-    }
     unsigned blen = 0;
     const char *bdata = hb_blob_get_data(blob, &blen);
     st |= put_stream(f->fontfile, bdata, blen, compress);
     st |= HPDF_Dict_AddNumber(f->fontfile, "Length1", (HPDF_INT32)blen);
     hb_blob_destroy(blob);
-
-    /* CID -> GID, 2 bytes per CID up to the highest code in use (PDF
-     * 32000-1 9.7.4.2).  Unused CIDs map to 0: the zeros compress to almost
-     * nothing. */
-    size_t ncid = 1;
-    for (size_t i = 0; i < f->ncodes; i++)
-        if ((size_t)f->codes[i].code + 1 > ncid)
-            ncid = (size_t)f->codes[i].code + 1;
-    unsigned char *map = calloc(ncid, 2);
-    if (!map) {
-        free(newgid);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < f->ncodes; i++) {
-        const bl_pdf_code *c = &f->codes[i];
-        map[2 * c->code] = (unsigned char)(newgid[c->gid] >> 8);
-        map[2 * c->code + 1] = (unsigned char)newgid[c->gid];
-    }
-    free(newgid);
-    st |= put_stream(f->cidtogid, map, ncid * 2, compress);
-    free(map);
 
     char tag[7], name[80];
     subset_tag(f, tag);
@@ -637,6 +581,33 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
     }
     st |= put_stream(f->tounicode, tu.data, tu.len, compress);
     bl_buf_free(&tu);
+
+    if (f->next_alias > f->face->num_glyphs) {
+        /* Aliases exist: CID -> GID through a stream, 2 bytes per CID
+         * (PDF 32000-1 9.7.4.2).  Unused CIDs map to 0: the zeros compress
+         * to almost nothing, where an identity ramp would not. */
+        size_t ncid = f->next_alias;
+        unsigned char *map = calloc(ncid, 2);
+        if (!map) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < f->ncodes; i++) {
+            const bl_pdf_code *c = &f->codes[i];
+            map[2 * c->code] = (unsigned char)(c->gid >> 8);
+            map[2 * c->code + 1] = (unsigned char)c->gid;
+        }
+        if (!f->cidtogid) {
+            f->cidtogid = HPDF_DictStream_New(doc->mmgr, doc->xref);
+            if (!f->cidtogid) {
+                free(map);
+                return hfail(doc, HPDF_FAILD_TO_ALLOC_MEM, "cannot create the CIDToGIDMap", err, errlen);
+            }
+            st |= HPDF_Dict_Add(f->cidfont, "CIDToGIDMap", f->cidtogid);
+        }
+        st |= put_stream(f->cidtogid, map, ncid * 2, compress);
+        free(map);
+    }
     if (st != HPDF_OK || HPDF_GetError(doc))
         return hfail(doc, st, "cannot write the PDF font objects", err, errlen);
     return 0;

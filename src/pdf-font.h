@@ -7,7 +7,7 @@
  * contexts): the second text gets an alias code >= num_glyphs, mapped back to
  * the real glyph by a CIDToGIDMap stream, so that ToUnicode can say what each
  * occurrence means.  The font file is subset at save time, when every used
- * glyph is known (hb-subset, glyph ids retained). */
+ * glyph is known (hb-subset, glyph ids retained, hinting dropped). */
 #ifndef BL_PDF_FONT_H
 #define BL_PDF_FONT_H
 #include <stddef.h>

@@ -288,6 +288,8 @@ bl_face *bl_face_cache_get(const char *path, char *err, size_t errlen)
 void bl_face_cache_clear(void)
 {
     pthread_mutex_lock(&fc_lock);
+    if (fc_cache)
+        FcFini(); /* fontconfig's configuration, loaded by the first fallback */
     free(fc_cache);
     fc_cache = NULL;
     fc_n = fc_cap = 0;

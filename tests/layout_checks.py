@@ -8,7 +8,9 @@ kind, coordinates, text) to stderr; tests/cli-layout.sh counts them.
              same page start on the same baseline (within 0.01 pt)
   columns    TRACE --layout L --langs A,B   every line's [x, x+width] and every
              glyph origin lies inside its language's column (within 0.01 pt);
-             the columns come from the layout file, not from the trace
+             the columns come from the layout file, not from the trace (the
+             classification banner runs across the page: it is checked
+             against the text area's width)
   breaks     TRACE --layout L --langs A,B   no page break leaves fewer than
              `orphans` lines of a paragraph before it or `widows` after it, and
              a paragraph shorter than orphans + widows is not split at all
@@ -246,6 +248,7 @@ class Geometry:
         # Text area: inner margin on the left of every page (the layouts set
         # inner == outer; nothing here knows of mirrored margins).
         x0, x1 = m["inner"], w - m["outer"]
+        self.text_x = (x0, x1)
         self.langs = langs
         self.col = {}
         if self.arrangement == "parallel":
@@ -389,6 +392,8 @@ def check_columns(pages, geo, errors):
                 errors.append("line in unexpected language: " + desc(ln))
                 continue
             l, r = geo.col[ln["lang"]]
+            if ln["kind"] == "classification":  # one banner across the page, in the top and bottom margins
+                l, r = geo.text_x
             n += 1
             if ln["x"] < l - TOL or ln["x"] + ln["width"] > r + TOL:
                 errors.append("line outside its column [%.3f, %.3f]: %s" % (l, r, desc(ln)))

@@ -447,10 +447,12 @@ static void test_optimal(void)
 {
     uint32_t seed = 12345;
     int compared = 0, matched = 0, loose_compared = 0, loose_matched = 0, loose_moved = 0;
-    double best[128];
-    for (int round = 0; round < 160; round++) {
+    static double best[512];
+    for (int round = 0; round < 200; round++) {
         para p = {0};
-        size_t words = 16 + round % 20;
+        /* The last rounds are long enough for one break to be reached with
+         * different line counts, where per-line widths matter. */
+        size_t words = round < 180 ? 16 + round % 20 : 80 + round % 40;
         for (size_t i = 0; i < words; i++) {
             seed = seed * 1103515245u + 12345u;
             if (i && (seed >> 12) % 8 == 0)
@@ -478,7 +480,13 @@ static void test_optimal(void)
             w[0] -= 40;
             w[2] += 20 * (round % 5) - 40;
         }
-        size_t nl = brute_force(&p, &pr, three_widths, w, pr.tolerance, best, 128);
+        if (round >= 180) {
+            w[0] = 160;
+            w[1] = 260;
+            w[2] = 210;
+            pr.tolerance = 3;
+        }
+        size_t nl = brute_force(&p, &pr, three_widths, w, pr.tolerance, best, 512);
         size_t opt = 0;
         for (size_t l = 1; l < nl; l++)
             if (best[l] < best[opt])
@@ -518,6 +526,57 @@ static void test_optimal(void)
     CHECK(loose_compared >= 100 && loose_matched == loose_compared && loose_moved >= 20,
           "looseness matched brute force %d of %d (%d changed the line count)", loose_matched,
           loose_compared, loose_moved);
+}
+
+/* Small cases, found by random search, where a shortcut in the active list
+ * loses the optimum; each is compared with the brute force. */
+static void test_pruning_cases(void)
+{
+    static const struct {
+        const char *why;
+        int lens[16]; /* word lengths in characters, 0 ends */
+        double widths[3], fitness_demerits;
+    } cases[] = {
+        /* One break is reached with 1 and with 2 lines; the better path so far
+         * continues on the 35-wide line and only fits by becoming overfull. */
+        {"line numbers kept apart while widths differ",
+         {1, 1, 3, 1, 2, 1, 1, 3, 2, 3, 2, 2}, {60, 35, 10}, 100},
+        /* A worse fitness class within fitness_demerits of the best must stay
+         * active: the next line's class makes it the winner. */
+        {"fitness classes within fitness_demerits kept",
+         {1, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1}, {50, 45, 5}, 10000},
+    };
+    static double best[64];
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+        para p = {0};
+        for (int i = 0; cases[t].lens[i]; i++) {
+            if (i)
+                space(&p);
+            box(&p, 5.0 * cases[t].lens[i]);
+        }
+        finish(&p);
+        bl_kp_params pr = params();
+        pr.pretolerance = -1;
+        pr.tolerance = 3;
+        pr.fitness_demerits = cases[t].fitness_demerits;
+        double w[3] = {cases[t].widths[0], cases[t].widths[1], cases[t].widths[2]};
+        size_t nl = brute_force(&p, &pr, three_widths, w, pr.tolerance, best, 64);
+        size_t opt = 0;
+        for (size_t l = 1; l < nl; l++)
+            if (best[l] < best[opt])
+                opt = l;
+        bl_kp_line *l;
+        size_t over;
+        size_t k = bl_kp_break(p.it, p.n, &pr, three_widths, w, &l, &over);
+        if (covers(&p, l, k, cases[t].why)) {
+            double got = total_demerits(&p, &pr, l, k);
+            CHECK(best[opt] < HUGE_VAL && over == 0 && near(got, best[opt]),
+                  "%s: %zu lines, %zu overfull, demerits %.1f; optimum %zu lines, %.1f",
+                  cases[t].why, k, over, got, opt, best[opt]);
+        }
+        free(l);
+        free(p.it);
+    }
 }
 
 /* A measure at which first fit leaves a very loose line and total fit does not. */
@@ -883,6 +942,7 @@ int main(void)
     test_basics();
     test_justified();
     test_optimal();
+    test_pruning_cases();
     test_better_than_greedy();
     test_forced_and_ties();
     test_overfull();
