@@ -29,7 +29,7 @@ TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 SAN_TESTS:= $(TEST_SRC:tests/%.c=build/asan/tests/%)
 DEPSTAMP := build/.deps-ok
 
-.PHONY: all check demo install deps clean samples bench
+.PHONY: all check demo install deps clean samples golden bench
 all: build/bulletin build/libbulletin.a
 
 # Installs missing Debian packages, only when a pkg-config or file check fails.
@@ -73,6 +73,10 @@ check: all build/asan/bulletin $(TESTS) $(SAN_TESTS)
 demo: all
 	@./build/bulletin samples/mod-2021-11-24.en-he.md -o build/mod-2021-11-24.en-he.pdf
 	@echo "$(CURDIR)/build/mod-2021-11-24.en-he.pdf"
+
+# Rewrites the golden layout traces (tests/golden/*.txt); review the diff.
+golden: build/bulletin
+	sh tests/golden.sh build/bulletin --update
 
 # The samples are made from the shared corpus (../shared/corpus).
 samples:

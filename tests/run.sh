@@ -22,6 +22,7 @@ run() { # name, command...
 }
 for t in build/tests/test-*; do [ -x "$t" ] && run "$t" "$t"; done
 for t in build/asan/tests/test-*; do [ -x "$t" ] && run "$t" "$t"; done
+run "golden layouts" sh tests/golden.sh build/bulletin
 run "cli (build/bulletin)" sh tests/cli.sh build/bulletin
 run "cli (build/asan/bulletin)" sh tests/cli.sh build/asan/bulletin
 echo "$P passed, $F failed"

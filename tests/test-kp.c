@@ -748,6 +748,21 @@ static void test_looseness(void)
     if (covers(&p, l1, k1, "looseness -5"))
         CHECK(k1 <= k0 && k1 >= k0 - 5 && o1 == 0, "looseness -5: %zu lines", k1);
     free(l1);
+
+    /* In the fallback pass (nothing fits within tolerance at 150), looseness
+     * must not buy fewer lines with overfull ones. */
+    pr.looseness = 0;
+    k0 = run(&p, &pr, 150, &l0, &o0);
+    pr.looseness = -1;
+    k1 = run(&p, &pr, 150, &l1, &o1);
+    double mx = 0;
+    for (size_t i = 0; i < k0 && k0 != (size_t)-1; i++)
+        mx = l0[i].ratio > mx ? l0[i].ratio : mx;
+    if (covers(&p, l1, k1, "fallback looseness"))
+        CHECK(mx > pr.tolerance && o0 == 0 && o1 == 0 && k1 <= k0,
+              "fallback looseness -1: %zu lines (optimum %zu), %zu overfull", k1, k0, o1);
+    free(l0);
+    free(l1);
     free(p.it);
 }
 
@@ -805,14 +820,26 @@ static void test_hyphens(void)
         CHECK(k >= 2 && !l[k - 2].hyphenated, "last_line_hyphen_demerits avoid it");
     free(l);
 
-    /* The pretolerance pass does not hyphenate when it succeeds. */
+    /* The pretolerance pass does not hyphenate when it succeeds, although at
+     * this measure the optimum with hyphenation has a hyphen. */
     pr = params();
-    k = run(&p, &pr, 240, &l, &over);
+    pr.pretolerance = -1;
+    k = run(&p, &pr, 265, &l, &over);
+    size_t hy = 0;
+    for (size_t i = 0; i < k && k != (size_t)-1; i++)
+        hy += l[i].hyphenated;
+    CHECK(hy > 0, "with hyphenation the optimum at 265 has a hyphen (%zu)", hy);
+    free(l);
+    pr = params();
+    k = run(&p, &pr, 265, &l, &over);
     if (covers(&p, l, k, "pretolerance")) {
-        size_t hy = 0;
-        for (size_t i = 0; i < k; i++)
+        double mx = 0;
+        hy = 0;
+        for (size_t i = 0; i < k; i++) {
             hy += l[i].hyphenated;
-        CHECK(hy == 0, "first pass without hyphens (%zu)", hy);
+            mx = l[i].ratio > mx ? l[i].ratio : mx;
+        }
+        CHECK(hy == 0 && mx <= pr.pretolerance, "first pass: %zu hyphens, loosest %g", hy, mx);
     }
     free(l);
     free(p.it);
