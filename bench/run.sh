@@ -45,19 +45,19 @@ content_bytes() {
     s { n += length($0) + 1 } END { print n + 0 }' "$OUT/qdf.pdf"
   rm -f "$OUT/qdf.pdf"
 }
-# time NAME WARMUP RUNS CMD... -> sets T_MED T_MIN T_MAX RSS_KB
+# time NAME WARMUP RUNS CMD... -> sets T_MED T_MIN T_MAX RSS_KB CPU_MS
 time_case() {
   name=$1 w=$2 n=$3; shift 3
   set -- $("$B/runner" -w "$w" -n "$n" -- "$@" 2>"$OUT/$name.err" </dev/null) || true
-  if [ $# -ne 4 ]; then
+  if [ $# -ne 5 ]; then
     echo "bench: case '$name' failed:" >&2; head -n 20 "$OUT/$name.err" >&2; exit 1
   fi
-  T_MED=$1 T_MIN=$2 T_MAX=$3 RSS_KB=$4
+  T_MED=$1 T_MIN=$2 T_MAX=$3 RSS_KB=$4 CPU_MS=$5
 }
 ROWS=$OUT/rows.txt; : > "$ROWS"
 # row CASE PAGES OUTPUT_BYTES FLOOR_MS
 row() {
-  echo "$1|$2|$T_MED|$T_MIN|$T_MAX|$RSS_KB|$3|$4" >> "$ROWS"
+  echo "$1|$2|$T_MED|$T_MIN|$T_MAX|$RSS_KB|$3|$4|$CPU_MS" >> "$ROWS"
 }
 
 echo "bench: $(uname -m), $(nproc) processors; $RUNS timed runs per case after a warm-up" >&2
@@ -103,15 +103,15 @@ rm -f "$OUT/slope.pdf"
 
 # ---- the table ----------------------------------------------------------------
 echo
-echo "| case | pages | median ms | min ms | max ms | pages/s | peak RSS MB | output KB | floor ms | × floor |"
-echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+echo "| case | pages | median ms | min ms | max ms | CPU ms | pages/s | peak RSS MB | output KB | floor ms | × floor |"
+echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 awk -F'|' '{
   pps = $2 > 0 ? sprintf("%.0f", $2 / ($3 / 1000)) : "-"
   fl = $8 > 0 ? sprintf("%.1f", $8) : "-"
   x = $8 > 0 ? sprintf("%.1f", $3 / $8) : "-"
   out = $7 > 0 ? sprintf("%.1f", $7 / 1024) : "-"
   pg = $2 > 0 ? $2 : "-"
-  printf "| %s | %s | %.1f | %.1f | %.1f | %s | %.1f | %s | %s | %s |\n", $1, pg, $3, $4, $5, pps, $6 / 1024, out, fl, x
+  printf "| %s | %s | %.1f | %.1f | %.1f | %.1f | %s | %.1f | %s | %s | %s |\n", $1, pg, $3, $4, $5, $9, pps, $6 / 1024, out, fl, x
 }' "$ROWS"
 echo
 echo "floor = HarfBuzz shaping of all the text ($G1 glyphs per bulletin, $GP per packet; $LATIN +"

@@ -4,12 +4,13 @@
  * (fork + exec, so start-up and dynamic linking are counted, as a user sees
  * them), and prints one line:
  *
- *     MEDIAN_MS MIN_MS MAX_MS PEAK_RSS_KB
+ *     MEDIAN_MS MIN_MS MAX_MS PEAK_RSS_KB CPU_MS
  *
  * CMD's standard output goes to /dev/null (its standard error is kept).
  * Wall time is CLOCK_MONOTONIC from fork to wait4; the peak RSS is the
  * largest ru_maxrss the kernel reports for the timed runs (it covers every
- * thread of the process).  Exits 1, naming the status, if any run fails. */
+ * thread of the process); CPU_MS is the median user + system time, which
+ * other load on the machine disturbs less than the wall time.  Exits 1, naming the status, if any run fails. */
 #define _XOPEN_SOURCE 700
 #define _DEFAULT_SOURCE /* wait4 */
 #include <fcntl.h>
@@ -32,7 +33,7 @@ static double now_ms(void)
 }
 
 /* Runs argv once; returns 0 and the time and peak RSS, or -1. */
-static int run_once(char **argv, double *ms, long *rss_kb)
+static int run_once(char **argv, double *ms, long *rss_kb, double *cpu_ms)
 {
     double t0 = now_ms();
     pid_t pid = fork();
@@ -56,6 +57,7 @@ static int run_once(char **argv, double *ms, long *rss_kb)
     }
     *ms = now_ms() - t0;
     *rss_kb = ru.ru_maxrss;
+    *cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
     if (!WIFEXITED(st) || WEXITSTATUS(st)) {
         if (WIFEXITED(st))
             fprintf(stderr, "runner: %s exited with status %d\n", argv[0], WEXITSTATUS(st));
@@ -70,6 +72,13 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Sorts t. */
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
 int main(int argc, char **argv)
@@ -88,19 +97,18 @@ int main(int argc, char **argv)
         return 2;
     }
     char **cmd = argv + i + 1;
-    double t[MAX_RUNS], ms;
+    double t[MAX_RUNS], cpu[MAX_RUNS], ms, c;
     long rss, peak = 0;
     for (int k = 0; k < warm; k++)
-        if (run_once(cmd, &ms, &rss))
+        if (run_once(cmd, &ms, &rss, &c))
             return 1;
     for (int k = 0; k < runs; k++) {
-        if (run_once(cmd, &t[k], &rss))
+        if (run_once(cmd, &t[k], &rss, &cpu[k]))
             return 1;
         if (rss > peak)
             peak = rss;
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp_double);
-    double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
-    printf("%.3f %.3f %.3f %ld\n", med, t[0], t[runs - 1], peak);
+    double med = median(t, runs), cmed = median(cpu, runs);
+    printf("%.3f %.3f %.3f %ld %.3f\n", med, t[0], t[runs - 1], peak, cmed);
     return 0;
 }

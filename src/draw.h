@@ -48,6 +48,7 @@ typedef struct bl_line_info {
     const char *text;     /* logical-order text of the line */
     size_t text_len;
     double space_extra;   /* justification: width added to each stretchable space */
+    double letter_extra;  /* justification: width added after each cluster (letter spacing) */
 } bl_line_info;
 
 typedef struct bl_device bl_device;

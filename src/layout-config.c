@@ -1551,6 +1551,19 @@ static int finalize(loader *ld, lstate *s)
         err_at(ld, blame(5, ps),
                "margins.top + margins.bottom + header-height + footer-height (%gmm) must be less than the page height (%gmm)",
                down / MM, l->page_h / MM);
+    } else {
+        /* The text area must hold the tallest line, or pages could never fill. */
+        double tallest = 0;
+        for (int t = 0; t < T_COUNT; t++)
+            if (*tlead(l, t) > tallest)
+                tallest = *tlead(l, t);
+        if (l->page_h - down < tallest) {
+            const srcpos *ps[] = {&s->p_margin[M_TOP], &s->p_margin[M_BOTTOM], &s->p_header, &s->p_footer,
+                                  &s->p_page};
+            err_at(ld, blame(5, ps),
+                   "the text area is %.1fpt high (page height less margins, header and footer), less than the "
+                   "tallest line (%.1fpt leading)", l->page_h - down, tallest);
+        }
     }
     for (int t = 0; t < T_COUNT; t++) {
         double size = *tsize(l, t), lead = *tlead(l, t);

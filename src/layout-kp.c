@@ -543,11 +543,12 @@ static int kp_setup(kp_state *s, bl_kp_width_fn width, void *ctx)
     size_t breaks = 0;
     for (size_t i = 0; i < n; i++) {
         const bl_kp_item *x = &s->it[i];
-        /* Penalty widths count only when broken at; other types act as boxes. */
-        int glue = x->type == BL_KP_GLUE;
+        /* Penalty widths count only when broken at; other types act as boxes.
+         * Boxes may stretch and shrink too (letter spacing inside a word). */
+        int flex = x->type != BL_KP_PENALTY;
         s->sw[i + 1] = s->sw[i] + (x->type == BL_KP_PENALTY ? 0.0 : x->width);
-        s->sy[i + 1] = s->sy[i] + (glue ? x->stretch : 0.0);
-        s->sz[i + 1] = s->sz[i] + (glue ? x->shrink : 0.0);
+        s->sy[i + 1] = s->sy[i] + (flex ? x->stretch : 0.0);
+        s->sz[i + 1] = s->sz[i] + (flex ? x->shrink : 0.0);
         breaks += (size_t)kp_legal(s, i, 1);
     }
     s->nd[n] = n;

@@ -11,7 +11,7 @@ enum { BL_KP_BOX, BL_KP_GLUE, BL_KP_PENALTY };
 typedef struct bl_kp_item {
     int type;               /* BL_KP_BOX, BL_KP_GLUE, BL_KP_PENALTY */
     double width;           /* natural width (penalty: width added if broken here, e.g. a hyphen) */
-    double stretch, shrink; /* glue only */
+    double stretch, shrink; /* glue; a box may have some too (letter spacing) */
     double penalty;         /* penalty only */
     int flagged;            /* penalty only: a hyphen break (consecutive ones cost demerits) */
 } bl_kp_item;

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Letter spacing limits for justification, in em per cluster. */
+#define BL_TRACK_MAX 0.04
+#define BL_TRACK_MIN 0.005
+
 /* Text styles of a language. */
 enum { K_BODY, K_TITLE, K_HEAD1, K_HEAD2, K_HEAD3, K_SMALL, K_SMALL_BOLD, K_BANNER, K_COUNT };
 
@@ -27,8 +31,8 @@ typedef struct lline {
     bl_shaped *sh;             /* NULL for a rule or a pure space */
     size_t a, b;
     int hyphen;
-    double ratio_extra;        /* extra width per stretchable space */
-    double width;              /* width as set */
+    int last;                  /* the paragraph's last line (set ragged) */
+    double space_w;            /* natural width of a space in the paragraph's main face */
     double indent;             /* from the column's start side */
     double avail;              /* available width (column - indent) */
     int align;
@@ -90,6 +94,18 @@ static double bottom_y(const ctx *c) { return c->l->margin_bottom + c->l->footer
 
 /* ---- fonts ------------------------------------------------------------------ */
 
+static int cursive(const char *lang)
+{
+    static const char *const arabic[] = {"ar", "fa", "ur", "ps", "sd", "ug", "ks", "ckb", NULL};
+    if (strstr(lang, "-Arab") || strstr(lang, "-Syrc"))
+        return 1;
+    size_t n = strcspn(lang, "-_");
+    for (int i = 0; arabic[i]; i++)
+        if (strlen(arabic[i]) == n && !strncmp(lang, arabic[i], n))
+            return 1;
+    return 0;
+}
+
 static int load_fonts(ctx *c)
 {
     const bl_layout *l = c->l;
@@ -133,6 +149,8 @@ static int load_fonts(ctx *c)
                    sizeof st->rgb);
             memcpy(st->link_rgb, l->accent_rgb, sizeof st->link_rgb);
             st->hyphenate = k == K_BODY && l->hyphenate;
+            /* Letter spacing would break the joins of a cursive script. */
+            st->tracking = k == K_BODY && !cursive(lc->lang);
             st->lmin = l->hyphen_lmin;
             st->rmin = l->hyphen_rmin;
             st->seen = &c->seen;
@@ -176,14 +194,6 @@ typedef struct kpctx {
 } kpctx;
 static double kp_width(void *p, size_t line) { (void)line; return ((kpctx *)p)->w; }
 
-static size_t count_spaces(const bl_shaped *s, size_t a, size_t b)
-{
-    size_t n = 0;
-    for (size_t i = a; i < b; i++)
-        n += s->space[i];
-    return n;
-}
-
 /* A word wider than the column: boxes for each grapheme cluster with a
  * costly break between them, so it is broken, never drawn into the margin. */
 static int long_word(ctx *c, const bl_shaped *s, size_t a, size_t b, bl_kp_item **it, size_t **pos, size_t *n,
@@ -219,7 +229,11 @@ static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, doub
     const bl_text_style *st = s->style;
     bl_face *mf = st->regular->faces[0];
     double space_w = bl_face_advance(mf, bl_face_glyph(mf, ' ')) * st->size / mf->upem;
+    /* Spaces stretch to 1.5x and shrink to 0.8x their width; where a script
+     * allows it, letter spacing adds up to 0.03 em (and takes 0.005 em) per
+     * cluster, so narrow columns need not open rivers of white. */
     double stretch = space_w * 0.5, shrink = space_w * 0.2;
+    double lstretch = st->tracking ? st->size * BL_TRACK_MAX : 0, lshrink = st->tracking ? st->size * BL_TRACK_MIN : 0;
     bl_kp_item *it = NULL;
     size_t *pos = NULL, n = 0, cap = 0, cap_pos = 0;
     double box = 0;
@@ -237,8 +251,10 @@ static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, doub
             goto out;                                              \
         else if (box > w)                                          \
             box = 0;                                               \
-        if (box > 0) {                                             \
-            ITEM(BL_KP_BOX, box, 0, 0, 0, 0, box_at);             \
+        if ((at) > box_at) {                                       \
+            size_t ncl_ = bl_shaped_clusters(s, box_at, (at));     \
+            ncl_ -= ncl_ > 0; /* gaps inside the box only */       \
+            ITEM(BL_KP_BOX, box, lstretch * ncl_, lshrink * ncl_, 0, 0, box_at); \
             box = 0;                                               \
         }                                                          \
         box_at = (at);                                             \
@@ -301,17 +317,8 @@ static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, doub
         ln->a = a;
         ln->b = bb;
         ln->hyphen = kl->hyphenated && it[kl->brk].type == BL_KP_PENALTY && it[kl->brk].width > 0;
-        int last = k + 1 == nl || it[kl->brk].penalty <= -BL_KP_INFINITY;
-        double nat = bl_shaped_width(s, a, bb) + (ln->hyphen ? s->hyphen_adv : 0);
-        size_t nsp = count_spaces(s, a, bb);
-        double extra = 0;
-        if (align == BL_ALIGN_JUSTIFY && !last && nsp) {
-            extra = (w - nat) / (double)nsp;
-            if (extra < -shrink) /* overfull: never squeeze spaces below their limit */
-                extra = -shrink;
-        }
-        ln->ratio_extra = extra;
-        ln->width = nat + extra * (double)nsp;
+        ln->last = k + 1 == nl || it[kl->brk].penalty <= -BL_KP_INFINITY;
+        ln->space_w = space_w;
         ln->indent = indent;
         ln->avail = w;
         ln->align = align;
@@ -649,6 +656,10 @@ static int paginate(ctx *c, group *groups, size_t ngroups, int ncols)
             }
         }
         for (;;) {
+            /* A rule never starts a page: it belongs to what is above it. */
+            for (int col = 0; col < ncols && page_empty; col++)
+                while (idx[col] < gs[col].n && gs[col].v[idx[col]].rule == 1)
+                    idx[col]++;
             double avail = y - bottom_y(c), maxh = 0;
             size_t take[2] = {0, 0};
             int done = 1, none = 1;
@@ -712,18 +723,67 @@ static int paginate(ctx *c, group *groups, size_t ngroups, int ncols)
 
 /* ---- drawing ------------------------------------------------------------------------ */
 
-static int draw_set_line(ctx *c, const bl_shaped *s, size_t a, size_t b, int hyphen, double extra,
-                         double x_left, double baseline, int block, const char *kind, const char *lang,
-                         double info_x, double info_w)
+/* How a line of natural width nat is brought to width w (total = w - nat):
+ * spaces first, within 0.8x-1.5x of their width; then letter spacing, within
+ * its limits; what is still missing goes to the spaces.  Sets the extra width
+ * per space and per gap. */
+static void justify_extras(double total, size_t nsp, size_t ngaps, double space_w, double size, int tracking,
+                           double *se, double *le)
+{
+    *se = *le = 0;
+    if (total > 0) {
+        if (nsp) /* a little below 1.5x, so letter spacing takes over before the limit */
+            *se = fmin(total / (double)nsp, space_w * 0.45);
+        double rem = total - *se * (double)nsp;
+        if (tracking && ngaps && rem > 0)
+            *le = fmin(rem / (double)ngaps, size * BL_TRACK_MAX);
+        rem -= *le * (double)ngaps;
+        if (rem > 1e-9) {
+            if (nsp)
+                *se += rem / (double)nsp;
+            else if (tracking && ngaps)
+                *le += rem / (double)ngaps;
+        }
+    } else if (total < 0) {
+        if (nsp)
+            *se = fmax(total / (double)nsp, -space_w * 0.19);
+        double rem = total - *se * (double)nsp;
+        if (tracking && ngaps && rem < 0)
+            *le = fmax(rem / (double)ngaps, -size * BL_TRACK_MIN);
+        rem -= *le * (double)ngaps;
+        if (rem < -1e-9 && nsp)
+            *se += rem / (double)nsp;
+    }
+}
+
+/* Sets text bytes [a, b) of s as one line in the box [bx, bx + bw): justified
+ * to the box when justify is set (and shrunk into it whenever it is too
+ * long), else aligned by align and the paragraph direction; draws it. */
+static int draw_set_line(ctx *c, const bl_shaped *s, size_t a, size_t b, int hyphen, double bx, double bw,
+                         int align, int justify, double space_w, double baseline, int block, const char *kind,
+                         const char *lang)
 {
     bl_line_out lo;
-    if (bl_text_line(s, a, b, hyphen, extra, x_left, baseline, &lo)) {
+    if (bl_text_line(s, a, b, hyphen, 0, baseline, &lo)) {
         c->oom = 1;
         return -1;
     }
+    double se = 0, le = 0, total = bw - lo.width;
+    if (justify || total < 0)
+        justify_extras(total, lo.nspaces, lo.ngaps, space_w, s->style->size, s->style->tracking, &se, &le);
+    double w = lo.width + se * (double)lo.nspaces + le * (double)lo.ngaps;
+    int rtl = s->para_level & 1;
+    double x;
+    if (align == BL_ALIGN_CENTER)
+        x = bx + (bw - w) / 2;
+    else if ((align == BL_ALIGN_END) != (rtl != 0))
+        x = bx + bw - w;
+    else
+        x = bx;
+    bl_line_out_adjust(&lo, se, le, x);
     int rc = 0;
     if (c->dev->line) {
-        bl_line_info li = {lang, block, kind, info_x, baseline, info_w, s->text + a, b - a, extra};
+        bl_line_info li = {lang, block, kind, x, baseline, lo.width, s->text + a, b - a, se, le};
         rc = c->dev->line(c->dev, &li);
     }
     for (size_t r = 0; r < lo.nruns && !rc; r++) {
@@ -749,15 +809,7 @@ static int furniture(ctx *c, langctx *lc, int kind, const char *text, double x, 
     bl_shaped *s = shape(c, lc, kind, text, strlen(text), NULL, 0, 0);
     if (!s)
         return -1;
-    double nat = bl_shaped_width(s, 0, s->len);
-    double xl;
-    if (align == BL_ALIGN_CENTER)
-        xl = x + (w - nat) / 2;
-    else if ((align == BL_ALIGN_END) != (lc->rtl != 0))
-        xl = x + w - nat;
-    else
-        xl = x;
-    return draw_set_line(c, s, 0, s->len, 0, 0, xl, baseline, -1, kname, lc->lang, xl, nat);
+    return draw_set_line(c, s, 0, s->len, 0, x, w, align, 0, 0, baseline, -1, kname, lc->lang);
 }
 
 static void col_box(const ctx *c, int col, double *x, double *w)
@@ -848,15 +900,8 @@ static int draw_line(ctx *c, const placed *p)
         return 0;
     double size = ln->sh->style->size;
     double baseline = p->top - (ln->height / 2 + size * 0.35);
-    /* the box the line lives in, from the column's start side */
+    /* the box the line lives in, the indent on the column's start side */
     double bx = rtl ? cx : cx + ln->indent, bw = ln->avail;
-    double xl;
-    if (ln->align == BL_ALIGN_CENTER)
-        xl = bx + (bw - ln->width) / 2;
-    else if (rtl)
-        xl = bx + bw - ln->width;
-    else
-        xl = bx;
     if (ln->rule == 2) { /* quote bar on the start side */
         double qx = rtl ? cx + cw - l->quote_indent * 0.4 : cx + l->quote_indent * 0.4;
         if (c->dev->rule(c->dev, qx, p->top, qx, p->top - ln->height, 1.2, l->accent_rgb))
@@ -866,12 +911,13 @@ static int draw_line(ctx *c, const placed *p)
         double mw = bl_shaped_width(ln->marker, 0, ln->marker->len);
         double gap = size * 0.4;
         double mx = rtl ? bx + bw + gap : bx - gap - mw;
-        if (draw_set_line(c, ln->marker, 0, ln->marker->len, 0, 0, mx, baseline, ln->block, "marker",
-                          ln->lc->lang, mx, mw))
+        if (draw_set_line(c, ln->marker, 0, ln->marker->len, 0, mx, mw, BL_ALIGN_START, 0, 0, baseline, ln->block,
+                          "marker", ln->lc->lang))
             return -1;
     }
-    return draw_set_line(c, ln->sh, ln->a, ln->b, ln->hyphen, ln->ratio_extra, xl, baseline, ln->block,
-                         ln->kind, ln->lc->lang, xl, ln->width);
+    int justify = ln->align == BL_ALIGN_JUSTIFY && !ln->last;
+    return draw_set_line(c, ln->sh, ln->a, ln->b, ln->hyphen, bx, bw, ln->align, justify, ln->space_w, baseline,
+                         ln->block, ln->kind, ln->lc->lang);
 }
 
 static int draw(ctx *c)

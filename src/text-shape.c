@@ -72,6 +72,7 @@ void bl_shaped_free(bl_shaped *s)
     free(s->hyph);
     free(s->space);
     free(s->adv_at);
+    free(s->cstart);
     free(s->runs);
     free(s->glyphs);
     free(s);
@@ -176,9 +177,10 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
     s->hyph = calloc(len + 1, 1);
     s->space = calloc(len + 1, 1);
     s->adv_at = calloc(len + 1, sizeof *s->adv_at);
+    s->cstart = calloc(len + 1, 1);
     script = malloc((len + 1) * sizeof *script);
     face = malloc((len + 1) * sizeof *face);
-    if (!s->levels || !s->brk || !s->hyph || !s->space || !s->adv_at || !script || !face)
+    if (!s->levels || !s->brk || !s->hyph || !s->space || !s->adv_at || !s->cstart || !script || !face)
         goto oom;
     if (bl_bidi_levels(text, len, base, s->levels, &s->para_level) ||
         bl_line_breaks(text, len, lang, s->brk))
@@ -276,8 +278,10 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
         r->ng = (size_t)n;
         i = j;
     }
-    for (size_t g = 0; g < s->nglyphs; g++)
+    for (size_t g = 0; g < s->nglyphs; g++) {
         s->adv_at[s->glyphs[g].cluster] += s->glyphs[g].adv;
+        s->cstart[s->glyphs[g].cluster] = 1;
+    }
     bl_face *main_face = st->regular->faces[0];
     s->hyphen_adv = (float)(bl_face_advance(main_face, bl_face_glyph(main_face, '-')) * st->size / main_face->upem);
     mark_hyphens(s, st);
@@ -290,6 +294,14 @@ oom:
     bl_shaped_free(s);
     bl_diag_at(d, BL_ERROR, NULL, 0, "out of memory while shaping a paragraph");
     return NULL;
+}
+
+size_t bl_shaped_clusters(const bl_shaped *s, size_t a, size_t b)
+{
+    size_t n = 0;
+    for (size_t i = a; i < b; i++)
+        n += s->cstart[i];
+    return n;
 }
 
 double bl_shaped_width(const bl_shaped *s, size_t a, size_t b)
@@ -317,6 +329,16 @@ size_t bl_text_graphemes(const bl_shaped *s, size_t a, size_t b, size_t *out, si
     return U_SUCCESS(ue) ? n : 0;
 }
 
+#define GF_WS 0x80 /* internal: the glyph's character is white space */
+
+static int is_space_char(const char *p, size_t n)
+{
+    uint32_t cp;
+    int l = bl_utf8_decode(p, n, &cp);
+    return l > 0 && (cp == ' ' || cp == 0xA0 || cp == 0x202F || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x3000 ||
+                     cp == '\t');
+}
+
 /* ---- setting one line ---------------------------------------------------- */
 
 typedef struct piece {
@@ -331,6 +353,7 @@ typedef struct piece {
 
 void bl_line_out_free(bl_line_out *o)
 {
+    free(o->flags);
     free(o->runs);
     free(o->glyphs);
     free(o->text);
@@ -366,8 +389,34 @@ static void cluster_text(const bl_sglyph *g, size_t k, const char *text, size_t 
         out[j].text_start = (uint32_t)(cb - base), out[j].text_len = 0;
 }
 
-int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double space_extra,
-                 double x_left, double baseline, bl_line_out *out)
+void bl_line_out_adjust(bl_line_out *o, double space_extra, double letter_extra, double dx)
+{
+    /* Runs and their glyphs are in visual order: shift each glyph by what the
+     * spaces and gaps to its left added. */
+    double shift = dx;
+    for (size_t r = 0; r < o->nruns; r++) {
+        bl_glyph_run *run = &o->runs[r];
+        bl_glyph *g = (bl_glyph *)run->glyphs;
+        size_t base = (size_t)(g - o->glyphs);
+        double start = shift;
+        for (size_t i = 0; i < run->n; i++) {
+            uint8_t f = o->flags[base + i];
+            double add = ((f & BL_GF_SPACE) ? space_extra : 0) + ((f & BL_GF_GAP) ? letter_extra : 0);
+            g[i].x += shift;
+            g[i].advance += add;
+            shift += add;
+        }
+        for (size_t k = 0; k < o->nlinks; k++) /* a link covers its run */
+            if (o->links[k].run == r) {
+                o->links[k].x += start;
+                o->links[k].w += shift - start;
+            }
+    }
+    o->width += shift - dx;
+}
+
+int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double x_left, double baseline,
+                 bl_line_out *out)
 {
     memset(out, 0, sizeof *out);
     if (b <= a)
@@ -378,6 +427,7 @@ int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double spac
     size_t npc = 0, cap_pc = 0;
     uint8_t *plv = NULL;
     size_t *order = NULL;
+    uint32_t *gcl = NULL; /* cluster of each output glyph */
     int rc = -1;
     if (!lv)
         return -1;
@@ -417,8 +467,10 @@ int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double spac
         g1 = g0;
         while (g1 < run->ng && rg[g1].cluster < p->b)
             g1++;
-        int unsafe = p->hyphen || (p->a > run->start && g0 < run->ng && rg[g0].unsafe) ||
-                     (p->b < run->end && g1 < run->ng && rg[g1].unsafe);
+        /* A cut inside a cluster (a ligature such as "fi" broken by a hyphen)
+         * or where HarfBuzz says breaking is unsafe needs reshaping. */
+        int unsafe = p->hyphen || (p->a > run->start && (!s->cstart[p->a] || (g0 < run->ng && rg[g0].unsafe))) ||
+                     (p->b < run->end && (!s->cstart[p->b] || (g1 < run->ng && rg[g1].unsafe)));
         if (!unsafe) {
             p->g = (bl_sglyph *)(rg + g0);
             p->ng = g1 - g0;
@@ -460,7 +512,9 @@ int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double spac
     out->runs = calloc(npc + 1, sizeof *out->runs);
     out->glyphs = calloc(total + 1, sizeof *out->glyphs);
     out->links = calloc(npc + 1, sizeof *out->links);
-    if (!plv || !order || !out->runs || !out->glyphs || !out->links)
+    out->flags = calloc(total + 1, 1);
+    gcl = malloc((total + 1) * sizeof *gcl);
+    if (!plv || !order || !out->runs || !out->glyphs || !out->links || !out->flags || !gcl)
         goto done;
     for (size_t i = 0; i < npc; i++)
         plv[i] = pc[i].level;
@@ -491,20 +545,31 @@ int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double spac
             size_t li = rtl ? p->ng - 1 - v : v;
             const bl_sglyph *sg = &p->g[li];
             double adv = sg->adv;
-            if (sg->cluster < s->len && s->space[sg->cluster])
-                adv += space_extra;
+            uint8_t *fl = &out->flags[out->nglyphs + li];
+            *fl = sg->cluster < s->len && s->space[sg->cluster] ? BL_GF_SPACE : 0;
+            if (sg->cluster < s->len && is_space_char(s->text + sg->cluster, s->len - sg->cluster))
+                *fl |= GF_WS;
+            gcl[out->nglyphs + li] = sg->cluster;
             og[li].gid = sg->gid;
             og[li].x = x + sg->dx;
             og[li].y = baseline + sg->dy;
             og[li].advance = adv;
             x += adv;
         }
-        if (rtl) /* stored in logical order above; runs are visual order */
+        if (rtl) { /* stored in logical order above; runs are visual order */
+            uint8_t *fl = out->flags + out->nglyphs;
             for (size_t i2 = 0, j2 = p->ng ? p->ng - 1 : 0; i2 < j2; i2++, j2--) {
                 tmpg = og[i2];
                 og[i2] = og[j2];
                 og[j2] = tmpg;
+                uint8_t tf = fl[i2];
+                fl[i2] = fl[j2];
+                fl[j2] = tf;
+                uint32_t tc = gcl[out->nglyphs + i2];
+                gcl[out->nglyphs + i2] = gcl[out->nglyphs + j2];
+                gcl[out->nglyphs + j2] = tc;
             }
+        }
         bl_glyph_run *gr = &out->runs[out->nruns++];
         gr->face = p->run->face;
         gr->size = s->style->size;
@@ -523,10 +588,21 @@ int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double spac
             out->links[out->nlinks].x = x0;
             out->links[out->nlinks].w = x - x0;
             out->links[out->nlinks].href = p->run->href;
+            out->links[out->nlinks].run = out->nruns - 1;
             out->nlinks++;
         }
     }
     out->width = x - x_left;
+    /* Letter spacing goes between clusters (visual order, across runs), but
+     * not next to a space: the gap between words stays the spaces' own. */
+    for (size_t i = 0; s->style->tracking && i + 1 < out->nglyphs; i++)
+        if (gcl[i] != gcl[i + 1] && !(out->flags[i] & GF_WS) && !(out->flags[i + 1] & GF_WS))
+            out->flags[i] |= BL_GF_GAP;
+    for (size_t i = 0; i < out->nglyphs; i++) {
+        out->flags[i] &= (uint8_t)~GF_WS;
+        out->nspaces += (out->flags[i] & BL_GF_SPACE) != 0;
+        out->ngaps += (out->flags[i] & BL_GF_GAP) != 0;
+    }
     rc = 0;
 done:
     for (size_t i = 0; i < npc; i++)
@@ -535,6 +611,7 @@ done:
     free(pc);
     free(plv);
     free(order);
+    free(gcl);
     if (lv != stack_lv)
         free(lv);
     if (rc)

@@ -26,6 +26,7 @@ typedef struct bl_text_style {
     double size;          /* points */
     double rgb[3], link_rgb[3];
     int hyphenate, lmin, rmin;
+    int tracking;         /* letter spacing may justify (never for cursive scripts) */
     struct bl_seen *seen; /* code points already warned about (per bulletin); may be NULL */
 } bl_text_style;
 
@@ -62,6 +63,7 @@ typedef struct bl_shaped {
     uint8_t *hyph;        /* per byte + 1: 1 if a hyphen may go before byte i */
     uint8_t *space;       /* per byte: 1 for the bytes of a stretchable space */
     float *adv_at;        /* per byte: advance of the glyphs whose cluster starts here */
+    uint8_t *cstart;      /* per byte: 1 if a glyph cluster starts here */
     bl_run *runs;
     size_t nruns;
     bl_sglyph *glyphs;
@@ -97,16 +99,30 @@ typedef struct bl_line_out {
     bl_glyph *glyphs;     /* storage for all runs */
     size_t nglyphs;
     char *text;           /* storage for run texts (hyphen etc.) */
-    double width;         /* natural width + justification */
-    struct { double x, w; const char *href; } *links;
+    double width;         /* width as set (natural until bl_line_out_adjust) */
+    struct { double x, w; const char *href; size_t run; } *links;
     size_t nlinks;
+    uint8_t *flags;       /* per glyph (same index as glyphs): BL_GF_* */
+    size_t nspaces;       /* stretchable spaces on the line */
+    size_t ngaps;         /* places where letter spacing may go */
 } bl_line_out;
 
-/* Sets text bytes [a, b) of s as one line.  hyphen: append a hyphen.
- * space_extra: extra width for each stretchable space (justification; may be
- * negative).  x_left: where the line's visual left edge goes, baseline: y.
- * Returns 0 or -1 (out of memory).  out must be zeroed or previously freed. */
-int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double space_extra,
-                 double x_left, double baseline, bl_line_out *out);
+enum {
+    BL_GF_SPACE = 1, /* a stretchable space: justification widens it */
+    BL_GF_GAP = 2    /* the last glyph of a cluster, followed by another on the line */
+};
+
+/* Sets text bytes [a, b) of s as one line at its natural width: glyph runs in
+ * visual order (UAX #9 L1-L2), the visual left edge at x_left, on baseline.
+ * hyphen: append a hyphen.  Returns 0 or -1 (out of memory).  out must be
+ * zeroed or previously freed. */
+int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double x_left, double baseline,
+                 bl_line_out *out);
+/* Justifies a set line: every stretchable space gets space_extra more width
+ * and every gap letter_extra (both may be negative), then everything moves
+ * right by dx.  Updates positions, links and width. */
+void bl_line_out_adjust(bl_line_out *o, double space_extra, double letter_extra, double dx);
+/* Number of cluster starts in text bytes [a, b) of s (letter-spacing capacity). */
+size_t bl_shaped_clusters(const bl_shaped *s, size_t a, size_t b);
 void bl_line_out_free(bl_line_out *o);
 #endif

@@ -53,9 +53,9 @@ static int t_line(bl_device *d, const bl_line_info *li)
     bl_trace *t = (bl_trace *)d;
     close_line(t);
     bl_buf_printf(&t->out, "%s\n {\"lang\":\"%s\",\"block\":%d,\"kind\":\"%s\",\"x\":%.3f,\"baseline\":%.3f,"
-                           "\"width\":%.3f,\"extra\":%.4f,\"text\":",
+                           "\"width\":%.3f,\"extra\":%.4f,\"letter\":%.4f,\"text\":",
                   t->lines_on_page ? "," : "", li->lang, li->block, li->kind, li->x, li->baseline, li->width,
-                  li->space_extra);
+                  li->space_extra, li->letter_extra);
     json_str(&t->out, li->text, li->text_len);
     bl_buf_puts(&t->out, ",\"runs\":[");
     t->lines_on_page++;
@@ -69,7 +69,7 @@ static int t_glyph_run(bl_device *d, const bl_glyph_run *r)
     bl_trace *t = (bl_trace *)d;
     if (!t->in_line) { /* a run outside any announced line */
         bl_line_info li = {r->lang, r->block, r->kind, r->n ? r->glyphs[0].x : 0, r->n ? r->glyphs[0].y : 0, 0,
-                           r->text, r->text_len, 0};
+                           r->text, r->text_len, 0, 0};
         t_line(d, &li);
     }
     bl_buf_printf(&t->out, "%s{\"font\":", t->runs_in_line ? "," : "");

@@ -11,7 +11,8 @@ Reads glyphs back from a PDF and compares them with the layout trace:
                 what `hb-shape` gives for that line's text, font and direction
   hbshape-all   every glyph of every run in the PDF equals hb-shape's glyph ID
                 and position (advances and offsets; justification adds the
-                line's "extra" to stretched spaces) within 0.01 pt
+                line's "extra" to stretched spaces and its "letter" between
+                clusters that are not white space) within 0.01 pt
 The PDF is decompressed with `qpdf --qdf`; nothing here trusts our own writer."""
 import json, re, subprocess, sys, tempfile, os
 
@@ -37,7 +38,8 @@ def mutool_glyphs(pdf):
 
 def qdf(pdf):
     tmp = tempfile.NamedTemporaryFile(suffix=".pdf", delete=False).name
-    subprocess.run(["qpdf", "--qdf", "--object-streams=disable", pdf, tmp], check=True)
+    # no content normalisation: qpdf would rewrite some hex strings as literal ones
+    subprocess.run(["qpdf", "--qdf", "--normalize-content=n", "--object-streams=disable", pdf, tmp], check=True)
     data = open(tmp, "rb").read().decode("latin-1")
     os.unlink(tmp)
     objs = {}
@@ -179,6 +181,11 @@ def hbshape_all(tp, pdf, errors):
                 errors.append(f"page {pi+1} {line['lang']} {run['text'][:30]!r}: glyph {gid} at ({px:.3f},{py:.3f}), hb-shape ({ex:.3f},{ey:.3f})")
                 break
             pen += adv * sc
+            # Letter spacing (the line's "letter") goes between clusters, but not
+            # next to white space (the gap between words is the spaces' own).
+            ws = lambda c: c < len(text) and text[c] in " \u00a0\u202f\u2009\t"
+            if line.get("letter") and i + 1 < n and want[i + 1][1] != cl and not ws(cl) and not ws(want[i + 1][1]):
+                pen += line["letter"]
             # Justification widens the spaces that are break opportunities by
             # the line's "extra"; which spaces those are (UAX #14) is read off
             # the next glyph: it must then sit exactly one extra further on.

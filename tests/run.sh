@@ -25,5 +25,6 @@ for t in build/asan/tests/test-*; do [ -x "$t" ] && run "$t" "$t"; done
 run "golden layouts" sh tests/golden.sh build/bulletin
 run "cli (build/bulletin)" sh tests/cli.sh build/bulletin
 run "cli (build/asan/bulletin)" sh tests/cli.sh build/asan/bulletin
+run "cli-layout (build/bulletin)" sh tests/cli-layout.sh build/bulletin
 echo "$P passed, $F failed"
 [ "$F" -eq 0 ]

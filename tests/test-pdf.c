@@ -240,6 +240,177 @@ static size_t parse_trace(const char *t, traced **out)
 
 static const double black[3] = {0, 0, 0};
 
+/* An outline as text, for comparing two fonts' drawings of a glyph. */
+static void rec(void *b, const char *op, int n, const float *v)
+{
+    bl_buf_printf(b, "%s", op);
+    for (int i = 0; i < n; i++)
+        bl_buf_printf(b, " %g", (double)v[i]);
+    bl_buf_puts(b, ";");
+}
+static void d_move(hb_draw_funcs_t *df, void *b, hb_draw_state_t *st, float x, float y, void *u)
+{
+    (void)df, (void)st, (void)u;
+    rec(b, "M", 2, (float[]){x, y});
+}
+static void d_line(hb_draw_funcs_t *df, void *b, hb_draw_state_t *st, float x, float y, void *u)
+{
+    (void)df, (void)st, (void)u;
+    rec(b, "L", 2, (float[]){x, y});
+}
+static void d_quad(hb_draw_funcs_t *df, void *b, hb_draw_state_t *st, float cx, float cy, float x, float y, void *u)
+{
+    (void)df, (void)st, (void)u;
+    rec(b, "Q", 4, (float[]){cx, cy, x, y});
+}
+static void d_cubic(hb_draw_funcs_t *df, void *b, hb_draw_state_t *st, float c1x, float c1y, float c2x, float c2y,
+                    float x, float y, void *u)
+{
+    (void)df, (void)st, (void)u;
+    rec(b, "C", 6, (float[]){c1x, c1y, c2x, c2y, x, y});
+}
+static void d_close(hb_draw_funcs_t *df, void *b, hb_draw_state_t *st, void *u)
+{
+    (void)df, (void)st, (void)u;
+    rec(b, "Z", 0, NULL);
+}
+
+static void outline(hb_font_t *font, unsigned gid, bl_buf *out)
+{
+    hb_draw_funcs_t *df = hb_draw_funcs_create();
+    hb_draw_funcs_set_move_to_func(df, d_move, NULL, NULL);
+    hb_draw_funcs_set_line_to_func(df, d_line, NULL, NULL);
+    hb_draw_funcs_set_quadratic_to_func(df, d_quad, NULL, NULL);
+    hb_draw_funcs_set_cubic_to_func(df, d_cubic, NULL, NULL);
+    hb_draw_funcs_set_close_path_func(df, d_close, NULL, NULL);
+    out->len = 0;
+    hb_font_get_glyph_shape(font, gid, df, out);
+    bl_buf_append(out, "", 0);
+    hb_draw_funcs_destroy(df);
+}
+
+static unsigned be16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
+
+/* Glyph programs left in a glyf table (TrueType spec, 'glyf': a simple
+ * glyph's instructionLength follows its endPtsOfContours; a composite's
+ * last component has WE_HAVE_INSTRUCTIONS, 0x100).  -1 when malformed. */
+static long glyph_instructions(hb_face_t *face)
+{
+    hb_blob_t *gb = hb_face_reference_table(face, HB_TAG('g', 'l', 'y', 'f'));
+    hb_blob_t *lb = hb_face_reference_table(face, HB_TAG('l', 'o', 'c', 'a'));
+    hb_blob_t *hb = hb_face_reference_table(face, HB_TAG('h', 'e', 'a', 'd'));
+    unsigned gl, ll, hl;
+    const unsigned char *g = (const unsigned char *)hb_blob_get_data(gb, &gl);
+    const unsigned char *l = (const unsigned char *)hb_blob_get_data(lb, &ll);
+    const unsigned char *h = (const unsigned char *)hb_blob_get_data(hb, &hl);
+    long total = -1;
+    unsigned n = hb_face_get_glyph_count(face);
+    if (hl >= 54) {
+        int lng = be16(h + 50) == 1;
+        total = 0;
+        for (unsigned i = 0; i < n && total >= 0; i++) {
+            if ((lng ? 4 : 2) * (size_t)(i + 2) > ll) {
+                total = -1;
+                break;
+            }
+            size_t a = lng ? ((size_t)be16(l + 4 * i) << 16 | be16(l + 4 * i + 2)) : 2 * (size_t)be16(l + 2 * i);
+            size_t b = lng ? ((size_t)be16(l + 4 * i + 4) << 16 | be16(l + 4 * i + 6))
+                           : 2 * (size_t)be16(l + 2 * i + 2);
+            if (a == b)
+                continue;
+            if (b < a + 10 || b > gl) {
+                total = -1;
+                break;
+            }
+            const unsigned char *p = g + a;
+            int nc = (int16_t)be16(p);
+            if (nc >= 0) {
+                size_t at = 10 + 2 * (size_t)nc;
+                total = at + 2 <= b - a ? total + (long)be16(p + at) : -1;
+                continue;
+            }
+            size_t at = 10;
+            unsigned flags;
+            do { /* flags, glyph index, arguments, then an optional transform */
+                if (at + 4 > b - a) {
+                    total = -1;
+                    break;
+                }
+                flags = be16(p + at);
+                at += 4 + ((flags & 1) ? 4 : 2) + ((flags & 8) ? 2 : (flags & 0x40) ? 4 : (flags & 0x80) ? 8 : 0);
+            } while (flags & 0x20);
+            if (total >= 0 && (flags & 0x100))
+                total += 1;
+        }
+    }
+    hb_blob_destroy(gb);
+    hb_blob_destroy(lb);
+    hb_blob_destroy(hb);
+    return total;
+}
+
+/* The embedded font program, straight from the FontFile2 stream: only the
+ * tables a CIDFontType2 needs, no hinting, and every glyph drawn has the
+ * original's outline and advance at its original id (codes are glyph ids). */
+static void check_font_program(bl_face *face, const unsigned *gids, size_t n)
+{
+    char err[256];
+    HPDF_Doc doc = HPDF_New(NULL, NULL);
+    bl_pdf_font *f = doc ? bl_pdf_font_new(doc, face, 0, err, sizeof err) : NULL;
+    CHECK(f != NULL, "bl_pdf_font_new: %s", doc ? err : "no document");
+    if (!f) {
+        HPDF_Free(doc);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        CHECK(bl_pdf_font_code(f, gids[i], "x", 1) != NULL, "code for glyph %u", gids[i]);
+    CHECK(bl_pdf_font_finish(f, doc, 0, err, sizeof err) == 0, "finish: %s", err);
+    HPDF_Stream s = f->fontfile->stream;
+    HPDF_UINT len = (HPDF_UINT)HPDF_Stream_Size(s);
+    char *data = malloc(len ? len : 1);
+    HPDF_Stream_Seek(s, 0, HPDF_SEEK_SET);
+    CHECK(data && HPDF_Stream_Read(s, (HPDF_BYTE *)data, &len) == HPDF_OK, "read the font file back");
+    printf("%s: font program for %zu glyphs: %u bytes\n", face->label, n, (unsigned)len);
+
+    hb_blob_t *blob = hb_blob_create(data, len, HB_MEMORY_MODE_READONLY, NULL, NULL);
+    hb_face_t *sub = hb_face_create(blob, 0);
+    hb_font_t *sf = hb_font_create(sub);
+    hb_tag_t tags[32];
+    unsigned nt = 32;
+    hb_face_get_table_tags(sub, 0, &nt, tags);
+    char got[200] = "";
+    for (unsigned i = 0; i < nt; i++) {
+        char t[5];
+        hb_tag_to_string(tags[i], t);
+        t[4] = 0;
+        strcat(got, i ? " " : "");
+        strcat(got, t);
+    }
+    /* hb-subset writes its tables in tag order. */
+    CHECK(!strcmp(got, "glyf head hhea hmtx loca maxp"), "tables: %s", got);
+    CHECK(glyph_instructions(sub) == 0, "no glyph programs left (%ld)", glyph_instructions(sub));
+    CHECK(glyph_instructions(face->hb_face) > 0, "%s has glyph programs (the check sees them)", face->label);
+    bl_buf a = {0}, b = {0};
+    size_t same = 0;
+    for (size_t i = 0; i < n; i++) {
+        outline(face->hb_font, gids[i], &a);
+        outline(sf, gids[i], &b);
+        int ok = !strcmp(a.data, b.data) &&
+                 hb_font_get_glyph_h_advance(face->hb_font, gids[i]) == hb_font_get_glyph_h_advance(sf, gids[i]);
+        CHECK(ok, "%s glyph %u: outline and advance as in the original", face->label, gids[i]);
+        same += ok && (gids[i] == 0 || a.len > 1); /* an outline, not two empty ones */
+    }
+    CHECK(same + 1 >= n, "%zu of %zu glyphs have equal, non-empty outlines", same, n);
+    bl_buf_free(&a);
+    bl_buf_free(&b);
+    hb_font_destroy(sf);
+    hb_face_destroy(sub);
+    hb_blob_destroy(blob);
+    free(data);
+    bl_pdf_font_free(f);
+    HPDF_Free(doc);
+}
+
 static bl_face *open_face(const char *path)
 {
     char err[256];
@@ -287,6 +458,21 @@ int main(void)
     bl_face *latin = open_face("fonts/NotoSerif-Regular.ttf");
     bl_face *hebrew = open_face("fonts/NotoSerifHebrew-Regular.ttf");
     bl_face *arabic = open_face("fonts/NotoNaskhArabic-Regular.ttf");
+
+    /* The font programs: no hinting, only the needed tables, same outlines
+     * (composite glyphs such as é keep their components). */
+    {
+        unsigned lg[] = {0,
+                         bl_face_glyph(latin, ' '),
+                         bl_face_glyph(latin, 'A'),
+                         bl_face_glyph(latin, 0xE9),
+                         bl_face_glyph(latin, 0x1EA0),
+                         bl_face_glyph(latin, 'g'),
+                         latin->num_glyphs - 1};
+        check_font_program(latin, lg, sizeof lg / sizeof lg[0]);
+        unsigned hg[] = {bl_face_glyph(hebrew, 0x05D1), bl_face_glyph(hebrew, 0x05BC), bl_face_glyph(hebrew, 0xFB31)};
+        check_font_program(hebrew, hg, sizeof hg / sizeof hg[0]);
+    }
 
     bl_pdf_info info = {.title = "Bulletin — בדיקה", .author = "Test", .creator = "test-pdf", .compress = 1};
     bl_pdf *pdf = bl_pdf_new(&info);
