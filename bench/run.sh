@@ -69,16 +69,16 @@ row "start-up (bulletin --version)" 0 0 0
 time_case one 3 $((RUNS * 2 + 1)) "$BIN" "$SAMPLE" -o "$OUT/one.pdf"
 P1=$(pages "$OUT/one.pdf") S1=$(bytes "$OUT/one.pdf") C1=$(content_bytes "$OUT/one.pdf")
 set -- $("$B/floor" -w 3 -n "$RUNS" -p "$P1" -c "$C1" "$LATIN" "$HEBREW" "$SAMPLE")
-F1=$1 F1_SHAPE=$4 F1_ZIP=$5 G1=$6
+F1=$1 F1_SHAPE=$4 F1_ZIP=$5 G1=$6 F1_CPU=${10}
 row "1 bulletin" "$P1" "$S1" "$F1"
 ONE_MED=$T_MED
 
 time_case packet 1 "$RUNS" "$BIN" $PACKET -o "$OUT/packet.pdf"
 PP=$(pages "$OUT/packet.pdf") SP=$(bytes "$OUT/packet.pdf") CP=$(content_bytes "$OUT/packet.pdf")
 set -- $("$B/floor" -w 1 -n "$RUNS" -p "$PP" -c "$CP" "$LATIN" "$HEBREW" $PACKET)
-FP=$1 FP_SHAPE=$4 FP_ZIP=$5 GP=$6
+FP=$1 FP_SHAPE=$4 FP_ZIP=$5 GP=$6 FP_CPU=${10}
 row "packet, 1 PDF, 1 thread" "$PP" "$SP" "$FP"
-PACKET_MED=$T_MED PACKET_RSS=$RSS_KB
+PACKET_MED=$T_MED PACKET_RSS=$RSS_KB PACKET_CPU=$CPU_MS
 
 for j in 1 2; do
   rm -rf "$OUT/j$j"
@@ -117,6 +117,8 @@ echo
 echo "floor = HarfBuzz shaping of all the text ($G1 glyphs per bulletin, $GP per packet; $LATIN +"
 echo "$HEBREW) + zlib deflate (default level) of as many content bytes as our PDF holds"
 echo "($C1 / $CP); 1 bulletin: shape $F1_SHAPE ms + deflate $F1_ZIP ms; packet: shape $FP_SHAPE ms + deflate $FP_ZIP ms."
+echo "In CPU time (less disturbed by other load): packet $PACKET_CPU ms against a floor of $FP_CPU ms," \
+  "$(awk -v a="$PACKET_CPU" -v b="$FP_CPU" 'BEGIN{printf "%.1f", a / b}')x."
 
 # ---- targets (issue 5) ------------------------------------------------------
 echo

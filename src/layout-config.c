@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <hb.h>
 #include <yaml.h>
 
 #define MM (72.0 / 25.4)
@@ -900,7 +901,7 @@ static void parse_sizes(pctx *p, yaml_node_t *n, int t)
 static void parse_text(pctx *p, yaml_node_t *n)
 {
     static const char *const keys[] = {"size", "leading", "align", "hyphenate", "hyphen-min",
-                                       "widows", "orphans", NULL};
+                                       "widows", "orphans", "features", NULL};
     static const char *const aligns[] = {"justify", "start", "center", "end", NULL};
     bl_layout *l = p->s->l;
     mapit m;
@@ -933,6 +934,26 @@ static void parse_text(pctx *p, yaml_node_t *n)
             break;
         case 5: get_int(p, v, "text.widows", 1, 10, &l->widows); break;
         case 6: get_int(p, v, "text.orphans", 1, 10, &l->orphans); break;
+        case 7: {
+            /* Each item must parse as a HarfBuzz feature ("onum", "-liga", "ss01=1"). */
+            const char *fs = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : NULL;
+            int ok = fs && strlen(fs) < sizeof l->features;
+            for (const char *q = fs; ok && *q;) {
+                size_t len = strcspn(q, ",");
+                hb_feature_t f;
+                while (len && (*q == ' ')) q++, len--;
+                size_t tl = len;
+                while (tl && q[tl - 1] == ' ') tl--;
+                if (tl && !hb_feature_from_string(q, (int)tl, &f))
+                    ok = 0;
+                q += len + (q[len] == ',');
+            }
+            if (ok)
+                snprintf(l->features, sizeof l->features, "%s", fs);
+            else
+                perr(p, v, "text.features: expected OpenType features such as \"onum, smcp\"");
+            break;
+        }
         }
     }
 }

@@ -48,6 +48,8 @@ typedef struct bl_layout {
     int hyphenate;            /* 1: hyphenate where a dictionary exists */
     int hyphen_lmin, hyphen_rmin;
     int widows, orphans;      /* minimum lines at top / bottom of a page */
+    char features[96];        /* OpenType features for body text, HarfBuzz syntax, comma-separated
+                                 ("onum, smcp"); kerning and standard ligatures are on anyway */
     double text_rgb[3], accent_rgb[3], rule_rgb[3], banner_rgb[3];
     double rule_width;
     char *letterhead_image;   /* absolute path or NULL */

@@ -24,6 +24,8 @@ typedef struct langctx {
     bl_fontset fs[BL_ROLE_COUNT];
     bl_text_style st[K_COUNT];
     double leading[K_COUNT];
+    hb_feature_t features[8];  /* the layout's text.features, for body text */
+    unsigned nfeatures;
 } langctx;
 
 /* A line set from a paragraph, not yet placed on a page. */
@@ -111,6 +113,14 @@ static int load_fonts(ctx *c)
     const bl_layout *l = c->l;
     for (int i = 0; i < c->nlc; i++) {
         langctx *lc = &c->lc[i];
+        for (const char *q = l->features; *q && lc->nfeatures < 8;) { /* checked when the layout loaded */
+            size_t len = strcspn(q, ",");
+            while (len && *q == ' ')
+                q++, len--;
+            if (len && hb_feature_from_string(q, (int)len, &lc->features[lc->nfeatures]))
+                lc->nfeatures++;
+            q += len + (q[len] == ',');
+        }
         for (int r = 0; r < BL_ROLE_COUNT; r++) {
             bl_fontset *fs = &lc->fs[r];
             for (int k = 0; k < BL_MAX_STACK && lc->cfg->fonts[r][k] && fs->n < 8; k++) {
@@ -151,6 +161,10 @@ static int load_fonts(ctx *c)
             st->hyphenate = k == K_BODY && l->hyphenate;
             /* Letter spacing would break the joins of a cursive script. */
             st->tracking = k == K_BODY && !cursive(lc->lang);
+            if (k == K_BODY) {
+                st->features = lc->features;
+                st->nfeatures = lc->nfeatures;
+            }
             st->lmin = l->hyphen_lmin;
             st->rmin = l->hyphen_rmin;
             st->seen = &c->seen;

@@ -81,7 +81,7 @@ void bl_shaped_free(bl_shaped *s)
 /* Shapes text[a, b) (with the paragraph as context when ctx is set) into
  * glyphs in logical order appended to *g.  Returns the count or -1. */
 static long shape_range(const char *text, size_t len, size_t a, size_t b, int rtl, int script,
-                        const char *lang, bl_face *face, double size, bl_sglyph **g, size_t *ng,
+                        const char *lang, bl_face *face, const bl_text_style *st, bl_sglyph **g, size_t *ng,
                         size_t *cap)
 {
     hb_buffer_t *buf = hb_buffer_create();
@@ -95,7 +95,7 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
     /* Marks keep their own clusters unless HarfBuzz reorders them. */
     hb_buffer_set_cluster_level(buf, HB_BUFFER_CLUSTER_LEVEL_MONOTONE_CHARACTERS);
     hb_buffer_guess_segment_properties(buf);
-    hb_shape(face->hb_font, buf, NULL, 0);
+    hb_shape(face->hb_font, buf, st->features, st->nfeatures);
     if (!hb_buffer_allocation_successful(buf)) {
         hb_buffer_destroy(buf);
         return -1;
@@ -107,7 +107,7 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
         hb_buffer_destroy(buf);
         return -1;
     }
-    double k = size / face->upem;
+    double k = st->size / face->upem;
     for (unsigned i = 0; i < n; i++) {
         unsigned src = rtl ? n - 1 - i : i; /* store logical order */
         bl_sglyph *o = &(*g)[*ng + i];
@@ -271,7 +271,7 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
         r->style = style;
         r->href = href;
         r->g0 = s->nglyphs;
-        long n = shape_range(text, len, i, j, r->level & 1, script[i], lang, r->face, st->size,
+        long n = shape_range(text, len, i, j, r->level & 1, script[i], lang, r->face, st,
                              &s->glyphs, &s->nglyphs, &cap_g);
         if (n < 0)
             goto oom;
@@ -492,7 +492,7 @@ int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double x_le
             sb = srclen;
         }
         long n = shape_range(src, srclen, sa, sb, run->level & 1, -1, s->lang, run->face,
-                             s->style->size, &p->g, &ng, &cap);
+                             s->style, &p->g, &ng, &cap);
         free(tmp);
         if (n < 0)
             goto done;

@@ -27,6 +27,8 @@ typedef struct bl_text_style {
     double rgb[3], link_rgb[3];
     int hyphenate, lmin, rmin;
     int tracking;         /* letter spacing may justify (never for cursive scripts) */
+    const hb_feature_t *features; /* extra OpenType features for HarfBuzz, or NULL */
+    unsigned nfeatures;
     struct bl_seen *seen; /* code points already warned about (per bulletin); may be NULL */
 } bl_text_style;
 
