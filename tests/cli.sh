@@ -27,6 +27,8 @@ check "en+he: words of both languages extract in logical order" \
 check "en+he: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/enhe.json" "$T/enhe.pdf"
 check "en+he: every glyph run maps back to its source text through ToUnicode" \
   python3 tests/pdfglyphs.py tounicode "$T/enhe.json" "$T/enhe.pdf"
+size=$(wc -c < "$T/enhe.pdf")
+check "en+he: the two-page bulletin is under 60 KB ($size bytes)" [ "$size" -lt 61440 ]
 check "en+he: fonts are subset" sh -c "pdffonts '$T/enhe.pdf' | awk 'NR>2 && \$(NF-3)!=\"yes\"{exit 1}'"
 
 # ---- Arabic: joined letters, glyph IDs equal hb-shape -------------------------
@@ -179,6 +181,20 @@ printf 'extends: single\nletterhead: {image: %s, height: 15mm}\n' "$T/good.png" 
 "$BIN" "$T/plain.md" --layout "$T/img-good.yaml" -o "$T/img.pdf" 2>"$T/err"; rc=$?
 check "a valid letterhead PNG renders (rc=$rc: $(head -c 200 "$T/err"))" [ $rc -eq 0 ]
 check "letterhead PDF passes pdfcheck" sh "$PDFCHECK" "$T/img.pdf" >/dev/null 2>&1
+
+# ---- make install: the installed program finds its fonts and layouts ----------
+if [ "$BIN" = build/bulletin ]; then
+  make -s install DESTDIR="$T/inst" PREFIX=/opt/bl >/dev/null 2>&1; rc=$?
+  check "make install DESTDIR=... PREFIX=... works" [ $rc -eq 0 ]
+  check "installed: program, library, header, fonts, layouts" sh -c "[ -x '$T/inst/opt/bl/bin/bulletin' ] && [ -f '$T/inst/opt/bl/lib/libbulletin.a' ] && [ -f '$T/inst/opt/bl/include/bulletin.h' ] && [ -f '$T/inst/opt/bl/share/bulletin/fonts/NotoSerif-Regular.ttf' ] && [ -f '$T/inst/opt/bl/share/bulletin/layouts/parallel.yaml' ]"
+  # run from an unrelated folder: data is found next to the executable, not through the cwd
+  (cd "$T" && "$T/inst/opt/bl/bin/bulletin" "$T/enhe.md" --layout stacked -o "$T/installed.pdf" 2>"$T/err"); rc=$?
+  check "installed program renders from another folder (rc=$rc: $(head -c 200 "$T/err"))" [ $rc -eq 0 ]
+  # change the installed stacked layout to A5: the output must follow the installed copy
+  printf 'extends: base\narrangement: stacked\npage: A5\n' > "$T/inst/opt/bl/share/bulletin/layouts/stacked.yaml"
+  (cd "$T" && "$T/inst/opt/bl/bin/bulletin" "$T/enhe.md" --layout stacked -o "$T/installed-a5.pdf" 2>"$T/err")
+  check "installed program reads the installed layouts" sh -c "pdfinfo '$T/installed-a5.pdf' | grep -q 'Page size: *419.5'"
+fi
 
 # ---- usage ---------------------------------------------------------------------
 "$BIN" --help >"$T/out" 2>&1; rc=$?
