@@ -540,7 +540,9 @@ static int build_block(ctx *c, group *g, langctx *lc, const bl_block *blk, int b
             indent = l->quote_indent * (1 + depth);
         else if (blk->kind == BL_BLOCK_LIST)
             indent = l->list_indent * (depth > 0 ? depth : 1);
-        double before = k == 0 ? 0 : l->block_space * 0.5;
+        /* a heading takes its own space before it (the block space is already there) */
+        double before = k == 0 ? (blk->kind == BL_BLOCK_HEADING ? fmax(0, l->heading_space_before - l->block_space) : 0)
+                               : l->block_space * 0.5;
         int align = blk->kind == BL_BLOCK_HEADING ? BL_ALIGN_START : l->align;
         size_t first = g->n;
         if (set_para(c, g, lc, kind, pa, w - indent, indent, align, bi, kn, before))
@@ -729,8 +731,8 @@ static int paginate(ctx *c, group *groups, size_t ngroups, int ncols)
             y = top_y(c, (int)c->npages - 1);
             page_empty = 1;
         }
-        if (!page_empty)
-            y -= c->l->block_space;
+        if (!page_empty) /* a heading is followed by its own, smaller space */
+            y -= heading ? c->l->heading_space_after : c->l->block_space;
     }
     return 0;
 }
