@@ -658,8 +658,13 @@ static int paginate(ctx *c, group *groups, size_t ngroups, int ncols)
             double need = 0;
             for (int col = 0; col < ncols; col++) {
                 group *nx = &groups[(k + 1) * (size_t)ncols + (size_t)col];
-                double h = group_height(&gs[col], 0, 0) + c->l->block_space;
-                for (size_t j = 0; j < nx->n && j < 2; j++)
+                double h = group_height(&gs[col], 0, 0) + c->l->heading_space_after;
+                /* what must follow the heading on the same page: the first
+                 * paragraph's orphans, or all of it if it may not be split */
+                size_t keep = (size_t)c->l->orphans;
+                if (nx->n && nx->v[0].nlines_para < c->l->orphans + c->l->widows)
+                    keep = (size_t)nx->v[0].nlines_para;
+                for (size_t j = 0; j < nx->n && j < keep; j++)
                     h += nx->v[j].height + nx->v[j].space_before;
                 if (h > need)
                     need = h;
