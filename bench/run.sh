@@ -60,6 +60,7 @@ row() {
   echo "$1|$2|$T_MED|$T_MIN|$T_MAX|$RSS_KB|$3|$4|$CPU_MS" >> "$ROWS"
 }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 echo "bench: $(uname -m), $(nproc) processors; $RUNS timed runs per case after a warm-up" >&2
 
 # ---- cases ----------------------------------------------------------------
@@ -103,6 +104,8 @@ rm -f "$OUT/slope.pdf"
 
 # ---- the table ----------------------------------------------------------------
 echo
+echo "load average before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")" \
+  "(other work on the machine slows the wall times; the CPU times suffer less)"
 echo "| case | pages | median ms | min ms | max ms | CPU ms | pages/s | peak RSS MB | output KB | floor ms | × floor |"
 echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 awk -F'|' '{
@@ -117,8 +120,7 @@ echo
 echo "floor = HarfBuzz shaping of all the text ($G1 glyphs per bulletin, $GP per packet; $LATIN +"
 echo "$HEBREW) + zlib deflate (default level) of as many content bytes as our PDF holds"
 echo "($C1 / $CP); 1 bulletin: shape $F1_SHAPE ms + deflate $F1_ZIP ms; packet: shape $FP_SHAPE ms + deflate $FP_ZIP ms."
-echo "In CPU time (less disturbed by other load): packet $PACKET_CPU ms against a floor of $FP_CPU ms," \
-  "$(awk -v a="$PACKET_CPU" -v b="$FP_CPU" 'BEGIN{printf "%.1f", a / b}')x."
+echo "In CPU time: packet $PACKET_CPU ms, floor $FP_CPU ms."
 
 # ---- targets (issue 5) ------------------------------------------------------
 echo
@@ -134,7 +136,8 @@ target() {
 target "1 bulletin, whole process, median" "$ONE_MED" "<=" 10 ms
 target "packet, 1 thread" "$(awk -v p="$PP" -v t="$PACKET_MED" 'BEGIN{print p / (t / 1000)}')" ">=" 1000 pages/s
 target "packet, -j 2, separate outputs" "$(awk -v p="$J2_PAGES" -v t="$J2_MED" 'BEGIN{print p / (t / 1000)}')" ">=" 1800 pages/s
-target "packet time / floor" "$(awk -v a="$PACKET_MED" -v b="$FP" 'BEGIN{print a / b}')" "<=" 2.5 x
+target "packet time / floor (wall, medians)" "$(awk -v a="$PACKET_MED" -v b="$FP" 'BEGIN{print a / b}')" "<=" 2.5 x
+target "packet time / floor (CPU, medians)" "$(awk -v a="$PACKET_CPU" -v b="$FP_CPU" 'BEGIN{print a / b}')" "<=" 2.5 x
 target "packet, peak RSS" "$(awk -v k="$PACKET_RSS" 'BEGIN{print k / 1024}')" "<=" 40 MB
 # least-squares slope of peak RSS over pages
 slope=$(echo $SLOPE | awk '{ n = NF / 2; for (i = 1; i <= NF; i += 2) { x = $i; y = $(i + 1); sx += x; sy += y; sxx += x * x; sxy += x * y }

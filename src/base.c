@@ -215,12 +215,18 @@ void bl_file_free(bl_file *f)
     free(f);
 }
 
+/* A UTF-8 byte order mark is not a column. */
+static size_t bom(const bl_file *f)
+{
+    return f->len >= 3 && !memcmp(f->text, "\xEF\xBB\xBF", 3) ? 3 : 0;
+}
+
 void bl_file_linecol(const bl_file *f, size_t off, int *line, int *col)
 {
     int l = 1, c = 1;
     if (off > f->len)
         off = f->len;
-    for (size_t i = 0; i < off; i++) {
+    for (size_t i = off >= bom(f) ? bom(f) : 0; i < off; i++) {
         unsigned char ch = (unsigned char)f->text[i];
         if (ch == '\n') { l++; c = 1; }
         else if ((ch & 0xC0) != 0x80) c++;
@@ -231,7 +237,7 @@ void bl_file_linecol(const bl_file *f, size_t off, int *line, int *col)
 
 size_t bl_file_offset(const bl_file *f, int line, int col)
 {
-    size_t i = 0;
+    size_t i = bom(f);
     for (int l = 1; l < line && i < f->len; i++)
         if (f->text[i] == '\n')
             l++;

@@ -115,6 +115,7 @@ typedef struct parser {
     size_t fm_off;      /* offset of the first front-matter line */
     int fm_line;        /* its line number */
     size_t lang_off[BL_MAX_LANGS];
+    int errors0;        /* errors reported before this file */
     int oom;
 } parser;
 
@@ -194,8 +195,43 @@ static int parse_date(const char *s, int *y, int *m, int *dd)
     return 0;
 }
 
+/* libyaml's time grows with the square of flow nesting depth ("[[[[...");
+ * a front matter has no business nesting deeper than a few levels. */
+#define FM_MAX_NESTING 32
+
+static int too_deep(parser *p, const char *text, size_t len)
+{
+    int depth = 0;
+    char quote = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (quote) {
+            if (ch == quote)
+                quote = 0;
+            else if (ch == '\\' && quote == '"' && i + 1 < len)
+                i++;
+        } else if (ch == '"' || ch == '\'') {
+            quote = ch;
+        } else if (ch == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\n')) {
+            while (i < len && text[i] != '\n')
+                i++;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > FM_MAX_NESTING) {
+                bl_diag_at(p->d, BL_ERROR, p->f, (size_t)(text - p->f->text) + i,
+                           "front matter nested more than %d levels deep", FM_MAX_NESTING);
+                return 1;
+            }
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 static void front_matter(parser *p, const char *text, size_t len)
 {
+    if (too_deep(p, text, len))
+        return;
     yaml_parser_t yp;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&yp)) {
@@ -261,7 +297,7 @@ static void front_matter(parser *p, const char *text, size_t len)
             p->lang_off[b->nlangs] = mark_off(p, ln->start_mark);
             snprintf(b->langs[b->nlangs++], sizeof b->langs[0], "%s", tag);
         }
-        if (b->nlangs == 0 && p->d->errors == 0)
+        if (b->nlangs == 0 && p->d->errors == p->errors0)
             err_node(p, langs_key, "'%s' must list at least one language", "languages");
     } else {
         err_node(p, langs, "'%s' must be a list of language tags", "languages");
@@ -739,7 +775,7 @@ bl_bulletin *bl_source_parse(bl_file *file, const bl_source_opts *o, bl_diag *d)
     }
     b->file = file;
     int errors0 = d->errors;
-    parser p = {.b = b, .d = d, .f = file};
+    parser p = {.b = b, .d = d, .f = file, .errors0 = d->errors};
     size_t bad = bl_utf8_check(file->text, file->len);
     if (bad != (size_t)-1) {
         bl_diag_at(d, BL_ERROR, file, bad, "invalid UTF-8 (byte 0x%02x); the source must be UTF-8 text",

@@ -140,7 +140,9 @@ int bl_bidi_levels(const char *s, size_t n, int base, uint8_t *levels, uint8_t *
         FriBidiCharType t = fribidi_get_bidi_type(cp);
         otype[nch] = t;
         bracket[nch] = t == FRIBIDI_TYPE_ON ? fribidi_get_bracket(cp) : FRIBIDI_NO_BRACKET;
-        type[nch] = t == FRIBIDI_TYPE_WS || t == FRIBIDI_TYPE_SS ? FRIBIDI_TYPE_ON : t;
+        type[nch] = t == FRIBIDI_TYPE_WS   ? FRIBIDI_TYPE_WS & ~FRIBIDI_MASK_WS
+                    : t == FRIBIDI_TYPE_SS ? FRIBIDI_TYPE_SS & ~FRIBIDI_MASK_SEPARATOR
+                                           : t;
         seen |= t;
     }
 

@@ -205,8 +205,9 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
         const char *href;
         const bl_fontset *fs = set_for(st, style_at(spans, nspans, i, &href));
         bl_face *fc = NULL;
-        if (last_face && sticks_to_previous(cp)) {
-            fc = last_face;
+        if (last_face && sticks_to_previous(cp) && (bl_face_glyph(last_face, cp) || cp == 0x200D || cp == 0x200C ||
+                                                     (cp >= 0xFE00 && cp <= 0xFE0F) || cp >= 0xE0100)) {
+            fc = last_face; /* a mark stays with its base's font when that font has it */
         } else if (cp == 0x2028 || cp == '\n' || cp == '\t') {
             fc = last_face ? last_face : fs->faces[0];
         } else {
@@ -218,7 +219,10 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
             if (!fc) {
                 fc = fs->faces[0];
                 s->missing++;
-                if (!seen_has(st->seen, cp) && nmiss < sizeof miss / sizeof *miss)
+                int dup = 0;
+                for (size_t k = 0; k < nmiss; k++)
+                    dup |= miss[k] == cp;
+                if (!dup && !seen_has(st->seen, cp) && nmiss < sizeof miss / sizeof *miss)
                     miss[nmiss++] = cp;
             }
         }
