@@ -2,6 +2,7 @@
 #include "base.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -353,12 +354,8 @@ static int has_fonts(const char *dir)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-const char *bl_data_dir(void)
+static void find_data_dir(void)
 {
-    if (data_dir_override)
-        return data_dir_override;
-    if (data_dir_found)
-        return data_dir_found;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
@@ -369,19 +366,33 @@ const char *bl_data_dir(void)
             char cand[PATH_MAX + 32];
             /* installed: PREFIX/bin/bulletin -> PREFIX/share/bulletin */
             snprintf(cand, sizeof cand, "%s/../share/bulletin", exe);
-            if (has_fonts(cand))
-                return data_dir_found = realpath(cand, NULL);
+            if (has_fonts(cand)) {
+                data_dir_found = realpath(cand, NULL);
+                return;
+            }
             /* build tree: build/bulletin, build/asan/bulletin, build/tests/x */
             for (int up = 1; up <= 3; up++) {
                 snprintf(cand, sizeof cand, "%s", exe);
                 for (int k = 0; k < up; k++)
                     strncat(cand, "/..", sizeof cand - strlen(cand) - 1);
-                if (has_fonts(cand) && strstr(exe, "/build"))
-                    return data_dir_found = realpath(cand, NULL);
+                if (has_fonts(cand) && strstr(exe, "/build")) {
+                    data_dir_found = realpath(cand, NULL);
+                    return;
+                }
             }
         }
     }
     if (has_fonts(BL_DATADIR))
-        return BL_DATADIR;
-    return NULL;
+        data_dir_found = bl_strdup(BL_DATADIR);
+}
+
+/* Found once per process (pthread_once: batch jobs call this concurrently). */
+static pthread_once_t data_dir_once = PTHREAD_ONCE_INIT;
+
+const char *bl_data_dir(void)
+{
+    if (data_dir_override)
+        return data_dir_override;
+    pthread_once(&data_dir_once, find_data_dir);
+    return data_dir_found;
 }

@@ -112,11 +112,31 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
         dev = &tee.dev;
     }
     int page = 0;
+    /* Layouts are loaded once per name for the whole run (a packet of a
+     * hundred bulletins usually shares one); bulletins are freed as soon as
+     * they are drawn, so memory grows with pages, not with the sources. */
+    struct { char *key; bl_layout *l; } cache[16];
+    int ncache = 0;
     for (int i = 0; i < nsources && !failed; i++) {
-        bl_layout *l = layout_for(bs[i], o, &d);
+        char key[4200];
+        snprintf(key, sizeof key, "%s|%s|%s", o->layout ? o->layout : "", bs[i]->layout ? bs[i]->layout : "",
+                 bs[i]->nlangs > 1 ? "m" : "1");
+        int relative = !o->layout && bs[i]->layout && strchr(bs[i]->layout, '/') && bs[i]->layout[0] != '/';
+        bl_layout *l = NULL;
+        for (int k = 0; k < ncache && !relative; k++)
+            if (!strcmp(cache[k].key, key))
+                l = cache[k].l;
+        int owned = 0;
         if (!l) {
-            failed = 1;
-            break;
+            l = layout_for(bs[i], o, &d);
+            if (!l) {
+                failed = 1;
+                break;
+            }
+            if (!relative && ncache < 16 && (cache[ncache].key = bl_strdup(key)))
+                cache[ncache++].l = l;
+            else
+                owned = 1;
         }
         bl_layout_stats st = {0};
         if (bl_layout_bulletin(bs[i], l, dev, &d, &st))
@@ -124,7 +144,14 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
         else if (nsources > 1)
             bl_pdf_bookmark(pdf, page, bl_text_get(&bs[i]->title, 0));
         page += st.pages;
-        bl_layout_free(l);
+        if (owned)
+            bl_layout_free(l);
+        bl_bulletin_free(bs[i]); /* the PDF and the trace keep copies of what they need */
+        bs[i] = NULL;
+    }
+    for (int k = 0; k < ncache; k++) {
+        free(cache[k].key);
+        bl_layout_free(cache[k].l);
     }
     if (!failed && bl_pdf_save(pdf, o->output)) {
         bl_diag_file(&d, BL_ERROR, o->output, "cannot write the PDF: %s", bl_pdf_error(pdf));

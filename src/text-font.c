@@ -76,6 +76,59 @@ static int check_sfnt(const unsigned char *d, size_t n, char *err, size_t errlen
     return 0;
 }
 
+static int find_table(const unsigned char *d, size_t n, const char *tag, uint32_t *off, uint32_t *len)
+{
+    unsigned ntables = be16(d + 4);
+    for (unsigned i = 0; i < ntables && 12 + (size_t)(i + 1) * 16 <= n; i++) {
+        const unsigned char *e = d + 12 + i * 16;
+        if (!memcmp(e, tag, 4)) {
+            *off = be32(e + 8);
+            *len = be32(e + 12);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* loca: long enough for every glyph, offsets never decreasing and inside
+ * glyf; each glyph's header inside its slot; hhea/hmtx consistent with maxp.
+ * check_sfnt has already checked that every table lies inside the file. */
+static int check_glyphs(const unsigned char *d, size_t n, char *err, size_t errlen)
+{
+    uint32_t ho, hl, mo, ml, lo, ll, go, gl, hho, hhl, xo, xl;
+    if (!find_table(d, n, "head", &ho, &hl) || !find_table(d, n, "maxp", &mo, &ml) || ml < 6 ||
+        !find_table(d, n, "loca", &lo, &ll) || !find_table(d, n, "glyf", &go, &gl) ||
+        !find_table(d, n, "hhea", &hho, &hhl) || hhl < 36 || !find_table(d, n, "hmtx", &xo, &xl)) {
+        snprintf(err, errlen, "corrupt font file (missing or short head, maxp, hhea, hmtx, loca or glyf)");
+        return -1;
+    }
+    unsigned glyphs = be16(d + mo + 4), metrics = be16(d + hho + 34);
+    int longloca = be16(d + ho + 50) != 0;
+    size_t need = (size_t)(glyphs + 1) * (longloca ? 4 : 2);
+    if (glyphs == 0 || ll < need) {
+        snprintf(err, errlen, "corrupt font file ('loca' has room for fewer than %u glyphs)", glyphs);
+        return -1;
+    }
+    if (metrics == 0 || metrics > glyphs || xl < (size_t)metrics * 4 + (size_t)(glyphs - metrics) * 2) {
+        snprintf(err, errlen, "corrupt font file ('hmtx' does not match 'hhea' and 'maxp')");
+        return -1;
+    }
+    uint32_t prev = 0;
+    for (unsigned g = 0; g <= glyphs; g++) {
+        uint32_t o = longloca ? be32(d + lo + 4 * g) : 2u * be16(d + lo + 2 * g);
+        if (o < prev || o > gl) {
+            snprintf(err, errlen, "corrupt font file (glyph %u: 'loca' offset %u outside 'glyf')", g, o);
+            return -1;
+        }
+        if (g > 0 && o > prev && o - prev < 10) { /* a glyph's header is 10 bytes */
+            snprintf(err, errlen, "corrupt font file (glyph %u is truncated)", g - 1);
+            return -1;
+        }
+        prev = o;
+    }
+    return 0;
+}
+
 static char *make_ps_name(FT_Face ft, const char *path)
 {
     const char *src = FT_Get_Postscript_Name(ft);
@@ -169,15 +222,13 @@ bl_face *bl_face_open(const char *path, char *err, size_t errlen)
             return NULL;
         }
     }
-    /* Every glyph must load: catches corrupt glyf/loca that FreeType accepted
-     * at open time.  Cheap (outlines only, no scaling or hinting). */
-    for (FT_Long g = 0; g < ft->num_glyphs; g++) {
-        FT_Error ge = FT_Load_Glyph(ft, (FT_UInt)g, FT_LOAD_NO_SCALE | FT_LOAD_NO_HINTING | FT_LOAD_NO_BITMAP);
-        if (ge) {
-            snprintf(err, errlen, "corrupt font file (glyph %ld does not load, FreeType error %d)", (long)g, ge);
-            bl_face_drop(f);
-            return NULL;
-        }
+    /* The glyph tables must hang together: FreeType accepts corrupt loca/glyf
+     * at open time, libharu and hb-subset copy whatever is there.  Loading
+     * every glyph would be thorough but costs milliseconds per font; this
+     * structural check is linear in the glyph count and cheap. */
+    if (check_glyphs(data, len, err, errlen)) {
+        bl_face_drop(f);
+        return NULL;
     }
     f->hb_face = hb_face_create(f->blob, 0);
     f->hb_font = hb_font_create(f->hb_face);

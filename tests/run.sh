@@ -26,5 +26,7 @@ run "golden layouts" sh tests/golden.sh build/bulletin
 run "cli (build/bulletin)" sh tests/cli.sh build/bulletin
 run "cli (build/asan/bulletin)" sh tests/cli.sh build/asan/bulletin
 run "cli-layout (build/bulletin)" sh tests/cli-layout.sh build/bulletin
+run "cli-batch (build/bulletin)" sh tests/cli-batch.sh build/bulletin
+run "cli-batch (build/asan/bulletin)" sh tests/cli-batch.sh build/asan/bulletin
 echo "$P passed, $F failed"
 [ "$F" -eq 0 ]
