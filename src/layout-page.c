@@ -59,6 +59,12 @@ typedef struct placed {
     double top;                /* y of the line's top edge */
 } placed;
 
+typedef struct furn_entry {
+    const struct langctx *lc;
+    int kind;
+    bl_shaped *s;              /* borrowed from ctx.shaped */
+} furn_entry;
+
 typedef struct ctx {
     const bl_bulletin *b;
     const bl_layout *l;
@@ -73,6 +79,8 @@ typedef struct ctx {
     size_t nshaped, cap_shaped;
     bl_seen seen;
     char **strs;               /* texts that shaped paragraphs borrow (furniture, templates) */
+    furn_entry *furn;          /* shaped furniture texts, reused page after page */
+    size_t nfurn, cap_furn;
     size_t nstrs, cap_strs;
     int para_counter;
     bl_layout_stats *stats;
@@ -825,11 +833,17 @@ static int furniture(ctx *c, langctx *lc, int kind, const char *text, double x, 
 {
     if (!text || !*text)
         return 0;
-    if (!(text = keep_str(c, text)))
-        return -1;
-    bl_shaped *s = shape(c, lc, kind, text, strlen(text), NULL, 0, 0);
-    if (!s)
-        return -1;
+    /* The same header, footer or banner text recurs on every page: shape it once. */
+    bl_shaped *s = NULL;
+    for (size_t i = 0; i < c->nfurn && !s; i++)
+        if (c->furn[i].lc == lc && c->furn[i].kind == kind && !strcmp(c->furn[i].s->text, text))
+            s = c->furn[i].s;
+    if (!s) {
+        if (!(text = keep_str(c, text)) || !(s = shape(c, lc, kind, text, strlen(text), NULL, 0, 0)))
+            return -1;
+        if (!bl_grow(&c->furn, &c->cap_furn, c->nfurn + 1, sizeof *c->furn))
+            c->furn[c->nfurn++] = (furn_entry){lc, kind, s};
+    }
     return draw_set_line(c, s, 0, s->len, 0, x, w, align, 0, 0, baseline, -1, kname, lc->lang);
 }
 
@@ -1092,6 +1106,7 @@ done:
     for (size_t i = 0; i < c->nshaped; i++)
         bl_shaped_free(c->shaped[i]);
     free(c->shaped);
+    free(c->furn);
     for (size_t i = 0; i < c->nstrs; i++)
         free(c->strs[i]);
     free(c->strs);
