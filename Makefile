@@ -8,7 +8,7 @@ VERSION := 0.1.0
 CC      ?= cc
 OPT     ?= -O2 -g
 
-PKGS := harfbuzz harfbuzz-subset freetype2 fribidi icu-uc icu-i18n libcmark yaml-0.1 libpng libjpeg zlib fontconfig
+PKGS := harfbuzz harfbuzz-subset freetype2 icu-uc icu-i18n libcmark yaml-0.1 libpng libjpeg zlib fontconfig
 # Recursive (=) on purpose: expanded only when a recipe runs, i.e. after the
 # dependency check below has installed anything that was missing.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))

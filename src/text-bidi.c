@@ -1,10 +1,9 @@
-/* text-bidi.c - UAX #9 embedding levels (FriBidi) and reordering, UAX #14
- * line-break opportunities (ICU line break iterator over UTF-8), and
- * hyphenation points (libhyphen).  Offsets in and out are UTF-8 bytes. */
+/* text-bidi.c - UAX #9 embedding levels and reordering (on ICU's character
+ * properties), UAX #14 line-break opportunities (ICU line break iterator over UTF-8),
+ * and hyphenation points (libhyphen).  Offsets in and out are UTF-8 bytes. */
 #include "text-bidi.h"
 #include "base.h"
 
-#include <fribidi.h>
 #include <hyphen.h>
 #include <limits.h>
 #include <pthread.h>
@@ -35,63 +34,435 @@ static size_t next_char(const char *s, size_t n, size_t i, uint32_t *cp)
 
 /* ---- Embedding levels (UAX #9 P1-P3, X1-X10, W1-W7, N0-N2, I1-I2) ----
  *
- * ICU 72's ubidi fails 30 lines of BidiCharacterTest.txt (15.0), all from
- * the Unicode 8.0 clarifications (overrides of isolates and paired brackets,
- * NSMs after brackets, the BD16 stack limit); FriBidi 1.0.8 passes every
- * line, so the rules are FriBidi's (fribidi_get_par_embedding_levels_ex).
- * Around it this file does three things FriBidi does otherwise:
- *
- * - P1.  FriBidi takes its input as one paragraph and stops applying X1-X8
- *   at the first B, so the text is cut after each B here, and each B gets
- *   its paragraph's level (X8; as the last character of its paragraph it
- *   resolves to the embedding direction, so N1 never raises it).
- * - L1.  FriBidi applies L1 as if the paragraph were one line, but the
- *   levels here come before L1.  FriBidi tells WS and S from ON in L1 only,
- *   so they are passed as ON and keep their resolved levels, and B is not
- *   passed at all.  What is left is isolate formatting characters at the
- *   very end of a paragraph (nothing but X9-removed characters after them):
- *   they come back at the paragraph level, where L1 puts them on any line.
- * - X9.  Removed characters (BN, LRE, RLE, LRO, RLO, PDF) get the level of
- *   the character before them, and those at the start of a paragraph the
- *   level of the first character after them, so that a ZWJ inside an Arabic
- *   word stays in the word's run (src/text-shape.c itemizes by level).
- *
- * FriBidi's character data is Unicode 10.0 (fribidi_unicode_version), older
- * than ICU's.  Code points unassigned in 10.0 get FriBidi's defaults: R in
- * U+0590-05FF, U+07C0-08FF, U+FB1D-FB4F and U+10800-10FFF; AL in
- * U+0600-07BF, U+FB50-FDCF, U+FDF0-FDFF and U+FE70-FEFF; BN for the
- * noncharacters, U+2060-206F and U+E0000-E0FFF; L everywhere else.  So newer
- * characters can be misclassified: emoji since Unicode 11 (U+1F972,
- * U+1FAE0) and U+20C0 SOM SIGN are strong L, not ON or ET (a paragraph that
- * starts with one is LTR under BL_DIR_AUTO); the Arabic letters of U+0870-
- * U+08C7 and Hanifi Rohingya (U+10D00) are R, not AL; Indic Siyaq Numbers
- * (U+1EC70) are L. */
+ * ICU 72's ubidi fails 30 lines of BidiCharacterTest.txt (15.0), all from the
+ * Unicode 8.0 clarifications: overrides applied to isolates and to paired
+ * brackets, NSMs after paired brackets, and the BD16 bracket-stack limit.  It
+ * also reports every level as the paragraph level for unidirectional text,
+ * and applies L1 to the whole paragraph.  Debian 12's FriBidi 1.0.8 passes
+ * both conformance files but reads freed memory on deeply nested embeddings
+ * (fixed upstream in 1.0.11, not in Debian 12), disagrees with ICU and with
+ * this code on about 0.4% of random strings (isolates, bracket pairs), and
+ * carries Unicode 10 data.  So the rules are implemented here, on ICU's
+ * character properties (Bidi_Class, Bidi_Paired_Bracket and its
+ * type).  Everything works on code points; levels are copied to every byte
+ * at the end.  Characters removed by X9 are skipped when the rules look at
+ * neighbours and get the level of the character before them (so a ZWJ inside
+ * an Arabic word stays in the word's run). */
 
-/* Levels for the paragraph of nch characters (types, brackets; no B) from
- * FriBidi, then the X9-removed characters' levels as above.  Returns the
- * paragraph level, or -1 when FriBidi fails (out of memory). */
-static int paragraph_levels(const FriBidiCharType *otype, const FriBidiCharType *type,
-                            const FriBidiBracketType *bracket, FriBidiStrIndex nch, int base,
-                            FriBidiLevel *lev)
+enum {
+    BC_L = U_LEFT_TO_RIGHT, BC_R = U_RIGHT_TO_LEFT, BC_EN = U_EUROPEAN_NUMBER,
+    BC_ES = U_EUROPEAN_NUMBER_SEPARATOR, BC_ET = U_EUROPEAN_NUMBER_TERMINATOR,
+    BC_AN = U_ARABIC_NUMBER, BC_CS = U_COMMON_NUMBER_SEPARATOR, BC_B = U_BLOCK_SEPARATOR,
+    BC_S = U_SEGMENT_SEPARATOR, BC_WS = U_WHITE_SPACE_NEUTRAL, BC_ON = U_OTHER_NEUTRAL,
+    BC_LRE = U_LEFT_TO_RIGHT_EMBEDDING, BC_LRO = U_LEFT_TO_RIGHT_OVERRIDE,
+    BC_AL = U_RIGHT_TO_LEFT_ARABIC, BC_RLE = U_RIGHT_TO_LEFT_EMBEDDING,
+    BC_RLO = U_RIGHT_TO_LEFT_OVERRIDE, BC_PDF = U_POP_DIRECTIONAL_FORMAT,
+    BC_NSM = U_DIR_NON_SPACING_MARK, BC_BN = U_BOUNDARY_NEUTRAL,
+    BC_FSI = U_FIRST_STRONG_ISOLATE, BC_LRI = U_LEFT_TO_RIGHT_ISOLATE,
+    BC_RLI = U_RIGHT_TO_LEFT_ISOLATE, BC_PDI = U_POP_DIRECTIONAL_ISOLATE,
+};
+#define BIT(t) (1u << (t))
+#define MAX_DEPTH 125   /* BD2 */
+#define MAX_BRACKETS 63 /* BD16 */
+
+static int is_removed(unsigned t) /* X9 */
 {
-    FriBidiParType dir = base == BL_DIR_LTR ? FRIBIDI_PAR_LTR
-                         : base == BL_DIR_RTL ? FRIBIDI_PAR_RTL
-                                              : FRIBIDI_PAR_ON; /* P2, P3 */
-    if (nch && !fribidi_get_par_embedding_levels_ex(type, bracket, nch, &dir, lev))
-        return -1;
-    FriBidiLevel para = FRIBIDI_DIR_TO_LEVEL(dir), prev = para;
-    FriBidiStrIndex first = -1;
-    for (FriBidiStrIndex i = 0; i < nch; i++) {
-        if (FRIBIDI_IS_EXPLICIT_OR_BN(otype[i])) {
-            lev[i] = prev;
-        } else {
-            prev = lev[i];
-            if (first < 0)
-                first = i;
+    return (BIT(t) & (BIT(BC_LRE) | BIT(BC_RLE) | BIT(BC_LRO) | BIT(BC_RLO) | BIT(BC_PDF)
+                      | BIT(BC_BN))) != 0;
+}
+static int is_isolate_initiator(unsigned t)
+{
+    return t == BC_LRI || t == BC_RLI || t == BC_FSI;
+}
+static int is_ni(unsigned t) /* the neutrals and isolates of N1 */
+{
+    return (BIT(t) & (BIT(BC_B) | BIT(BC_S) | BIT(BC_WS) | BIT(BC_ON) | BIT(BC_LRI) | BIT(BC_RLI)
+                      | BIT(BC_FSI) | BIT(BC_PDI))) != 0;
+}
+/* Strong direction for N0 and N1 (EN and AN count as R), or BC_ON. */
+static unsigned strong_dir(unsigned t)
+{
+    return t == BC_L ? BC_L : t == BC_R || t == BC_EN || t == BC_AN ? BC_R : BC_ON;
+}
+
+struct uba {
+    uint32_t *cp;
+    int32_t *match; /* BD9: initiator -> its matching PDI, PDI -> its initiator, or -1 */
+    int32_t *seq;   /* the current isolating run sequence (indexes) */
+    int32_t *pair;  /* per sequence position: position of the closing bracket, or -1 */
+    uint8_t *otype; /* Bidi_Class */
+    uint8_t *type;  /* the type as the rules rewrite it */
+    uint8_t *nsm;   /* 1 when the type was NSM before W1 (for N0) */
+    uint8_t *level; /* embedding level from X1-X8 (level runs are made of these) */
+    uint8_t *out;   /* resolved level (I1-I2) */
+};
+
+/* P2-P3 on [from, to): 1 for R or AL first, 0 for L, -1 when none (text
+ * between an isolate initiator and its matching PDI is skipped). */
+static int first_strong(const struct uba *u, int32_t from, int32_t to)
+{
+    for (int32_t i = from; i < to; i++) {
+        unsigned t = u->otype[i];
+        if (t == BC_L)
+            return 0;
+        if (t == BC_R || t == BC_AL)
+            return 1;
+        if (is_isolate_initiator(t)) {
+            if (u->match[i] < 0)
+                return -1;
+            i = u->match[i];
         }
     }
-    for (FriBidiStrIndex i = 0; i < first; i++)
-        lev[i] = lev[first];
+    return -1;
+}
+
+/* X1-X8 for the paragraph [ps, pe). */
+static void explicit_levels(struct uba *u, int32_t ps, int32_t pe, uint8_t para)
+{
+    struct {
+        uint8_t level, override, isolate;
+    } stack[MAX_DEPTH + 2];
+    int sp = 0;
+    stack[0].level = para;
+    stack[0].override = BC_ON;
+    stack[0].isolate = 0;
+    int overflow_isolates = 0, overflow_embeddings = 0, valid_isolates = 0;
+    for (int32_t i = ps; i < pe; i++) {
+        unsigned t = u->otype[i];
+        unsigned top = stack[sp].level;
+        u->level[i] = (uint8_t)top;
+        switch (t) {
+        case BC_RLE:
+        case BC_LRE:
+        case BC_RLO:
+        case BC_LRO: { /* X2-X5 */
+            unsigned next = t == BC_RLE || t == BC_RLO ? (top + 1) | 1 : (top + 2) & ~1u;
+            if (next <= MAX_DEPTH && !overflow_isolates && !overflow_embeddings) {
+                sp++;
+                stack[sp].level = (uint8_t)next;
+                stack[sp].override = t == BC_RLO ? BC_R : t == BC_LRO ? BC_L : BC_ON;
+                stack[sp].isolate = 0;
+            } else if (!overflow_isolates) {
+                overflow_embeddings++;
+            }
+            break;
+        }
+        case BC_RLI:
+        case BC_LRI:
+        case BC_FSI: { /* X5a-X5c */
+            if (t == BC_FSI) {
+                int32_t end = u->match[i] >= 0 ? u->match[i] : pe;
+                t = first_strong(u, i + 1, end) == 1 ? BC_RLI : BC_LRI;
+            }
+            u->type[i] = (uint8_t)(stack[sp].override != BC_ON ? stack[sp].override : t);
+            unsigned next = t == BC_RLI ? (top + 1) | 1 : (top + 2) & ~1u;
+            if (next <= MAX_DEPTH && !overflow_isolates && !overflow_embeddings) {
+                valid_isolates++;
+                sp++;
+                stack[sp].level = (uint8_t)next;
+                stack[sp].override = BC_ON;
+                stack[sp].isolate = 1;
+            } else {
+                overflow_isolates++;
+            }
+            break;
+        }
+        case BC_PDI: /* X6a */
+            if (overflow_isolates) {
+                overflow_isolates--;
+            } else if (valid_isolates) {
+                overflow_embeddings = 0;
+                while (!stack[sp].isolate)
+                    sp--;
+                sp--;
+                valid_isolates--;
+            }
+            u->level[i] = stack[sp].level;
+            if (stack[sp].override != BC_ON)
+                u->type[i] = stack[sp].override;
+            break;
+        case BC_PDF: /* X7 (a PDF inside an overflowed isolate does nothing) */
+            if (overflow_isolates)
+                break;
+            if (overflow_embeddings)
+                overflow_embeddings--;
+            else if (!stack[sp].isolate && sp > 0)
+                sp--;
+            break;
+        case BC_B: /* X8 */
+            u->level[i] = para;
+            break;
+        case BC_BN:
+            break;
+        default: /* X6 */
+            if (stack[sp].override != BC_ON)
+                u->type[i] = stack[sp].override;
+            break;
+        }
+    }
+}
+
+/* Appends to seq the level run (BD7, X9-removed characters skipped) that
+ * starts at i; returns the index just past its last character. */
+static int32_t take_run(struct uba *u, int32_t i, int32_t pe, int32_t *m)
+{
+    uint8_t lvl = u->level[i];
+    int32_t end = i;
+    for (; i < pe; i++) {
+        if (is_removed(u->otype[i]))
+            continue;
+        if (u->level[i] != lvl)
+            break;
+        if (m)
+            u->seq[(*m)++] = i;
+        end = i + 1;
+    }
+    return end;
+}
+
+static uint32_t canonical_bracket(uint32_t c)
+{
+    /* BD16 matches canonical equivalents: U+2329/U+232A decompose to U+3008/U+3009. */
+    return c == 0x2329 ? 0x3008 : c == 0x232A ? 0x3009 : c;
+}
+
+/* N0 on the sequence seq[0, m) of embedding direction e. */
+static void resolve_brackets(struct uba *u, int32_t m, unsigned e, unsigned sos)
+{
+    struct {
+        int32_t pos;
+        uint32_t closer;
+    } opener[MAX_BRACKETS];
+    int nopen = 0, any = 0;
+    for (int32_t k = 0; k < m; k++)
+        u->pair[k] = -1;
+    for (int32_t k = 0; k < m; k++) { /* BD16 */
+        int32_t i = u->seq[k];
+        if (u->type[i] != BC_ON)
+            continue;
+        int bpt = u_getIntPropertyValue((UChar32)u->cp[i], UCHAR_BIDI_PAIRED_BRACKET_TYPE);
+        if (bpt == U_BPT_OPEN) {
+            if (nopen == MAX_BRACKETS)
+                return; /* stack full: no pairs at all in this sequence */
+            opener[nopen].pos = k;
+            opener[nopen].closer =
+                canonical_bracket((uint32_t)u_getBidiPairedBracket((UChar32)u->cp[i]));
+            nopen++;
+        } else if (bpt == U_BPT_CLOSE) {
+            uint32_t c = canonical_bracket(u->cp[i]);
+            for (int s = nopen - 1; s >= 0; s--)
+                if (opener[s].closer == c) {
+                    u->pair[opener[s].pos] = k;
+                    nopen = s;
+                    any = 1;
+                    break;
+                }
+        }
+    }
+    if (!any)
+        return;
+    unsigned opp = e == BC_L ? BC_R : BC_L;
+    for (int32_t k = 0; k < m; k++) { /* pairs in order of their opening bracket */
+        int32_t c = u->pair[k];
+        if (c < 0)
+            continue;
+        int found_e = 0, found_opp = 0;
+        for (int32_t j = k + 1; j < c && !found_e; j++) {
+            unsigned d = strong_dir(u->type[u->seq[j]]);
+            found_e = d == e;
+            found_opp |= d == opp;
+        }
+        unsigned set;
+        if (found_e) {
+            set = e; /* N0 b */
+        } else if (found_opp) { /* N0 c: look for context before the pair */
+            unsigned ctx = sos;
+            for (int32_t j = k - 1; j >= 0; j--) {
+                unsigned d = strong_dir(u->type[u->seq[j]]);
+                if (d != BC_ON) {
+                    ctx = d;
+                    break;
+                }
+            }
+            set = ctx == opp ? opp : e;
+        } else {
+            continue; /* N0 d */
+        }
+        /* Both brackets, and the NSMs that followed them before W1. */
+        int32_t ends[2] = { k, c };
+        for (int b = 0; b < 2; b++) {
+            u->type[u->seq[ends[b]]] = (uint8_t)set;
+            for (int32_t j = ends[b] + 1; j < m && u->nsm[u->seq[j]]; j++)
+                u->type[u->seq[j]] = (uint8_t)set;
+        }
+    }
+}
+
+/* W1-I2 on one isolating run sequence seq[0, m) (BD13, X10). */
+static void resolve_sequence(struct uba *u, int32_t m, int32_t ps, int32_t pe, uint8_t para)
+{
+    int32_t *seq = u->seq;
+    uint8_t *type = u->type;
+    unsigned lvl = u->level[seq[0]];
+    /* X10: sos and eos from the higher of the adjacent levels. */
+    int32_t p = seq[0] - 1;
+    while (p >= ps && is_removed(u->otype[p]))
+        p--;
+    unsigned before = p >= ps ? u->level[p] : para;
+    int32_t last = seq[m - 1];
+    unsigned after = para;
+    if (!is_isolate_initiator(u->otype[last])) {
+        int32_t q = last + 1;
+        while (q < pe && is_removed(u->otype[q]))
+            q++;
+        if (q < pe)
+            after = u->level[q];
+    }
+    unsigned sos = ((before > lvl ? before : lvl) & 1) ? BC_R : BC_L;
+    unsigned eos = ((after > lvl ? after : lvl) & 1) ? BC_R : BC_L;
+    unsigned e = (lvl & 1) ? BC_R : BC_L;
+
+    /* W1 (and remember the NSMs for N0) */
+    unsigned prev = sos;
+    for (int32_t k = 0; k < m; k++) {
+        int32_t i = seq[k];
+        unsigned t = type[i];
+        u->nsm[i] = t == BC_NSM;
+        if (t == BC_NSM)
+            type[i] = (uint8_t)(t = prev);
+        prev = is_isolate_initiator(t) || t == BC_PDI ? BC_ON : t;
+    }
+    /* W2, W3 */
+    unsigned strong = sos;
+    for (int32_t k = 0; k < m; k++) {
+        int32_t i = seq[k];
+        unsigned t = type[i];
+        if (t == BC_L || t == BC_R || t == BC_AL)
+            strong = t;
+        else if (t == BC_EN && strong == BC_AL)
+            type[i] = BC_AN;
+        if (t == BC_AL)
+            type[i] = BC_R;
+    }
+    /* W4 */
+    for (int32_t k = 1; k + 1 < m; k++) {
+        unsigned t = type[seq[k]], a = type[seq[k - 1]], b = type[seq[k + 1]];
+        if (t == BC_ES && a == BC_EN && b == BC_EN)
+            type[seq[k]] = BC_EN;
+        else if (t == BC_CS && a == b && (a == BC_EN || a == BC_AN))
+            type[seq[k]] = (uint8_t)a;
+    }
+    /* W5 */
+    for (int32_t k = 0; k < m;) {
+        if (type[seq[k]] != BC_ET) {
+            k++;
+            continue;
+        }
+        int32_t j = k;
+        while (j < m && type[seq[j]] == BC_ET)
+            j++;
+        if ((k > 0 && type[seq[k - 1]] == BC_EN) || (j < m && type[seq[j]] == BC_EN))
+            for (; k < j; k++)
+                type[seq[k]] = BC_EN;
+        k = j;
+    }
+    /* W6, W7 */
+    strong = sos;
+    for (int32_t k = 0; k < m; k++) {
+        int32_t i = seq[k];
+        unsigned t = type[i];
+        if (t == BC_ES || t == BC_ET || t == BC_CS)
+            type[i] = BC_ON;
+        else if (t == BC_L || t == BC_R)
+            strong = t;
+        else if (t == BC_EN && strong == BC_L)
+            type[i] = BC_L;
+    }
+    resolve_brackets(u, m, e, sos); /* N0 */
+    /* N1, N2 */
+    for (int32_t k = 0; k < m;) {
+        if (!is_ni(type[seq[k]])) {
+            k++;
+            continue;
+        }
+        int32_t j = k;
+        while (j < m && is_ni(type[seq[j]]))
+            j++;
+        unsigned a = k > 0 ? strong_dir(type[seq[k - 1]]) : sos;
+        unsigned b = j < m ? strong_dir(type[seq[j]]) : eos;
+        unsigned set = a == b ? a : e;
+        for (; k < j; k++)
+            type[seq[k]] = (uint8_t)set;
+    }
+    /* I1, I2 */
+    for (int32_t k = 0; k < m; k++) {
+        int32_t i = seq[k];
+        unsigned t = type[i];
+        if (!(lvl & 1))
+            u->out[i] = (uint8_t)(lvl + (t == BC_R ? 1 : t == BC_AN || t == BC_EN ? 2 : 0));
+        else
+            u->out[i] = (uint8_t)(lvl + (t == BC_L || t == BC_EN || t == BC_AN));
+    }
+}
+
+/* One paragraph [ps, pe) (P1: a B ends it).  Returns its level. */
+static uint8_t resolve_paragraph(struct uba *u, int32_t ps, int32_t pe, int base)
+{
+    /* BD9, with seq as the stack of open isolate initiators */
+    int32_t nopen = 0;
+    for (int32_t i = ps; i < pe; i++) {
+        unsigned t = u->otype[i];
+        u->match[i] = -1;
+        if (is_isolate_initiator(t)) {
+            u->seq[nopen++] = i;
+        } else if (t == BC_PDI && nopen) {
+            int32_t j = u->seq[--nopen];
+            u->match[j] = i;
+            u->match[i] = j;
+        }
+    }
+    uint8_t para = base == BL_DIR_RTL ? 1 : 0;
+    if (base == BL_DIR_AUTO) /* P2, P3 */
+        para = first_strong(u, ps, pe) == 1;
+    explicit_levels(u, ps, pe, para);
+
+    /* X10: each level run that does not continue an isolate (start with a
+     * matched PDI) starts an isolating run sequence, which goes on at the
+     * matching PDI whenever a run ends with an isolate initiator. */
+    for (int32_t i = ps; i < pe;) {
+        if (is_removed(u->otype[i])) {
+            i++;
+            continue;
+        }
+        if (u->otype[i] == BC_PDI && u->match[i] >= 0) {
+            i = take_run(u, i, pe, NULL);
+            continue;
+        }
+        int32_t m = 0;
+        int32_t next = take_run(u, i, pe, &m);
+        for (;;) {
+            int32_t last = u->seq[m - 1];
+            if (!is_isolate_initiator(u->otype[last]) || u->match[last] < 0)
+                break;
+            take_run(u, u->match[last], pe, &m);
+        }
+        resolve_sequence(u, m, ps, pe, para);
+        i = next;
+    }
+    /* Removed characters take the level of the character before them. */
+    uint8_t prev = para;
+    int32_t first = -1;
+    for (int32_t i = ps; i < pe; i++) {
+        if (!is_removed(u->otype[i])) {
+            prev = u->out[i];
+            if (first < 0)
+                first = i;
+        } else {
+            u->out[i] = prev;
+        }
+    }
+    for (int32_t i = ps; first > ps && i < first; i++)
+        u->out[i] = u->out[first];
     return para;
 }
 
@@ -99,14 +470,14 @@ int bl_bidi_levels(const char *s, size_t n, int base, uint8_t *levels, uint8_t *
 {
     if (!levels || !para_level || (n && !s) || base < BL_DIR_LTR || base > BL_DIR_AUTO)
         return -1;
-    /* Per character: its class, the class passed to FriBidi, its bracket
-     * type and its level; on the stack for short paragraphs. */
-    enum { SMALL = 512, PER = 2 * sizeof(FriBidiCharType) + sizeof(FriBidiBracketType) + 1 };
-    if (n > INT_MAX || n > SIZE_MAX / PER)
+    /* Work arrays for up to n characters (4 words and 5 bytes each), on
+     * the stack for short paragraphs. */
+    enum { SMALL = 256, PER = 4 * sizeof(int32_t) + 5 };
+    if (n > INT32_MAX / 2 || n > SIZE_MAX / PER)
         return -1;
     if (base != BL_DIR_RTL) {
         /* The common English paragraph: ASCII has no R, AL, AN or explicit
-         * formatting characters (see the fast path below). */
+         * formatting characters, so see the first fast path below. */
         size_t i = 0;
         while (i < n && !((unsigned char)s[i] & 0x80))
             i++;
@@ -116,93 +487,130 @@ int bl_bidi_levels(const char *s, size_t n, int base, uint8_t *levels, uint8_t *
             return 0;
         }
     }
-    FriBidiCharType small_otype[SMALL], small_type[SMALL];
-    FriBidiBracketType small_bracket[SMALL];
-    FriBidiLevel small_lev[SMALL];
-    FriBidiCharType *otype = small_otype, *type = small_type;
-    FriBidiBracketType *bracket = small_bracket;
-    FriBidiLevel *lev = small_lev;
-    void *mem = NULL;
-    if (n > SMALL) { /* n bytes hold at most n characters */
-        if (!(mem = malloc(n * PER)))
-            return -1;
-        otype = mem;
-        type = otype + n;
-        bracket = type + n;
-        lev = (FriBidiLevel *)(bracket + n);
-    }
+    uint32_t small[SMALL * PER / sizeof(uint32_t) + 1]; /* aligned for the words */
+    unsigned char *mem = n <= SMALL ? (unsigned char *)small : malloc(n * PER);
+    if (!mem)
+        return -1;
+    struct uba u;
+    u.cp = (uint32_t *)(void *)mem;
+    u.match = (int32_t *)(void *)(mem + n * sizeof(uint32_t));
+    u.seq = u.match + n;
+    u.pair = u.seq + n;
+    u.otype = (uint8_t *)(u.pair + n);
+    u.type = u.otype + n;
+    u.nsm = u.type + n;
+    u.level = u.nsm + n;
+    u.out = u.level + n;
 
-    FriBidiStrIndex nch = 0;
-    FriBidiCharType seen = 0;
+    int32_t nch = 0;
+    unsigned seen = 0;
     for (size_t i = 0; i < n; nch++) {
         uint32_t cp;
         i += next_char(s, n, i, &cp);
-        FriBidiCharType t = fribidi_get_bidi_type(cp);
-        otype[nch] = t;
-        bracket[nch] = t == FRIBIDI_TYPE_ON ? fribidi_get_bracket(cp) : FRIBIDI_NO_BRACKET;
-        type[nch] = t == FRIBIDI_TYPE_WS   ? FRIBIDI_TYPE_WS & ~FRIBIDI_MASK_WS
-                    : t == FRIBIDI_TYPE_SS ? FRIBIDI_TYPE_SS & ~FRIBIDI_MASK_SEPARATOR
-                                           : t;
-        seen |= t;
+        unsigned t = (unsigned)u_charDirection((UChar32)cp);
+        if (t > BC_PDI)
+            t = BC_ON;
+        u.cp[nch] = cp;
+        u.otype[nch] = u.type[nch] = (uint8_t)t;
+        seen |= BIT(t);
     }
 
-    int ret = 0, para = -1;
-    if (base != BL_DIR_RTL
-        && !(seen & (FRIBIDI_MASK_RTL | FRIBIDI_MASK_ARABIC | FRIBIDI_MASK_EXPLICIT
-                     | FRIBIDI_MASK_ISOLATE))) {
-        /* No R, AL, AN or explicit formatting: everything resolves to L (EN
-         * by W7, neutrals by N1) at level 0. */
-        memset(lev, 0, (size_t)nch);
+    const unsigned numbers_or_explicit = BIT(BC_EN) | BIT(BC_AN) | BIT(BC_LRE) | BIT(BC_RLE)
+                                         | BIT(BC_LRO) | BIT(BC_RLO) | BIT(BC_PDF)
+                                         | BIT(BC_LRI) | BIT(BC_RLI) | BIT(BC_FSI) | BIT(BC_PDI);
+    const unsigned rtl = BIT(BC_R) | BIT(BC_AL);
+    uint8_t para;
+    if (base != BL_DIR_RTL && !(seen & (rtl | (numbers_or_explicit & ~BIT(BC_EN))))) {
+        /* No R, AL, AN or explicit formatting: everything resolves to L
+         * (EN by W7, neutrals by N1) at level 0. */
+        memset(u.out, 0, (size_t)nch);
         para = 0;
+    } else if (base != BL_DIR_LTR && !(seen & (BIT(BC_L) | numbers_or_explicit))
+               && (base == BL_DIR_RTL || ((seen & rtl) && !(seen & BIT(BC_B))))) {
+        /* Only R, AL and neutrals in an RTL paragraph: all level 1.  (With
+         * auto direction a second paragraph, after a B, might have no strong
+         * character and be LTR.) */
+        memset(u.out, 1, (size_t)nch);
+        para = 1;
     } else {
-        for (FriBidiStrIndex ps = 0; ps < nch;) { /* P1 */
-            FriBidiStrIndex pe = ps;
-            while (pe < nch && otype[pe] != FRIBIDI_TYPE_BS)
+        para = 0xFF;
+        for (int32_t ps = 0; ps < nch;) { /* P1 */
+            int32_t pe = ps;
+            while (pe < nch && u.otype[pe] != BC_B)
                 pe++;
-            int p = paragraph_levels(otype + ps, type + ps, bracket + ps, pe - ps, base, lev + ps);
-            if (p < 0) {
-                ret = -1;
-                break;
-            }
             if (pe < nch)
-                lev[pe++] = (FriBidiLevel)p;
-            if (para < 0)
+                pe++;
+            uint8_t p = resolve_paragraph(&u, ps, pe, base);
+            if (para == 0xFF)
                 para = p;
             ps = pe;
         }
+        if (para == 0xFF)
+            para = base == BL_DIR_RTL;
     }
-    if (ret == 0) {
-        *para_level = (uint8_t)(para >= 0 ? para : base == BL_DIR_RTL);
-        FriBidiStrIndex k = 0;
-        for (size_t i = 0; i < n; k++) {
-            uint32_t cp;
-            size_t len = next_char(s, n, i, &cp);
-            memset(levels + i, lev[k], len);
-            i += len;
-        }
+    *para_level = para;
+    int32_t k = 0;
+    for (size_t i = 0; i < n; k++) {
+        uint32_t cp;
+        size_t len = next_char(s, n, i, &cp);
+        memset(levels + i, u.out[k], len);
+        i += len;
     }
-    free(mem);
-    return ret;
+    if (mem != (unsigned char *)small)
+        free(mem);
+    return 0;
 }
 
 /* ---- UAX #9 L1 ---- */
 
+enum { L1_KEEP, L1_SPACE, L1_SEP };
+
 /* L1 resets separators (S, B) and the whitespace before them and at the end
  * of the line.  "Whitespace" is WS plus the isolate formatting characters
  * (FSI, LRI, RLI, PDI); UAX #9 section 5.2 (retaining BN and explicit
- * formatting characters) adds BN and LRE/RLE/LRO/RLO/PDF to those sequences.
- * The classes are FriBidi's, like the levels'. */
-enum { L1_KEEP, L1_SPACE, L1_SEP };
-
+ * formatting characters) adds BN and LRE/RLE/LRO/RLO/PDF to those sequences. */
 static int l1_class(uint32_t cp)
 {
-    FriBidiCharType t = fribidi_get_bidi_type(cp);
-    if (FRIBIDI_IS_SEPARATOR(t))
+    switch (u_charDirection((UChar32)cp)) {
+    case U_SEGMENT_SEPARATOR:
+    case U_BLOCK_SEPARATOR:
         return L1_SEP;
-    if (FRIBIDI_IS_EXPLICIT_OR_BN_OR_WS(t) || FRIBIDI_IS_ISOLATE(t))
+    case U_WHITE_SPACE_NEUTRAL:
+    case U_FIRST_STRONG_ISOLATE:
+    case U_LEFT_TO_RIGHT_ISOLATE:
+    case U_RIGHT_TO_LEFT_ISOLATE:
+    case U_POP_DIRECTIONAL_ISOLATE:
+    case U_BOUNDARY_NEUTRAL:
+    case U_LEFT_TO_RIGHT_EMBEDDING:
+    case U_RIGHT_TO_LEFT_EMBEDDING:
+    case U_LEFT_TO_RIGHT_OVERRIDE:
+    case U_RIGHT_TO_LEFT_OVERRIDE:
+    case U_POP_DIRECTIONAL_FORMAT:
         return L1_SPACE;
-    return L1_KEEP;
+    default:
+        return L1_KEEP;
+    }
 }
+
+/* The same classes for ASCII, which is most of what a line holds (from
+ * UnicodeData.txt: 0009, 000B, 001F are S; 000A, 000D, 001C-001E are B;
+ * 000C and 0020 are WS; the other controls are BN). */
+#define K L1_KEEP
+#define W L1_SPACE
+#define P L1_SEP
+static const uint8_t l1_ascii[128] = {
+    W, W, W, W, W, W, W, W, W, P, P, P, W, P, W, W, /* 00-0F */
+    W, W, W, W, W, W, W, W, W, W, W, W, P, P, P, P, /* 10-1F */
+    W, K, K, K, K, K, K, K, K, K, K, K, K, K, K, K, /* 20-2F */
+    K, K, K, K, K, K, K, K, K, K, K, K, K, K, K, K,
+    K, K, K, K, K, K, K, K, K, K, K, K, K, K, K, K,
+    K, K, K, K, K, K, K, K, K, K, K, K, K, K, K, K,
+    K, K, K, K, K, K, K, K, K, K, K, K, K, K, K, K,
+    K, K, K, K, K, K, K, K, K, K, K, K, K, K, K, W, /* 70-7F */
+};
+#undef K
+#undef W
+#undef P
 
 void bl_bidi_line_levels(const char *s, const uint8_t *levels, size_t start, size_t end,
                          uint8_t para_level, uint8_t *line_levels)
@@ -213,9 +621,16 @@ void bl_bidi_line_levels(const char *s, const uint8_t *levels, size_t start, siz
     memcpy(line_levels, levels + start, n);
     size_t run = SIZE_MAX; /* start of the current whitespace sequence */
     for (size_t i = start; i < end;) {
-        uint32_t cp;
-        size_t len = next_char(s, end, i, &cp);
-        int cls = l1_class(cp);
+        unsigned char c = (unsigned char)s[i];
+        size_t len = 1;
+        int cls;
+        if (c < 0x80) {
+            cls = l1_ascii[c];
+        } else {
+            uint32_t cp;
+            len = next_char(s, end, i, &cp);
+            cls = l1_class(cp);
+        }
         if (cls == L1_SPACE) {
             if (run == SIZE_MAX)
                 run = i;

@@ -292,6 +292,30 @@ static void unit_tests(void)
     /* W2: European digits after AL become AN. */
     CHECK(para == 1 && !strcmp(got, "122122"), "Arabic with Arabic-Indic and European digits: %s",
           got);
+    /* Spaces must not become ON on the way to the rules: a space and an NSM
+     * would then merge with the closing bracket after them (FriBidi's W1
+     * joins runs of equal type) and the pair would be lost. */
+    char_levels("aא(א \xCC\x80)", BL_DIR_LTR, got, &para);
+    CHECK(!strcmp(got, "0111111"), "space and NSM before a closing bracket: %s", got);
+    /* P1: each paragraph has its own direction (BL_DIR_AUTO); the reported
+     * level is the first paragraph's, and a B gets its own paragraph's. */
+    char_levels("abc\nאב", BL_DIR_AUTO, got, &para);
+    CHECK(para == 0 && !strcmp(got, "000011"), "LTR paragraph, then RTL: %s", got);
+    char_levels("אב\xE2\x80\xA9" "abc", BL_DIR_AUTO, got, &para);
+    CHECK(para == 1 && !strcmp(got, "111000"), "RTL paragraph, then LTR: %s", got);
+    /* Characters removed by X9 take the level of the character before them,
+     * or at the start of a paragraph of the one after them, so that a ZWJ
+     * never splits a run (src/text-shape.c itemizes by these levels). */
+    {
+        const char *s = "\xE2\x80\x8D" "אב" "\xE2\x80\x8D" "ג";
+        uint8_t lv[16];
+        size_t n = strlen(s), ones = 0;
+        CHECK(!bl_bidi_levels(s, n, BL_DIR_LTR, lv, &para), "levels");
+        for (size_t i = 0; i < n; i++)
+            ones += lv[i] == 1;
+        CHECK(ones == n, "ZWJ at the start of and inside a Hebrew word: %zu of %zu bytes at 1",
+              ones, n);
+    }
     CHECK(bl_bidi_levels("", 0, BL_DIR_RTL, (uint8_t[1]){ 9 }, &para) == 0 && para == 1,
           "empty RTL paragraph");
     CHECK(bl_bidi_levels("a", 1, 7, (uint8_t[1]){ 0 }, &para) == -1, "bad base direction");
@@ -323,8 +347,8 @@ static void unit_tests(void)
         bl_bidi_line_levels(s, lv, 0, strlen(s), para, line);
         CHECK(line[5] == 0, "paragraph-final space after L1: %d", line[5]);
     }
-    /* L1 classes (a table for ASCII, ICU above) against u_charDirection: in
-     * RLE ALEF c, a line-final c is at level 1 or 2 unless L1 resets it. */
+    /* L1 classes (FriBidi's) against ICU's u_charDirection: in RLE ALEF c, a
+     * line-final c is at level 1 or 2 unless L1 resets it. */
     {
         static const uint32_t extra[] = { 0xA0, 0x85, 0x2028, 0x2029, 0x200B, 0x200D, 0x2066,
                                           0x2069, 0x202C, 0x3000, 0x1680 };
