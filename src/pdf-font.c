@@ -33,9 +33,10 @@ static long long round_scaled(double v, int dec)
 
 double bl_pdf_round(double v, int dec) { return (double)round_scaled(v, dec) / pow10d[dec]; }
 
-char *bl_pdf_fmt(char *p, double v, int dec)
+char *bl_pdf_fmt(char *p, double v, int dec) { return bl_pdf_fmt_fixed(p, round_scaled(v, dec), dec); }
+
+char *bl_pdf_fmt_fixed(char *p, long long n, int dec)
 {
-    long long n = round_scaled(v, dec);
     if (n < 0) {
         *p++ = '-';
         n = -n;

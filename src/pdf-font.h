@@ -96,4 +96,6 @@ const char *bl_pdf_hpdf_status_name(HPDF_STATUS code);
  * bl_pdf_round gives the value a reader parses back from that text. */
 char *bl_pdf_fmt(char *p, double v, int dec);
 double bl_pdf_round(double v, int dec);
+/* Writes n / 10^dec the same way (n is already scaled; |n| < 9e15). */
+char *bl_pdf_fmt_fixed(char *p, long long n, int dec);
 #endif

@@ -1,8 +1,10 @@
 /* pdf.c - the PDF writer: a bl_device on libharu.  Pages, rules, rectangles,
  * images, links, outlines and metadata go through libharu's page API; glyph
- * runs are written as raw text operators (Tm + TJ) into the page's content
- * stream, in our own fonts (pdf-font.c).  libharu's failures reach us
- * through an error handler that only records them: nothing jumps. */
+ * runs are written as raw text operators (Td + TJ) into the page's content
+ * stream, in our own fonts (pdf-font.c).  Each page's content stream is
+ * deflated when the page ends, so that only compressed pages wait for the
+ * save.  libharu's failures reach us through an error handler that only
+ * records them: nothing jumps. */
 #include "pdf.h"
 
 #include <errno.h>
@@ -15,15 +17,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "base.h"
 #include "image.h"
 #include "pdf-font.h"
 
-/* Where numbers are written with a fixed number of decimals: positions to
- * 0.001 pt, TJ adjustments to 0.01 thousandths of the font size. */
+/* Positions and font sizes are written to 0.001 pt. */
 #define POS_DEC 3
-#define ADJ_DEC 2
 #define SIZE_DEC 3
+/* How far a TJ adjustment's rounding may leave a glyph from its requested
+ * position, in points.  The read-back checks allow 0.01 pt; single-precision
+ * readers (MuPDF) add their own error of up to ~0.001 pt along a line. */
+#define ADJ_BUDGET 0.001
+#define ADJ_MAX_DEC 3
 /* Sane bounds for what the layout hands us (PDF user space). */
 #define MAX_COORD 1e6
 #define MIN_FONT_SIZE 0.01
@@ -60,7 +67,11 @@ struct bl_pdf {
     double tf_size;
     double fill[3];
     int fill_set;
+    long long tl_x, tl_y; /* start of the current text line (Td), 0.001 pt, as written */
     bl_buf scratch;  /* one glyph run's operators */
+    z_stream z;      /* reused for every page's content stream */
+    int z_ready;
+    bl_buf zbuf;     /* one page's deflated content */
 };
 
 static int fail(bl_pdf *p, const char *fmt, ...) BL_PRINTF(2, 3);
@@ -112,6 +123,80 @@ static int usable(bl_pdf *p, const char *what, int need_page)
 }
 
 static HPDF_PageAttr page_attr(bl_pdf *p) { return (HPDF_PageAttr)p->page->attr; }
+
+/* Page content streams are deflated by deflate_page, not by libharu: the
+ * dictionary's filter is then "none" (so libharu copies the bytes as they
+ * are and drops any /Filter entry), and this writes /Filter instead. */
+static HPDF_STATUS write_flate_filter(HPDF_Dict d, HPDF_Stream s)
+{
+    (void)d;
+    return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
+}
+
+/* Replaces the open page's content stream by its deflated form, in a memory
+ * stream of exactly that size: left to itself, libharu keeps every page's
+ * raw content until the save and deflates it only while writing. */
+static int deflate_page(bl_pdf *p)
+{
+    HPDF_PageAttr a = page_attr(p);
+    HPDF_Stream raw = a->stream;
+    HPDF_UINT32 size = HPDF_Stream_Size(raw);
+    if (size == 0) {
+        /* libharu writes an empty stream as zero bytes even when it is
+         * marked /FlateDecode, which readers flag as broken. */
+        a->contents->filter = HPDF_STREAM_FILTER_NONE;
+        return 0;
+    }
+    if (!(a->contents->filter & HPDF_STREAM_FILTER_FLATE_DECODE) || raw->type != HPDF_STREAM_MEMORY)
+        return 0; /* uncompressed output: libharu writes the stream as it is */
+    z_stream *z = &p->z;
+    if (!p->z_ready) {
+        memset(z, 0, sizeof *z);
+        if (deflateInit(z, Z_DEFAULT_COMPRESSION) != Z_OK)
+            return fail(p, "out of memory (zlib)");
+        p->z_ready = 1;
+    } else if (deflateReset(z) != Z_OK)
+        return fail(p, "zlib cannot reset its stream");
+    bl_buf *b = &p->zbuf;
+    b->len = 0;
+    if (bl_grow(&b->data, &b->cap, deflateBound(z, size), 1))
+        return fail(p, "out of memory");
+    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(raw);
+    int zr = Z_OK;
+    for (HPDF_UINT i = 0; i < nbuf && zr == Z_OK; i++) {
+        HPDF_UINT len = 0;
+        HPDF_BYTE *in = HPDF_MemStream_GetBufPtr(raw, i, &len);
+        if (!in)
+            return hcheck(p, "reading a page's content") ? -1 : fail(p, "reading a page's content failed");
+        z->next_in = in;
+        z->avail_in = len;
+        int flush = i + 1 == nbuf ? Z_FINISH : Z_NO_FLUSH;
+        do { /* deflateBound is for one call: several may need more room */
+            if (b->cap - b->len < 64 && bl_grow(&b->data, &b->cap, b->cap + 4096, 1))
+                return fail(p, "out of memory");
+            z->next_out = (Bytef *)b->data + b->len;
+            z->avail_out = (uInt)(b->cap - b->len);
+            zr = deflate(z, flush);
+            b->len = b->cap - z->avail_out;
+        } while (zr == Z_OK && (z->avail_in || flush == Z_FINISH));
+    }
+    if (zr != Z_STREAM_END)
+        return fail(p, "zlib failed on a page's content (%d)", zr);
+    HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)b->len);
+    if (packed)
+        HPDF_Stream_Write(packed, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
+    if (!packed || hcheck(p, "storing a page's content")) {
+        HPDF_Stream_Free(packed);
+        if (!p->failed)
+            fail(p, "out of memory");
+        return -1;
+    }
+    HPDF_Stream_Free(raw);
+    a->stream = a->contents->stream = packed;
+    a->contents->filter = HPDF_STREAM_FILTER_NONE;
+    a->contents->write_fn = write_flate_filter;
+    return 0;
+}
 
 static int end_text(bl_pdf *p)
 {
@@ -180,13 +265,8 @@ static int dev_end_page(bl_device *d)
     bl_pdf *p = (bl_pdf *)d;
     if (usable(p, "end_page", 1))
         return -1;
-    if (end_text(p))
+    if (end_text(p) || deflate_page(p))
         return -1;
-    /* libharu writes an empty stream as zero bytes even when it is marked
-     * /FlateDecode, which readers flag as a broken deflate stream. */
-    HPDF_PageAttr a = page_attr(p);
-    if (HPDF_Stream_Size(a->stream) == 0)
-        a->contents->filter = HPDF_STREAM_FILTER_NONE;
     p->page = NULL;
     return 0;
 }
@@ -224,12 +304,62 @@ static char *put_str(char *o, const char *s)
     return o + n;
 }
 
-/* Each glyph lands at its exact (x, y).  Per segment of glyphs on one
- * baseline: "1 0 0 1 x y Tm" at the first glyph, then one TJ whose
- * adjustments correct the pen from where the font's own advance (the /W
- * width, which is what a reader uses) leaves it to where the next glyph
- * is.  The pen is tracked with the numbers as written (rounded), so
- * rounding never accumulates along a line. */
+/* A 2-byte code as part of a literal string (PDF 32000-1 7.3.4.2):
+ * backslash and parentheses escaped, and CR and LF too, since an unescaped
+ * end of line inside a string reads back as LF. */
+static char *put_code(char *o, unsigned code)
+{
+    for (int shift = 8; shift >= 0; shift -= 8) {
+        char c = (char)(code >> shift & 0xFF);
+        switch (c) {
+        case '(': case ')': case '\\': *o++ = '\\'; *o++ = c; break;
+        case '\r': *o++ = '\\'; *o++ = 'r'; break;
+        case '\n': *o++ = '\\'; *o++ = 'n'; break;
+        default: *o++ = c;
+        }
+    }
+    return o;
+}
+
+static const double pow10d[] = {1, 10, 100, 1000};
+
+/* The TJ adjustment, in thousandths of text space (PDF 32000-1 9.4.4), that
+ * takes the pen (points, where the previous glyph's /W width left it) to x.
+ * None when the pen is within ADJ_BUDGET of x already (a line's first
+ * adjustment is otherwise nearly always the rounding of its Td, e.g.
+ * "0.04"); else the shortest number (integer, then 1, 2, 3 decimals) that
+ * lands within the budget.  The pen follows the number as written, so a
+ * glyph's rounding error is corrected at the next glyph and never adds up. */
+static char *put_adjust(char *o, double *pen, double x, double k)
+{
+    double want = *pen - x;
+    if (fabs(want) <= ADJ_BUDGET)
+        return o;
+    long long n;
+    int d = 0;
+    for (;; d++) {
+        n = llround(want / k * pow10d[d]);
+        if (fabs((double)n / pow10d[d] * k - want) <= ADJ_BUDGET || d == ADJ_MAX_DEC)
+            break;
+    }
+    if (n == 0)
+        return o;
+    *o++ = ')';
+    o = bl_pdf_fmt_fixed(o, n, d);
+    *o++ = '(';
+    *pen -= (double)n / pow10d[d] * k;
+    return o;
+}
+
+/* Points to thousandths, for |v| <= MAX_COORD. */
+static long long milli(double v) { return llround(v * 1000.0); }
+
+/* Each glyph lands at its requested (x, y) within ADJ_BUDGET.  Per segment
+ * of glyphs on one baseline: "dx dy Td" from the previous line start (the
+ * text object keeps one line matrix across runs, so this is short and
+ * exact), then one TJ of literal strings whose adjustments correct the pen
+ * from where the font's own advance (the /W width, which is what a reader
+ * uses) leaves it to where the next glyph is. */
 static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
 {
     bl_pdf *p = (bl_pdf *)d;
@@ -245,18 +375,34 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
         return fail(p, "glyph_run: font size %g pt is outside %g..%g", run->size, MIN_FONT_SIZE, MAX_FONT_SIZE);
     if (run->n > SIZE_MAX / 128 - 8)
         return fail(p, "glyph_run: too many glyphs");
+    const unsigned nglyphs = run->face->num_glyphs;
+    const bl_glyph *g = run->glyphs;
+    for (size_t i = 0; i < run->n; i++) {
+        const bl_glyph *gl = &g[i];
+        if (!(fabs(gl->x) <= MAX_COORD && fabs(gl->y) <= MAX_COORD))
+            return fail(p, "glyph_run: glyph %zu has an invalid position (%g, %g)", i, gl->x, gl->y);
+        if (gl->gid >= nglyphs)
+            return fail(p, "glyph_run: glyph id %u is not in font %s (%u glyphs)", gl->gid, run->face->label,
+                        nglyphs);
+        if (gl->text_len && (!run->text || gl->text_start > run->text_len ||
+                             gl->text_len > run->text_len - gl->text_start))
+            return fail(p, "glyph_run: glyph %zu's text (%u+%u) is outside the run's text (%zu bytes)", i,
+                        (unsigned)gl->text_start, (unsigned)gl->text_len, run->text_len);
+    }
     bl_pdf_font *font = font_for(p, run->face);
     if (!font)
         return -1;
 
-    if (page_attr(p)->gmode != HPDF_GMODE_TEXT_OBJECT)
+    if (page_attr(p)->gmode != HPDF_GMODE_TEXT_OBJECT) {
         HPDF_Page_BeginText(p->page);
+        p->tl_x = p->tl_y = 0; /* BT: the line matrix is the identity */
+    }
     set_fill(p, run->rgb);
     if (hcheck(p, "starting a text object"))
         return -1;
 
-    /* Worst case per glyph: a new Tm line (~60 bytes), a TJ adjustment
-     * (~20) and the code (4). */
+    /* Worst case per glyph: a new Td line (~50 bytes), a TJ adjustment
+     * (~24) and the escaped code (4). */
     bl_buf *b = &p->scratch;
     b->len = 0;
     if (bl_grow(&b->data, &b->cap, run->n * 128 + 256, 1))
@@ -284,55 +430,32 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     }
 
     const double k = size / 1000.0; /* one glyph-space unit in points */
-    const unsigned nglyphs = run->face->num_glyphs;
-    const bl_glyph *g = run->glyphs;
+    long long lx = p->tl_x, ly = p->tl_y;
     size_t i = 0;
     while (i < run->n) {
-        double x0 = bl_pdf_round(g[i].x, POS_DEC), y0 = bl_pdf_round(g[i].y, POS_DEC);
-        o = put_str(o, "1 0 0 1 ");
-        o = bl_pdf_fmt(o, x0, POS_DEC);
+        long long xm = milli(g[i].x), ym = milli(g[i].y);
+        o = bl_pdf_fmt_fixed(o, xm - lx, POS_DEC);
         *o++ = ' ';
-        o = bl_pdf_fmt(o, y0, POS_DEC);
-        o = put_str(o, " Tm\n[<");
-        double pen = x0;
+        o = bl_pdf_fmt_fixed(o, ym - ly, POS_DEC);
+        o = put_str(o, " Td[(");
+        lx = xm;
+        ly = ym;
+        double pen = (double)xm / 1000.0;
         for (size_t first = i; i < run->n; i++) {
             const bl_glyph *gl = &g[i];
-            if (!(fabs(gl->x) <= MAX_COORD && fabs(gl->y) <= MAX_COORD))
-                return fail(p, "glyph_run: glyph %zu has an invalid position (%g, %g)", i, gl->x, gl->y);
             if (i != first) {
-                if (bl_pdf_round(gl->y, POS_DEC) != y0)
+                if (milli(gl->y) != ym)
                     break;
-                double adj = bl_pdf_round((pen - gl->x) / k, ADJ_DEC);
-                if (adj != 0) {
-                    *o++ = '>';
-                    o = bl_pdf_fmt(o, adj, ADJ_DEC);
-                    *o++ = '<';
-                    pen -= adj * k;
-                }
+                o = put_adjust(o, &pen, gl->x, k);
             }
-            if (gl->gid >= nglyphs)
-                return fail(p, "glyph_run: glyph id %u is not in font %s (%u glyphs)", gl->gid,
-                            run->face->label, nglyphs);
-            const char *text = NULL;
-            size_t tlen = gl->text_len;
-            if (tlen) {
-                if (!run->text || gl->text_start > run->text_len || tlen > run->text_len - gl->text_start)
-                    return fail(p, "glyph_run: glyph %zu's text (%u+%u) is outside the run's text (%zu bytes)",
-                                i, (unsigned)gl->text_start, (unsigned)gl->text_len, run->text_len);
-                text = run->text + gl->text_start;
-            }
-            const bl_pdf_code *c = bl_pdf_font_code(font, gl->gid, text, tlen);
+            const char *text = gl->text_len ? run->text + gl->text_start : NULL;
+            const bl_pdf_code *c = bl_pdf_font_code(font, gl->gid, text, gl->text_len);
             if (!c)
                 return fail(p, "out of memory");
-            unsigned code = c->code;
-            o[0] = hexdig[code >> 12];
-            o[1] = hexdig[(code >> 8) & 15];
-            o[2] = hexdig[(code >> 4) & 15];
-            o[3] = hexdig[code & 15];
-            o += 4;
+            o = put_code(o, c->code);
             pen += c->width * k;
         }
-        o = put_str(o, ">]TJ\n");
+        o = put_str(o, ")]TJ\n");
     }
     b->len = (size_t)(o - b->data);
     HPDF_Stream_Write(page_attr(p)->stream, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
@@ -341,6 +464,8 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     /* Only now: an error above returns before anything reached the page. */
     p->tf_font = font;
     p->tf_size = size;
+    p->tl_x = lx;
+    p->tl_y = ly;
     return 0;
 }
 
@@ -635,6 +760,9 @@ void bl_pdf_free(bl_pdf *pdf)
     free(pdf->images);
     free(pdf->pages);
     bl_buf_free(&pdf->scratch);
+    if (pdf->z_ready)
+        deflateEnd(&pdf->z);
+    bl_buf_free(&pdf->zbuf);
     free(pdf);
 }
 

@@ -3,6 +3,7 @@
 #include "doc.h"
 #include "layout.h"
 #include "pdf.h"
+#include "text-bidi.h"
 #include "trace.h"
 
 #include <stdlib.h>
@@ -95,6 +96,7 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
     bl_trace *trace = NULL;
     if (failed)
         goto done;
+
     const bl_text *t0 = &bs[0]->title;
     bl_pdf_info info = {.title = bl_text_get(t0, 0), .author = bl_text_get(&bs[0]->issuer, 0),
                         .creator = "bulletin " BL_VERSION, .compress = 1};
@@ -138,6 +140,10 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
             else
                 owned = 1;
         }
+        /* Hyphenation dictionaries load in the background while fonts are
+         * read and the first paragraphs shaped. */
+        for (int k = 0; l->hyphenate && k < bs[i]->nlangs; k++)
+            bl_hyphen_prefetch(bs[i]->langs[k]);
         bl_layout_stats st = {0};
         if (bl_layout_bulletin(bs[i], l, dev, &d, &st))
             failed = 1;

@@ -1042,8 +1042,47 @@ int bl_hyphenate(const bl_hyphenator *h, const char *word, size_t n, int lmin, i
     return count;
 }
 
+/* Loading a dictionary takes milliseconds (libhyphen builds its automaton
+ * from the text patterns); a background thread lets that overlap with
+ * reading fonts and shaping.  At most a few prefetches run at a time. */
+#define HYPH_PREFETCH 4
+static pthread_mutex_t prefetch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t prefetch_thread[HYPH_PREFETCH];
+static char *prefetch_tag[HYPH_PREFETCH];
+static int nprefetch;
+
+static void *prefetch_main(void *arg)
+{
+    bl_hyphenator_get(arg);
+    return NULL;
+}
+
+void bl_hyphen_prefetch(const char *lang)
+{
+    pthread_mutex_lock(&prefetch_lock);
+    for (int i = 0; i < nprefetch; i++)
+        if (!strcmp(prefetch_tag[i], lang)) {
+            pthread_mutex_unlock(&prefetch_lock);
+            return;
+        }
+    if (nprefetch < HYPH_PREFETCH && (prefetch_tag[nprefetch] = bl_strdup(lang))) {
+        if (pthread_create(&prefetch_thread[nprefetch], NULL, prefetch_main, prefetch_tag[nprefetch]) == 0)
+            nprefetch++;
+        else
+            free(prefetch_tag[nprefetch]); /* no thread: it loads on first use instead */
+    }
+    pthread_mutex_unlock(&prefetch_lock);
+}
+
 void bl_hyphen_shutdown(void)
 {
+    pthread_mutex_lock(&prefetch_lock);
+    for (int i = 0; i < nprefetch; i++) {
+        pthread_join(prefetch_thread[i], NULL);
+        free(prefetch_tag[i]);
+    }
+    nprefetch = 0;
+    pthread_mutex_unlock(&prefetch_lock);
     pthread_mutex_lock(&hyph_lock);
     while (hyph_loaded) {
         bl_hyphenator *h = hyph_loaded;

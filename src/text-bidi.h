@@ -52,6 +52,10 @@ const bl_hyphenator *bl_hyphenator_get(const char *lang);
  * or longer than 100 bytes, get no points.  Returns the number of points, or -1. */
 int bl_hyphenate(const bl_hyphenator *h, const char *word, size_t n, int lmin, int rmin,
                  uint8_t *out);
-/* Frees every loaded dictionary (call at process exit; for leak checkers). */
+/* Starts loading lang's dictionary in a background thread (if it has one), so
+ * that a later bl_hyphenator_get finds it ready.  Optional. */
+void bl_hyphen_prefetch(const char *lang);
+/* Waits for prefetches and frees every loaded dictionary (call at process
+ * exit; for leak checkers). */
 void bl_hyphen_shutdown(void);
 #endif

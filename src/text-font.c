@@ -2,7 +2,9 @@
 #include "text-font.h"
 #include "base.h"
 
+#include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,32 +167,39 @@ static char *make_label(const char *path)
 
 bl_face *bl_face_open(const char *path, char *err, size_t errlen)
 {
-    char why[200];
-    bl_file *file = bl_file_read(path, FONT_MAX_BYTES, why, sizeof why);
-    if (!file) {
-        snprintf(err, errlen, "%s", why);
+    /* Mapped, not read: a face touches only the tables it uses (a subset
+     * needs a few glyphs of a 600 KB font). */
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
         return NULL;
     }
-    const unsigned char *data = (const unsigned char *)file->text;
-    if (check_sfnt(data, file->len, err, errlen)) {
-        bl_file_free(file);
+    if (!S_ISREG(st.st_mode) || st.st_size > (off_t)FONT_MAX_BYTES) {
+        snprintf(err, errlen, "%s", S_ISREG(st.st_mode) ? "font file larger than 64 MiB" : "not a regular file");
+        return NULL;
+    }
+    hb_blob_t *blob = st.st_size ? hb_blob_create_from_file_or_fail(path) : hb_blob_get_empty();
+    if (!blob) {
+        snprintf(err, errlen, "cannot read the file");
+        return NULL;
+    }
+    unsigned blen = 0;
+    const unsigned char *data = (const unsigned char *)hb_blob_get_data(blob, &blen);
+    size_t len = blen;
+    if (check_sfnt(data, len, err, errlen)) {
+        hb_blob_destroy(blob);
         return NULL;
     }
     bl_face *f = calloc(1, sizeof *f);
     if (!f) {
-        bl_file_free(file);
+        hb_blob_destroy(blob);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     f->refs = 1;
     f->path = bl_strdup(path);
     f->label = make_label(path);
-    /* The blob takes ownership of the bytes; the bl_file shell is freed. */
-    f->blob = hb_blob_create(file->text, (unsigned)file->len, HB_MEMORY_MODE_READONLY,
-                             file->text, free);
-    size_t len = file->len;
-    file->text = NULL;
-    bl_file_free(file);
+    f->blob = blob;
 
     pthread_mutex_lock(&ft_lock);
     FT_Error fe = ft_lib ? 0 : FT_Init_FreeType(&ft_lib);

@@ -79,7 +79,8 @@ def tounicode_map(cmap):
     return mp
 
 def pdf_codes(pdf):
-    """Per page: list of (font resource name, code) in drawing order, and font maps."""
+    """Per page: list of (font resource name, code) in drawing order, and font maps.
+    Codes are 2 bytes (Identity-H), from literal or hex strings."""
     data, objs = qdf(pdf)
     pages = []
     # QDF marks every page object with a "%% Page N" comment.
@@ -97,17 +98,107 @@ def pdf_codes(pdf):
                 fonts[name] = tounicode_map(stream(objs[int(tu.group(1))])) if tu else {}
         contents = re.search(r"/Contents\s+(\d+) 0 R", page)
         content = stream(objs[int(contents.group(1))]) if contents else ""
-        codes, cur = [], None
-        for tok in re.finditer(r"/(\S+)\s+[-\d.]+\s+Tf|\[((?:[^\]])*)\]\s*TJ|<([0-9A-Fa-f]*)>\s*Tj", content):
-            if tok.group(1):
-                cur = tok.group(1)
+        codes, cur, operands, array = [], None, [], None
+        for kind, val in content_tokens(content):
+            if kind == "[":
+                array = []
+            elif kind == "]":
+                operands.append(array or [])
+                array = None
+            elif array is not None:
+                array.append(val)
+            elif kind != "op":
+                operands.append(val)
             else:
-                hexes = re.findall(r"<([0-9A-Fa-f]*)>", tok.group(2)) if tok.group(2) is not None else [tok.group(3)]
-                for h in hexes:
-                    for k in range(0, len(h), 4):
-                        codes.append((cur, int(h[k:k + 4], 16)))
+                if val == "Tf" and len(operands) >= 2:
+                    cur = operands[-2]
+                shown = []
+                if val == "TJ" and operands and isinstance(operands[-1], list):
+                    shown = operands[-1]
+                elif val in ("Tj", "'", '"') and operands:
+                    shown = operands[-1:]
+                for b in shown:
+                    if isinstance(b, bytes):
+                        for k in range(0, len(b) - 1, 2):
+                            codes.append((cur, b[k] << 8 | b[k + 1]))
+                operands = []
         pages.append((codes, fonts))
     return pages
+
+def content_tokens(s):
+    """Tokens of a content stream decoded as latin-1 (PDF 32000-1 7.2, 7.3):
+    ("str", bytes) for literal and hex strings, ("name", text), ("num", value),
+    ("[", None), ("]", None), ("op", text).  Dictionaries (inline images'
+    and marked content's) are skipped."""
+    i, n = 0, len(s)
+    delim = "()<>[]{}/%"
+    while i < n:
+        c = s[i]
+        if c in " \t\r\n\f\0":
+            i += 1
+        elif c == "%":
+            while i < n and s[i] not in "\r\n":
+                i += 1
+        elif c == "(":
+            out, depth, i = bytearray(), 1, i + 1
+            while i < n:
+                c = s[i]
+                i += 1
+                if c == "\\":
+                    e = s[i] if i < n else ""
+                    i += 1
+                    if e in "nrtbf":
+                        out.append(ord({"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}[e]))
+                    elif e in "01234567" and e:
+                        j = i - 1
+                        while i < n and i - j < 3 and s[i] in "01234567":
+                            i += 1
+                        out.append(int(s[j:i], 8) & 0xFF)
+                    elif e == "\r":  # a backslash before an end of line continues the string
+                        if i < n and s[i] == "\n":
+                            i += 1
+                    elif e != "\n":
+                        out.extend(e.encode("latin-1"))
+                    continue
+                if c == "(":
+                    depth += 1
+                elif c == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                elif c == "\r":  # an unescaped end of line reads as LF
+                    if i < n and s[i] == "\n":
+                        i += 1
+                    c = "\n"
+                out.extend(c.encode("latin-1"))
+            yield "str", bytes(out)
+        elif s.startswith("<<", i) or s.startswith(">>", i):
+            i += 2
+        elif c == "<":
+            j = s.index(">", i)
+            h = re.sub(r"\s", "", s[i + 1:j])
+            yield "str", bytes.fromhex(h + "0" * (len(h) % 2))
+            i = j + 1
+        elif c in "[]":
+            yield c, None
+            i += 1
+        elif c in "{}":
+            i += 1
+        else:
+            j = i + 1
+            while j < n and s[j] not in delim and s[j] not in " \t\r\n\f\0":
+                j += 1
+            tok = s[i:j]
+            i = j
+            if tok.startswith("/"):
+                yield "name", tok[1:]
+            elif re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)", tok):
+                yield "num", float(tok)
+            else:
+                yield "op", tok
+                if tok == "ID":  # inline image data up to EI
+                    m = re.compile(r"\sEI(?=\s|$)").search(s, i)
+                    i = m.end() if m else n
 
 def hb_batch(font, rtl, lang, texts):
     """hb-shape every text (one per line) -> list of [(gid, cluster, dx, dy, adv)] in font units."""
