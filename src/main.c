@@ -3,6 +3,7 @@
 #include "base.h"
 #include "text-bidi.h"
 #include "text-font.h"
+#include "text.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -334,5 +335,6 @@ int main(int argc, char **argv)
     free(src);
     bl_face_cache_clear();
     bl_hyphen_shutdown();
+    bl_text_shutdown();
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <fontconfig/fontconfig.h>
 #include <hb-ot.h>
 
+#define BL_GCACHE 0x800
 #define FONT_MAX_BYTES (64u * 1024 * 1024)
 
 static pthread_mutex_t ft_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -239,6 +240,7 @@ bl_face *bl_face_open(const char *path, char *err, size_t errlen)
         bl_face_drop(f);
         return NULL;
     }
+    f->gcache = calloc(BL_GCACHE, sizeof *f->gcache); /* NULL only means no cache */
     f->hb_face = hb_face_create(f->blob, 0);
     f->hb_font = hb_font_create(f->hb_face);
     f->upem = ft->units_per_EM;
@@ -296,11 +298,25 @@ void bl_face_drop(bl_face *f)
     free(f->path);
     free(f->label);
     free(f->ps_name);
+    free(f->gcache);
     free(f);
 }
 
 unsigned bl_face_glyph(const bl_face *f, uint32_t cp)
 {
+    /* Latin, Greek, Cyrillic, Hebrew and Arabic letters are looked up for
+     * every character of every paragraph: remember them.  Entries are
+     * written atomically, so threads sharing a face may race harmlessly. */
+    if (cp < BL_GCACHE && f->gcache) {
+        uint32_t v = __atomic_load_n(&f->gcache[cp], __ATOMIC_RELAXED);
+        if (v)
+            return v - 1;
+        hb_codepoint_t g = 0;
+        if (!hb_font_get_nominal_glyph(f->hb_font, cp, &g))
+            g = 0;
+        __atomic_store_n(&f->gcache[cp], (uint32_t)g + 1, __ATOMIC_RELAXED);
+        return g;
+    }
     hb_codepoint_t g = 0;
     return hb_font_get_nominal_glyph(f->hb_font, cp, &g) ? g : 0;
 }

@@ -26,6 +26,7 @@ typedef struct bl_face {
     double italic_angle;
     int is_fixed, is_serif, is_italic, is_bold;
     uint16_t fs_type;    /* OS/2 embedding permission bits */
+    uint32_t *gcache;    /* nominal glyph + 1 of U+0000..U+07FF, 0 = not looked up (atomic) */
 } bl_face;
 
 /* Opens and checks a font file; returns a face the caller holds one reference

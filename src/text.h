@@ -84,6 +84,8 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
                          const char *lang, int base, const bl_text_style *st,
                          bl_diag *d, const bl_file *f, size_t src_off);
 void bl_shaped_free(bl_shaped *s);
+/* Frees the calling thread's shaping buffer (at exit, for leak checkers). */
+void bl_text_shutdown(void);
 
 /* Width in points of text bytes [a, b) as shaped in the paragraph (a and b
  * cluster boundaries). */
