@@ -6,16 +6,7 @@
 # while the others are still written; misuse is a usage error (exit 2).
 set -u
 BIN=$1
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-PASS=0 FAIL=0
-PDFCHECK=${PDFCHECK:-../shared/checks/pdfcheck.sh}
-ok() { PASS=$((PASS + 1)); }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL: $*" >&2; }
-check() { # description, command...
-  d=$1; shift
-  if "$@"; then ok; else bad "$d"; fi
-}
-corpus() { CORPUS=${CORPUS:-../shared/corpus} sh tools/corpus-source.sh "$@"; }
+. tests/lib.sh
 pages() { pdfinfo "$1" 2>/dev/null | awk '/^Pages:/{print $2}'; }
 no_temp() { ! ls -A "$1" | grep -q '\.tmp'; }
 
@@ -119,5 +110,4 @@ usage "two sources, one name" "two sources would write the same file under --out
 usage "--outdir without sources" "no source file given" --outdir "$T/u"
 check "--help documents --outdir and -j" sh -c "'$BIN' --help | grep -q -- '--outdir DIR' && '$BIN' --help | grep -q -- '-j, --jobs N'"
 
-echo "$PASS passed, $FAIL failed"
-[ $FAIL -eq 0 ]
+done_tests

@@ -9,16 +9,8 @@
 # repository root.  (Trace glyphs against the PDF: tests/cli.sh.)
 set -u
 BIN=$1
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-PASS=0 FAIL=0
+. tests/lib.sh
 CASES=tests/data/layout-cases
-ok() { PASS=$((PASS + 1)); }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL: $*" >&2; }
-check() { # description, command...
-  d=$1; shift
-  if "$@"; then ok; else bad "$d"; fi
-}
-corpus() { CORPUS=${CORPUS:-../shared/corpus} sh tools/corpus-source.sh "$@"; }
 lc() { python3 tests/layout_checks.py "$@"; }
 
 # render NAME SOURCE [OPTION...]: PDF and trace in $T/NAME.{pdf,json}
@@ -130,5 +122,4 @@ else
   check "one-line-area: fails with a diagnostic in the layout file" grep -q "^$CASES/one-line-area.yaml:[0-9]*:[0-9]*: error:" "$T/one.err"
 fi
 
-echo "$PASS passed, $FAIL failed"
-[ $FAIL -eq 0 ]
+done_tests

@@ -4,16 +4,7 @@
 # checks every error path's diagnostic, exit status and that no file is left.
 set -u
 BIN=$1
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-PASS=0 FAIL=0
-PDFCHECK=${PDFCHECK:-../shared/checks/pdfcheck.sh}
-ok() { PASS=$((PASS + 1)); }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL: $*" >&2; }
-check() { # description, command...
-  d=$1; shift
-  if "$@"; then ok; else bad "$d"; fi
-}
-corpus() { CORPUS=${CORPUS:-../shared/corpus} sh tools/corpus-source.sh "$@"; }
+. tests/lib.sh
 
 # ---- the sample bulletin, English + Hebrew, parallel -------------------------
 corpus en he > "$T/enhe.md"
@@ -208,5 +199,4 @@ check "missing -o exits 2" [ $rc -eq 2 ]
 "$BIN" "$T/does-not-exist.md" -o "$T/x.pdf" 2>"$T/err"; rc=$?
 check "missing source: exit 1, names the file" sh -c "[ $rc -eq 1 ] && grep -q 'does-not-exist.md: error: cannot open' '$T/err' && [ ! -e '$T/x.pdf' ]"
 
-echo "$PASS passed, $FAIL failed"
-[ $FAIL -eq 0 ]
+done_tests

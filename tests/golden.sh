@@ -4,8 +4,7 @@
 # with tests/golden/CASE.txt.  `make golden` rewrites them; review the diff.
 set -u
 BIN=$1 UPDATE=${2:-}
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-PASS=0 FAIL=0
+. tests/lib.sh
 # case name, layout, source
 while read -r name layout src; do
   [ -n "$name" ] || continue
@@ -21,5 +20,4 @@ en-he-stacked stacked samples/mod-2021-11-24.en-he.md
 fr-ar-parallel parallel samples/mod-2021-11-24.fr-ar.md
 features parallel tests/data/src/features.md
 CASES
-echo "$PASS passed, $FAIL failed"
-[ $FAIL -eq 0 ]
+done_tests
