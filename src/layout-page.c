@@ -281,6 +281,16 @@ static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, doub
         }                                                          \
         box_at = (at);                                             \
     } while (0)
+    /* TeX's two passes, with the dictionary only when needed: first without
+     * hyphenation within the pretolerance; only a paragraph that cannot be set
+     * that way gets its hyphenation points (loading the dictionary) and the
+     * full breaker (tolerance, then emergency stretch). */
+    int use_hyph = 0;
+    bl_kp_line *lines = NULL;
+    size_t overfull = 0, nl = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+    n = 0;
+    box = 0;
     size_t box_at = 0;
     for (size_t i = 0; i < s->len; i++) {
         if (((unsigned char)s->text[i] & 0xC0) == 0x80)
@@ -298,7 +308,7 @@ static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, doub
         } else if (i > 0 && s->brk[i] == BL_BRK_ALLOWED && !s->space[i - 1]) {
             FLUSH(i);
             ITEM(BL_KP_PENALTY, 0, 0, 0, 0, 0, i);
-        } else if (s->hyph[i]) {
+        } else if (use_hyph && s->hyph[i]) {
             FLUSH(i);
             ITEM(BL_KP_PENALTY, s->hyphen_adv, 0, 0, 50, 1, i);
         }
@@ -311,15 +321,26 @@ static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, doub
     ITEM(BL_KP_PENALTY, 0, 0, 0, -BL_KP_INFINITY, 0, s->len);
     bl_kp_params p;
     bl_kp_params_default(&p);
-    p.tolerance = 2.0;
-    p.pretolerance = 1.0;
-    p.emergency_stretch = w * 0.1;
+    p.tolerance = use_hyph || !st->hyphenate ? 2.0 : 1.0;
+    p.pretolerance = use_hyph || !st->hyphenate ? 1.0 : -1;
+    p.emergency_stretch = use_hyph || !st->hyphenate ? w * 0.1 : 0;
     kpctx kc = {w};
-    bl_kp_line *lines = NULL;
-    size_t overfull = 0;
-    size_t nl = bl_kp_break(it, n, &p, kp_width, &kc, &lines, &overfull);
+    nl = bl_kp_break(it, n, &p, kp_width, &kc, &lines, &overfull);
     if (nl == (size_t)-1)
         goto out;
+    if (use_hyph || !st->hyphenate)
+        break;
+    int fits = overfull == 0;
+    for (size_t k = 0; k < nl && fits; k++)
+        fits = lines[k].ratio <= 1.0 + 1e-9 && lines[k].ratio >= -1.0 - 1e-9;
+    if (fits)
+        break;
+    free(lines);
+    lines = NULL;
+    overfull = 0;
+    bl_text_hyphenate(s);
+    use_hyph = 1;
+    }
     if (overfull && c->d)
         bl_diag_at(c->d, BL_WARNING, c->b->file, s->src_off, "%zu overfull line(s) in this paragraph", overfull);
     int pid = c->para_counter++;

@@ -156,8 +156,12 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
     return (long)n;
 }
 
-static void mark_hyphens(bl_shaped *s, const bl_text_style *st)
+void bl_text_hyphenate(bl_shaped *s)
 {
+    const bl_text_style *st = s->style;
+    if (s->hyphenated)
+        return;
+    s->hyphenated = 1;
     const bl_hyphenator *h = st->hyphenate ? bl_hyphenator_get(s->lang) : NULL;
     if (!h)
         return;
@@ -321,7 +325,6 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
     }
     bl_face *main_face = st->regular->faces[0];
     s->hyphen_adv = (float)(bl_face_advance(main_face, bl_face_glyph(main_face, '-')) * st->size / main_face->upem);
-    mark_hyphens(s, st);
     free(script);
     free(face);
     return s;

@@ -73,6 +73,7 @@ typedef struct bl_shaped {
     const bl_text_style *style;
     float hyphen_adv;     /* width of a hyphen in the paragraph's main face */
     int missing;          /* characters no font had */
+    int hyphenated;       /* bl_text_hyphenate has filled hyph[] */
     size_t src_off;       /* source offset of the paragraph, for diagnostics */
 } bl_shaped;
 
@@ -86,6 +87,12 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
 void bl_shaped_free(bl_shaped *s);
 /* Frees the calling thread's shaping buffer (at exit, for leak checkers). */
 void bl_text_shutdown(void);
+
+/* Fills s->hyph with the paragraph's hyphenation points (if its style
+ * hyphenates and the language has a dictionary).  Separate from shaping
+ * because most paragraphs never need it (Knuth-Plass tries without hyphens
+ * first) and loading a dictionary takes milliseconds. */
+void bl_text_hyphenate(bl_shaped *s);
 
 /* Width in points of text bytes [a, b) as shaped in the paragraph (a and b
  * cluster boundaries). */

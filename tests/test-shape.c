@@ -600,6 +600,8 @@ static void test_line_hyphen(void)
         CHECK(0, "information shapes");
         return;
     }
+    CHECK(s->hyph[5] == 0, "no hyphenation points before bl_text_hyphenate (they load lazily)");
+    bl_text_hyphenate(s);
     CHECK(s->hyph[5] == 1, "in-for-ma-tion: a hyphenation point after 'infor'");
     bl_line_out o;
     CHECK(bl_text_line(s, 0, 5, 1, 0, 0, &o) == 0, "hyphenated line is set");
