@@ -26,6 +26,8 @@ typedef struct langctx {
     double leading[K_COUNT];
     hb_feature_t features[8];  /* the layout's text.features, for body text */
     unsigned nfeatures;
+    bl_shaped ***pre;          /* pre[block][para]: shaped before any line is broken */
+    size_t npre;
 } langctx;
 
 /* A line set from a paragraph, not yet placed on a page. */
@@ -189,7 +191,9 @@ static bl_shaped *shape(ctx *c, langctx *lc, int kind, const char *text, size_t 
 {
     bl_shaped *s = bl_text_shape(text, len, spans, nspans, lc->lang, lc->rtl ? BL_DIR_RTL : BL_DIR_LTR,
                                  &lc->st[kind], c->d, c->b->file, src_off);
-    if (!s || bl_grow(&c->shaped, &c->cap_shaped, c->nshaped + 1, sizeof *c->shaped)) {
+    if (!s) /* reported by the text engine (too long, out of memory) */
+        return NULL;
+    if (bl_grow(&c->shaped, &c->cap_shaped, c->nshaped + 1, sizeof *c->shaped)) {
         bl_shaped_free(s);
         c->oom = 1;
         return NULL;
@@ -395,7 +399,7 @@ out:
 }
 
 static int set_para(ctx *c, group *g, langctx *lc, int kind, const bl_para *pa, double w, double indent,
-                    int align, int block, const char *kname, double space_before)
+                    int align, int block, const char *kname, double space_before, bl_shaped *pre)
 {
     bl_shaped *marker = NULL;
     if (pa->marker[0]) {
@@ -416,7 +420,7 @@ static int set_para(ctx *c, group *g, langctx *lc, int kind, const bl_para *pa, 
         ln->para_id = c->para_counter++;
         return 0;
     }
-    bl_shaped *s = shape(c, lc, kind, pa->text, pa->len, pa->spans, pa->nspans, pa->src_off);
+    bl_shaped *s = pre ? pre : shape(c, lc, kind, pa->text, pa->len, pa->spans, pa->nspans, pa->src_off);
     if (!s)
         return -1;
     return set_lines(c, g, s, lc, kind, w, indent, align, block, kname, space_before, marker);
@@ -443,7 +447,7 @@ static int set_plain(ctx *c, group *g, langctx *lc, int kind, const char *text0,
         return -1;
     pa.text = text;
     pa.len = strlen(text);
-    return set_para(c, g, lc, kind, &pa, w, 0, align, -1, kname, space_before);
+    return set_para(c, g, lc, kind, &pa, w, 0, align, -1, kname, space_before, NULL);
 }
 
 /* ---- templates ---------------------------------------------------------------- */
@@ -543,6 +547,38 @@ static int build_head(ctx *c, group *g, langctx *lc, double w)
     return 0;
 }
 
+static int para_kind(const bl_block *blk)
+{
+    if (blk->kind != BL_BLOCK_HEADING)
+        return K_BODY;
+    return blk->level <= 1 ? K_HEAD1 : blk->level == 2 ? K_HEAD2 : K_HEAD3;
+}
+
+/* Shapes every paragraph of a section before any line is broken: shaping
+ * needs no hyphenation dictionary, so the dictionaries prefetched in the
+ * background have time to load before the first paragraph needs them. */
+static int preshape(ctx *c, langctx *lc, const bl_section *sec)
+{
+    lc->pre = calloc(sec->nblocks + 1, sizeof *lc->pre);
+    if (!lc->pre)
+        return -1;
+    lc->npre = sec->nblocks;
+    for (size_t bi = 0; bi < sec->nblocks; bi++) {
+        const bl_block *blk = &sec->blocks[bi];
+        if (blk->kind == BL_BLOCK_RULE || !blk->nparas)
+            continue;
+        if (!(lc->pre[bi] = calloc(blk->nparas, sizeof **lc->pre)))
+            return -1;
+        for (size_t k = 0; k < blk->nparas; k++) {
+            const bl_para *pa = &blk->paras[k];
+            if (pa->len && !(lc->pre[bi][k] = shape(c, lc, para_kind(blk), pa->text, pa->len, pa->spans,
+                                                     pa->nspans, pa->src_off)))
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static int build_block(ctx *c, group *g, langctx *lc, const bl_block *blk, int bi, double w)
 {
     const bl_layout *l = c->l;
@@ -560,9 +596,7 @@ static int build_block(ctx *c, group *g, langctx *lc, const bl_block *blk, int b
     }
     for (size_t k = 0; k < blk->nparas; k++) {
         const bl_para *pa = &blk->paras[k];
-        int kind = K_BODY;
-        if (blk->kind == BL_BLOCK_HEADING)
-            kind = blk->level <= 1 ? K_HEAD1 : blk->level == 2 ? K_HEAD2 : K_HEAD3;
+        int kind = para_kind(blk);
         double indent = 0;
         int depth = pa->depth < 0 ? 0 : pa->depth;
         if (blk->kind == BL_BLOCK_QUOTE)
@@ -574,7 +608,8 @@ static int build_block(ctx *c, group *g, langctx *lc, const bl_block *blk, int b
                                : l->block_space * 0.5;
         int align = blk->kind == BL_BLOCK_HEADING ? BL_ALIGN_START : l->align;
         size_t first = g->n;
-        if (set_para(c, g, lc, kind, pa, w - indent, indent, align, bi, kn, before))
+        bl_shaped *pre = lc->pre && (size_t)bi < lc->npre && lc->pre[bi] ? lc->pre[bi][k] : NULL;
+        if (set_para(c, g, lc, kind, pa, w - indent, indent, align, bi, kn, before, pre))
             return -1;
         if (blk->kind == BL_BLOCK_HEADING)
             for (size_t i = first; i < g->n; i++)
@@ -1047,6 +1082,12 @@ int bl_layout_bulletin(const bl_bulletin *b, const bl_layout *l, bl_device *dev,
             goto done;
         }
     }
+    for (int i = 0; i < b->nlangs && (l->arrangement != BL_ARR_SINGLE || i == 0); i++)
+        if (preshape(c, &c->lc[i], &b->sections[i])) {
+            if (c->oom)
+                goto oom;
+            goto fail;
+        }
     double text_x = l->margin_inner, text_w = l->page_w - l->margin_inner - l->margin_outer;
     int parallel = l->arrangement == BL_ARR_PARALLEL && b->nlangs >= 2;
     if (parallel) {
@@ -1127,6 +1168,11 @@ done:
     for (size_t i = 0; i < c->nshaped; i++)
         bl_shaped_free(c->shaped[i]);
     free(c->shaped);
+    for (int i = 0; i < c->nlc; i++) {
+        for (size_t bi = 0; c->lc[i].pre && bi < c->lc[i].npre; bi++)
+            free(c->lc[i].pre[bi]);
+        free(c->lc[i].pre);
+    }
     free(c->furn);
     for (size_t i = 0; i < c->nstrs; i++)
         free(c->strs[i]);

@@ -89,6 +89,11 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
         bs[i] = bl_source_parse(f, &so, &d);
         if (!bs[i])
             failed = 1;
+        /* Hyphenation dictionaries take milliseconds to load: start now, in
+         * the background, while layouts and fonts are read and paragraphs
+         * shaped (even if the layout turns out not to hyphenate). */
+        for (int k = 0; bs[i] && k < bs[i]->nlangs; k++)
+            bl_hyphen_prefetch(bs[i]->langs[k]);
         if (bl_diag_full(&d))
             break;
     }
@@ -140,10 +145,6 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
             else
                 owned = 1;
         }
-        /* Hyphenation dictionaries load in the background while fonts are
-         * read and the first paragraphs shaped. */
-        for (int k = 0; l->hyphenate && k < bs[i]->nlangs; k++)
-            bl_hyphen_prefetch(bs[i]->langs[k]);
         bl_layout_stats st = {0};
         if (bl_layout_bulletin(bs[i], l, dev, &d, &st))
             failed = 1;

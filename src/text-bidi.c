@@ -1059,6 +1059,12 @@ static void *prefetch_main(void *arg)
 
 void bl_hyphen_prefetch(const char *lang)
 {
+    /* No thread for the languages that are never hyphenated. */
+    static const char *const never[] = {"he", "iw", "ar", "fa", "ur", "yi", "ji"};
+    size_t n = strcspn(lang, "-_");
+    for (size_t i = 0; i < sizeof never / sizeof *never; i++)
+        if (n == 2 && !strncmp(lang, never[i], 2))
+            return;
     pthread_mutex_lock(&prefetch_lock);
     for (int i = 0; i < nprefetch; i++)
         if (!strcmp(prefetch_tag[i], lang)) {

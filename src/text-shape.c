@@ -163,6 +163,7 @@ void bl_text_hyphenate(bl_shaped *s)
         return;
     s->hyphenated = 1;
     const bl_hyphenator *h = st->hyphenate ? bl_hyphenator_get(s->lang) : NULL;
+
     if (!h)
         return;
     uint8_t pts[128];
