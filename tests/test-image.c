@@ -15,6 +15,7 @@
 
 #include "base.h"
 #include "harness.h"
+#include "testutil.h"
 #include "image.h"
 #include "pdf.h"
 
@@ -188,20 +189,6 @@ static int count_in(const bl_buf *b, const char *s)
     return k;
 }
 
-static int run_quiet(const char *cmd, bl_buf *out)
-{
-    out->len = 0;
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    char chunkbuf[4096];
-    size_t k;
-    while ((k = fread(chunkbuf, 1, sizeof chunkbuf, p)) > 0)
-        bl_buf_append(out, chunkbuf, k);
-    bl_buf_append(out, "", 0);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 int main(void)
 {
@@ -454,7 +441,7 @@ int main(void)
     char cmd[1200];
     if (access(PDFCHECK, R_OK) == 0) {
         snprintf(cmd, sizeof cmd, "sh %s --no-text %s 2>&1", PDFCHECK, out);
-        int rc = run_quiet(cmd, &o);
+        int rc = bl_test_run(cmd, &o);
         CHECK(rc == 0, "pdfcheck rc=%d:\n%s", rc, o.data);
     } else
         CHECK(0, "%s not found (run from the repository root)", PDFCHECK);
@@ -466,7 +453,7 @@ int main(void)
     CHECK(count_in(&pdfdata, "/SMask ") == 3, "three soft masks");
     bl_buf_free(&pdfdata);
     snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null | grep -c '<fill_image'", out);
-    run_quiet(cmd, &o);
+    bl_test_run(cmd, &o);
     CHECK(atoi(o.data) == 5, "5 image draws traced (got %s)", o.data);
 
     bl_buf_free(&o);

@@ -18,6 +18,7 @@
 
 #include "base.h"
 #include "harness.h"
+#include "testutil.h"
 #include "image.h"
 #include "pdf.h"
 #include "pdf-font.h"
@@ -145,21 +146,6 @@ static int draw(bl_device *dev, const bl_glyph_run *run)
     return rc;
 }
 
-/* Runs a shell command; returns its exit status and its stdout in out. */
-static int run_cmd(const char *cmd, bl_buf *out)
-{
-    out->len = 0;
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    char chunk[4096];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, p)) > 0)
-        bl_buf_append(out, chunk, k);
-    bl_buf_append(out, "", 0);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int has_tool(const char *name)
 {
@@ -727,14 +713,14 @@ int main(void)
     /* 1. The shared structural checks. */
     if (access(PDFCHECK, R_OK) == 0) {
         snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, path);
-        int rc = run_cmd(cmd, &out);
+        int rc = bl_test_run(cmd, &out);
         CHECK(rc == 0, "pdfcheck rc=%d:\n%s", rc, out.data);
     } else
         CHECK(0, "%s not found (run from the repository root)", PDFCHECK);
 
     /* 2. pdffonts: three fonts, CID TrueType, embedded, subset, ToUnicode. */
     snprintf(cmd, sizeof cmd, "pdffonts %s 2>&1", path);
-    CHECK(run_cmd(cmd, &out) == 0, "pdffonts runs");
+    CHECK(bl_test_run(cmd, &out) == 0, "pdffonts runs");
     int nfonts = 0, good = 0;
     for (char *s = out.data, *nl; s && *s; s = nl ? nl + 1 : NULL) {
         nl = strchr(s, '\n');
@@ -753,7 +739,7 @@ int main(void)
     /* 3. Glyph ids and positions, as MuPDF reads them. */
     if (has_tool("mutool")) {
         snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null", path);
-        CHECK(run_cmd(cmd, &out) == 0, "mutool trace runs");
+        CHECK(bl_test_run(cmd, &out) == 0, "mutool trace runs");
         traced *tr;
         size_t nt = parse_trace(out.data, &tr);
         CHECK(nt == nall, "traced %zu glyphs, drew %zu", nt, nall);
@@ -798,7 +784,7 @@ int main(void)
     /* 4. The alias's ToUnicode entry and CIDToGIDMap, read by qpdf. */
     if (has_tool("qpdf")) {
         snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable %s - 2>/dev/null", path);
-        run_cmd(cmd, &out);
+        bl_test_run(cmd, &out);
         char want[64];
         snprintf(want, sizeof want, "<%04X> <00A0>", latin->num_glyphs);
         CHECK(strstr(out.data, want) != NULL, "ToUnicode maps alias code %04X to U+00A0", latin->num_glyphs);
@@ -808,7 +794,7 @@ int main(void)
 
     /* 5. Text in logical order. */
     snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s - 2>&1", path);
-    CHECK(run_cmd(cmd, &out) == 0, "pdftotext runs");
+    CHECK(bl_test_run(cmd, &out) == 0, "pdftotext runs");
     const char *words[] = {"Hello,", "World!", "office", "Tavern", "fjord", "שלום", "עולם", "السلام", "عليكم",
                            "quick brown fox"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
@@ -817,13 +803,13 @@ int main(void)
 
     /* 6. Info and outline strings. */
     snprintf(cmd, sizeof cmd, "pdfinfo %s 2>&1", path);
-    run_cmd(cmd, &out);
+    bl_test_run(cmd, &out);
     CHECK(strstr(out.data, "Bulletin — בדיקה") != NULL, "UTF-8 title round-trips:\n%s", out.data);
     CHECK(strstr(out.data, "Producer:        bulletin") != NULL, "producer is bulletin");
     CHECK(strstr(out.data, "CreationDate") == NULL, "no creation date");
     if (has_tool("mutool")) {
         snprintf(cmd, sizeof cmd, "mutool show %s outline 2>&1", path);
-        run_cmd(cmd, &out);
+        bl_test_run(cmd, &out);
         CHECK(strstr(out.data, "First — ראשון 😀") != NULL, "outline title with a non-BMP character:\n%s",
               out.data);
     }
@@ -846,7 +832,7 @@ int main(void)
     CHECK(bl_pdf_save(p2pdf, path3) == 0, "uncompressed save: %s", bl_pdf_error(p2pdf));
     if (access(PDFCHECK, R_OK) == 0) {
         snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, path3);
-        int rc = run_cmd(cmd, &out);
+        int rc = bl_test_run(cmd, &out);
         CHECK(rc == 0, "pdfcheck (uncompressed) rc=%d:\n%s", rc, out.data);
     }
     /* The content stream as written ("stream", an end of line, the data, LF
@@ -894,7 +880,7 @@ int main(void)
     }
     if (has_tool("mutool")) {
         snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null", path3);
-        CHECK(run_cmd(cmd, &out) == 0, "mutool trace (uncompressed) runs");
+        CHECK(bl_test_run(cmd, &out) == 0, "mutool trace (uncompressed) runs");
         traced *tr;
         size_t nt = parse_trace(out.data, &tr);
         size_t want_n = u.n + kern.n + NESC;
