@@ -49,6 +49,7 @@ enum { M_TOP, M_BOTTOM, M_INNER, M_OUTER };
 #define LS_FOOTER (1u << 7)
 #define LS_LETTERHEAD (1u << 8)
 #define LS_NUMBER (1u << 9)
+#define LS_SCALE (1u << 10)
 
 typedef struct lstate {
     bl_layout *l;
@@ -766,7 +767,8 @@ static lstate *lstate_defaults(void)
     c->footer = bl_strdup("{reference}");
     c->letterhead[0] = bl_strdup("{issuer}");
     c->number_label = bl_strdup("No.");
-    s->lset[0] = LS_PAGE | LS_HEADER | LS_FOOTER | LS_LETTERHEAD | LS_NUMBER;
+    c->scale = 1.0;
+    s->lset[0] = LS_PAGE | LS_HEADER | LS_FOOTER | LS_LETTERHEAD | LS_NUMBER | LS_SCALE;
     if (!c->page_label || !c->header || !c->footer || !c->letterhead[0] || !c->number_label) {
         lstate_free(s);
         return NULL;
@@ -1121,7 +1123,7 @@ static int tag_eq(const char *a, const char *b)
 
 static void parse_lang(pctx *p, yaml_node_t *n, int li, const char *lpath)
 {
-    static const char *const keys[] = {"fonts", "page", "header", "footer", "letterhead", "number", NULL};
+    static const char *const keys[] = {"fonts", "page", "header", "footer", "letterhead", "number", "scale", NULL};
     lstate *s = p->s;
     bl_lang_cfg *c = &s->l->langs[li];
     mapit m;
@@ -1137,6 +1139,18 @@ static void parse_lang(pctx *p, yaml_node_t *n, int li, const char *lpath)
         char *t = NULL;
         switch (i) {
         case 0: parse_fonts(p, v, li, lpath); break;
+        case 6: {
+            const char *sv = scalar(p, v, path, "a number such as 1.15");
+            char *end = NULL;
+            double x = sv ? strtod(sv, &end) : 0;
+            if (sv && (end == sv || *end || !(x >= 0.5 && x <= 2.0)))
+                perr(p, v, "%s: expected a number from 0.5 to 2, such as 1.15", path);
+            else if (sv) {
+                c->scale = x;
+                s->lset[li] |= LS_SCALE;
+            }
+            break;
+        }
         case 1: case 5:
             if ((t = get_template(p, v, path)) != NULL) {
                 char **dst = i == 1 ? &c->page_label : &c->number_label;
@@ -1537,6 +1551,8 @@ static int fill_langs(loader *ld, lstate *s)
         for (int r = 0; r < BL_ROLE_COUNT; r++)
             if (!(set & LS_FONT(r)) && copy_strs(c->fonts[r], st->fonts[r], BL_MAX_STACK))
                 goto oom;
+        if (!(set & LS_SCALE))
+            c->scale = st->scale;
         if ((!(set & LS_PAGE) && copy_strs(&c->page_label, &st->page_label, 1)) ||
             (!(set & LS_HEADER) && copy_strs(&c->header, &st->header, 1)) ||
             (!(set & LS_FOOTER) && copy_strs(&c->footer, &st->footer, 1)) ||

@@ -24,6 +24,8 @@ typedef struct bl_lang_cfg {
     char *footer;        /* footer line template, e.g. "{reference} · {date}" (may be NULL) */
     char *letterhead[3]; /* letterhead lines under the emblem, templates; NULL-terminated */
     char *number_label;  /* word for "No." e.g. "No.", "מס'" */
+    double scale;        /* this language's type sizes and leadings are multiplied by it
+                            (Arabic Naskh looks smaller than Latin at the same size) */
 } bl_lang_cfg;
 
 typedef struct bl_layout {

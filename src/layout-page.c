@@ -26,6 +26,7 @@ typedef struct langctx {
     double leading[K_COUNT];
     hb_feature_t features[8];  /* the layout's text.features, for body text */
     unsigned nfeatures;
+    double scale;              /* the layout's size factor for this language */
     bl_shaped ***pre;          /* pre[block][para]: shaped before any line is broken */
     size_t npre;
 } langctx;
@@ -155,6 +156,7 @@ static int load_fonts(ctx *c)
         double leads[K_COUNT] = {l->body_leading, l->title_leading, l->heading_leading[0],
                                  l->heading_leading[1], l->heading_leading[2], l->small_leading,
                                  l->small_leading, l->small_leading};
+        double scale = lc->scale = lc->cfg->scale > 0 ? lc->cfg->scale : 1.0;
         for (int k = 0; k < K_COUNT; k++) {
             bl_text_style *st = &lc->st[k];
             int heading = k >= K_TITLE && k <= K_HEAD3;
@@ -164,7 +166,7 @@ static int load_fonts(ctx *c)
             st->bold = &lc->fs[small ? BL_ROLE_SANS_BOLD : BL_ROLE_BOLD];
             st->italic = &lc->fs[small ? BL_ROLE_SANS : BL_ROLE_ITALIC];
             st->bold_italic = NULL;
-            st->size = sizes[k];
+            st->size = sizes[k] * scale;
             memcpy(st->rgb, k == K_BANNER ? l->banner_rgb : heading || k == K_SMALL_BOLD ? l->accent_rgb : l->text_rgb,
                    sizeof st->rgb);
             memcpy(st->link_rgb, l->accent_rgb, sizeof st->link_rgb);
@@ -178,7 +180,7 @@ static int load_fonts(ctx *c)
             st->lmin = l->hyphen_lmin;
             st->rmin = l->hyphen_rmin;
             st->seen = &c->seen;
-            lc->leading[k] = leads[k];
+            lc->leading[k] = leads[k] * scale;
         }
     }
     return 0;
@@ -260,6 +262,8 @@ static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, doub
      * cluster, so narrow columns need not open rivers of white. */
     double stretch = space_w * 0.5, shrink = space_w * 0.2;
     double lstretch = st->tracking ? st->size * BL_TRACK_MAX : 0, lshrink = st->tracking ? st->size * BL_TRACK_MIN : 0;
+    if (align != BL_ALIGN_JUSTIFY) /* ragged lines are never squeezed */
+        shrink = lshrink = 0;
     bl_kp_item *it = NULL;
     size_t *pos = NULL, n = 0, cap = 0, cap_pos = 0;
     double box = 0;
@@ -990,7 +994,9 @@ static int draw_line(ctx *c, const placed *p)
     if (!ln->sh)
         return 0;
     double size = ln->sh->style->size;
-    double baseline = p->top - (ln->height / 2 + size * 0.35);
+    /* The baseline's place in the line box is the layout's, unscaled: paired
+     * blocks in languages of different scale start on one baseline. */
+    double baseline = p->top - (ln->height / ln->lc->scale / 2 + size / ln->lc->scale * 0.35);
     /* the box the line lives in, the indent on the column's start side */
     double bx = rtl ? cx : cx + ln->indent, bw = ln->avail;
     if (ln->rule == 2) { /* quote bar on the start side */

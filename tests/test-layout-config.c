@@ -281,6 +281,32 @@ static void test_defaults_match_base(void)
     bl_layout_free(b);
 }
 
+/* Per-language scale (inherited from "*", set per language) and OpenType features. */
+static void test_scale_and_features(void)
+{
+    bl_layout *l = load_ok(FIX "scale.yaml");
+    if (l) {
+        CHECK(near(bl_layout_lang(l, "he")->scale, 1.1), "he scale set by the child");
+        CHECK(near(bl_layout_lang(l, "ar")->scale, 1.12), "ar scale kept from base");
+        CHECK(near(bl_layout_lang(l, "en")->scale, 1.0), "en scale from \"*\"");
+        CHECK(near(bl_layout_lang(l, "xx")->scale, 1.0), "unlisted language: scale from \"*\"");
+        bl_layout_free(l);
+    }
+    expect_error(FIX "scale-bad.yaml",
+                 FIX "scale-bad.yaml:3:15: error: languages.ar.scale: expected a number from 0.5 to 2, such as 1.15\n"
+                     "   ar: {scale: 3}\n"
+                     "               ^\n");
+    l = load_ok(FIX "features.yaml");
+    if (l) {
+        CHECK(strcmp(l->features, "onum, smcp") == 0, "features kept as written: %s", l->features);
+        bl_layout_free(l);
+    }
+    expect_error(FIX "features-bad.yaml",
+                 FIX "features-bad.yaml:2:18: error: text.features: expected OpenType features such as \"onum, smcp\"\n"
+                     " text: {features: \"on@m\"}\n"
+                     "                  ^\n");
+}
+
 static void test_errors(void)
 {
     expect_error(FIX "syntax.yaml",
@@ -491,6 +517,7 @@ int main(void)
     test_short_forms();
     test_defaults_match_base();
     test_errors();
+    test_scale_and_features();
     test_dates();
     test_templates();
     bl_set_data_dir(NULL);
