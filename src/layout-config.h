@@ -80,6 +80,10 @@ const bl_lang_cfg *bl_layout_lang(const bl_layout *l, const char *lang);
  * Returns 0 or -1 (invalid date). */
 int bl_format_date(const char *lang, int year, int month, int day, char *out, size_t outlen);
 
+/* The fields a template may name (NULL-terminated): issuer, title, date,
+ * reference, classification, page, pages, lang. */
+extern const char *const bl_template_fields[];
+
 /* Expands {field} in tmpl with get(ctx, field) (NULL = leave empty).  "{{" is
  * a literal brace.  Appends to out.  Returns 0, or -1 for an unknown field
  * (name written to bad_field, 32 bytes) or out of memory. */
