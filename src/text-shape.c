@@ -372,6 +372,16 @@ size_t bl_text_graphemes(const bl_shaped *s, size_t a, size_t b, size_t *out, si
 
 #define GF_WS 0x80 /* internal: the glyph's character is white space */
 
+/* May the run's paragraph glyphs be cut before byte q (a cluster start)? */
+static int safe_at(const bl_shaped *s, const bl_run *run, size_t q)
+{
+    const bl_sglyph *rg = s->glyphs + run->g0;
+    for (size_t g = 0; g < run->ng; g++)
+        if (rg[g].cluster == q)
+            return !rg[g].unsafe;
+    return 0;
+}
+
 static int is_space_char(const char *p, size_t n)
 {
     uint32_t cp;
@@ -510,39 +520,81 @@ int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double x_le
             g1++;
         /* A cut inside a cluster (a ligature such as "fi" broken by a hyphen)
          * or where HarfBuzz says breaking is unsafe needs reshaping. */
-        int unsafe = p->hyphen || (p->a > run->start && (!s->cstart[p->a] || (g0 < run->ng && rg[g0].unsafe))) ||
-                     (p->b < run->end && (!s->cstart[p->b] || (g1 < run->ng && rg[g1].unsafe)));
-        if (!unsafe) {
+        int bad_start = p->a > run->start && (!s->cstart[p->a] || (g0 < run->ng && rg[g0].unsafe));
+        int bad_end = p->hyphen || (p->b < run->end && (!s->cstart[p->b] || (g1 < run->ng && rg[g1].unsafe)));
+        if (!bad_start && !bad_end) {
             p->g = (bl_sglyph *)(rg + g0);
             p->ng = g1 - g0;
             continue;
         }
-        size_t ng = 0, cap = 0;
-        const char *src = s->text;
-        size_t srclen = s->len, sa = p->a, sb = p->b;
-        char *tmp = NULL;
-        if (p->hyphen) { /* the piece's text plus a hyphen, shaped on its own */
-            tmp = malloc(p->b - p->a + 2);
-            if (!tmp)
-                goto done;
-            memcpy(tmp, s->text + p->a, p->b - p->a);
-            tmp[p->b - p->a] = '-';
-            src = tmp;
-            srclen = p->b - p->a + 1;
-            sa = 0;
-            sb = srclen;
+        /* Reshape only the words a cut touches: the piece's head up to the
+         * first safe word start, its tail from the last one; the middle keeps
+         * the paragraph's glyphs. */
+        size_t head = p->a, tail = p->b, mg0 = g0, mg1 = g0;
+        if (bad_start) {
+            head = p->b;
+            for (size_t q = p->a + 1; q < p->b; q++)
+                if (s->text[q - 1] == ' ' && s->cstart[q] && safe_at(s, run, q)) {
+                    head = q;
+                    break;
+                }
         }
-        long n = shape_range(src, srclen, sa, sb, run->level & 1, -1, s->lang, run->face,
-                             s->style, &p->g, &ng, &cap);
-        free(tmp);
-        if (n < 0)
+        if (bad_end) {
+            tail = head;
+            for (size_t q = p->b - 1; q > head; q--)
+                if (s->text[q - 1] == ' ' && s->cstart[q] && safe_at(s, run, q)) {
+                    tail = q;
+                    break;
+                }
+        }
+        if (head < tail) {
+            while (mg0 < g1 && rg[mg0].cluster < head)
+                mg0++;
+            mg1 = mg0;
+            while (mg1 < g1 && rg[mg1].cluster < tail)
+                mg1++;
+        } else {
+            head = tail = p->a; /* one word: reshape all of it */
+        }
+        size_t ng = 0, cap = 0;
+        p->own = 1; /* p->g is ours from here on (freed below, also on failure) */
+        p->g = NULL;
+        if (head > p->a && shape_range(s->text, s->len, p->a, head, run->level & 1, -1, s->lang, run->face, s->style,
+                                       &p->g, &ng, &cap) < 0)
             goto done;
-        p->own = 1;
+        if (mg1 > mg0) {
+            if (bl_grow(&p->g, &cap, ng + (mg1 - mg0), sizeof *p->g))
+                goto done;
+            memcpy(p->g + ng, rg + mg0, (mg1 - mg0) * sizeof *p->g);
+            ng += mg1 - mg0;
+        }
+        size_t t0 = head > tail ? head : tail;
+        if (t0 < p->b || p->hyphen) {
+            size_t before = ng;
+            const char *src = s->text;
+            size_t srclen = s->len, sa = t0, sb = p->b;
+            char *tmp = NULL;
+            if (p->hyphen) { /* the tail's text plus a hyphen, shaped on its own */
+                tmp = malloc(p->b - t0 + 2);
+                if (!tmp)
+                    goto done;
+                memcpy(tmp, s->text + t0, p->b - t0);
+                tmp[p->b - t0] = '-';
+                src = tmp;
+                srclen = p->b - t0 + 1;
+                sa = 0;
+                sb = srclen;
+            }
+            long n = shape_range(src, srclen, sa, sb, run->level & 1, -1, s->lang, run->face, s->style, &p->g, &ng,
+                                 &cap);
+            free(tmp);
+            if (n < 0)
+                goto done;
+            if (p->hyphen) /* map clusters back to paragraph offsets; the hyphen gets b */
+                for (size_t k = before; k < ng; k++)
+                    p->g[k].cluster = p->g[k].cluster >= p->b - t0 ? (uint32_t)p->b : p->g[k].cluster + (uint32_t)t0;
+        }
         p->ng = ng;
-        if (p->hyphen) /* map clusters back to paragraph offsets; the hyphen gets b */
-            for (size_t k = 0; k < ng; k++)
-                p->g[k].cluster = p->g[k].cluster >= p->b - p->a ? (uint32_t)p->b
-                                                                 : p->g[k].cluster + (uint32_t)p->a;
     }
     /* Visual order of the pieces (UAX #9 L2). */
     plv = malloc(npc + 1);
