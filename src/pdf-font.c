@@ -500,8 +500,16 @@ static hb_blob_t *subset(const bl_pdf_font *f, char *err, size_t errlen)
     hb_set_t *glyphs = hb_subset_input_glyph_set(in);
     hb_set_add(glyphs, 0);
     for (unsigned g = 0; g < f->face->num_glyphs; g++)
-        if (f->slot[g])
+        if (f->slot[g]) {
+            /* Opening the face checked the glyph tables' structure; the
+             * outlines that go into the PDF are loaded here, one by one. */
+            if (bl_face_check_glyph(f->face, g)) {
+                snprintf(err, errlen, "corrupt font file (glyph %u does not load)", g);
+                hb_subset_input_destroy(in);
+                return NULL;
+            }
             hb_set_add(glyphs, g);
+        }
     hb_set_t *drop = hb_subset_input_set(in, HB_SUBSET_SETS_DROP_TABLE_TAG);
     hb_tag_t tags[64];
     unsigned start = 0, count;

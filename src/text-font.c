@@ -321,6 +321,14 @@ unsigned bl_face_glyph(const bl_face *f, uint32_t cp)
     return hb_font_get_nominal_glyph(f->hb_font, cp, &g) ? g : 0;
 }
 
+int bl_face_check_glyph(bl_face *f, unsigned gid)
+{
+    pthread_mutex_lock(&ft_lock); /* FT_Face is not thread-safe; faces are shared */
+    FT_Error e = FT_Load_Glyph(f->ft, gid, FT_LOAD_NO_SCALE | FT_LOAD_NO_HINTING | FT_LOAD_NO_BITMAP);
+    pthread_mutex_unlock(&ft_lock);
+    return e ? -1 : 0;
+}
+
 int bl_face_advance(const bl_face *f, unsigned gid)
 {
     return hb_font_get_glyph_h_advance(f->hb_font, gid);

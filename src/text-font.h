@@ -48,6 +48,9 @@ bl_face *bl_face_system_fallback(uint32_t cp, const char *lang);
 
 /* Glyph for a code point, 0 if the face has none. */
 unsigned bl_face_glyph(const bl_face *f, uint32_t cp);
+/* 0 if FreeType loads glyph gid's outline, -1 if it is corrupt (thread-safe). */
+int bl_face_check_glyph(bl_face *f, unsigned gid);
+
 /* Horizontal advance of a glyph in font units. */
 int bl_face_advance(const bl_face *f, unsigned gid);
 #endif

@@ -152,6 +152,13 @@ badfont zero.ttf "empty file (zero bytes)"
 badfont text.ttf "not a TrueType font file"
 badfont restricted.ttf "the font's licence forbids embedding"
 badfont badtable.ttf "truncated or corrupt font file (table"
+cp fonts/NotoSerif-Regular.ttf "$T/outlines.ttf"; python3 tests/corrupt.py bad-outlines "$T/outlines.ttf"
+printf 'extends: single\nlanguages:\n  "*":\n    fonts:\n      regular: [%s]\n' "$T/outlines.ttf" > "$T/font-outlines.yaml"
+rm -f "$T/font.pdf"
+"$BIN" "$T/plain.md" --layout "$T/font-outlines.yaml" -o "$T/font.pdf" 2>"$T/err"; rc=$?
+check "font with corrupt outlines: exit 1 (got $rc)" [ $rc -eq 1 ]
+check "font with corrupt outlines: no output, no temporary" sh -c "[ ! -e '$T/font.pdf' ] && ! ls '$T' | grep -q 'font.pdf.'"
+check "font with corrupt outlines: names the font ($(head -c 200 "$T/err"))" grep -qF "font $T/outlines.ttf: corrupt font file (glyph" "$T/err"
 pdftoppm -r 20 -png -singlefile "$T/enhe.pdf" "$T/good"
 pdftoppm -r 20 -jpeg -singlefile "$T/enhe.pdf" "$T/good"
 python3 tests/corrupt.py png "$T"

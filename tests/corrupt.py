@@ -2,6 +2,7 @@
 """corrupt.py MODE ARGS: makes broken fonts and images for the error tests.
   restricted-font FILE.ttf   set OS/2 fsType to 0x0002 (restricted licence embedding)
   table-past-end FILE.ttf    make the last table directory entry reach past the end of the file
+  bad-outlines FILE.ttf      every glyph claims 32767 contours (tables stay well formed)
   png DIR                    from DIR/good.png and DIR/good.jpg make zero.png, truncated.png,
                              text.png, huge.png (a valid header claiming 100000 x 100000) and
                              truncated.jpg"""
@@ -28,6 +29,18 @@ elif mode == "table-past-end":
     last = list(tables(data))[-1]
     _, e, _, off, _ = last
     data[e + 12:e + 16] = struct.pack(">I", len(data) - off + 4096)
+    open(path, "wb").write(data)
+elif mode == "bad-outlines":
+    path = sys.argv[2]
+    data = bytearray(open(path, "rb").read())
+    t = {tag: (off, ln) for _, _, tag, off, ln in tables(data)}
+    head, (lo, _), (go, _) = t[b"head"][0], t[b"loca"], t[b"glyf"]
+    glyphs = struct.unpack(">H", data[t[b"maxp"][0] + 4:t[b"maxp"][0] + 6])[0]
+    longloca = struct.unpack(">h", data[head + 50:head + 52])[0]
+    at = lambda g: struct.unpack(">I", data[lo + 4 * g:lo + 4 * g + 4])[0] if longloca else 2 * struct.unpack(">H", data[lo + 2 * g:lo + 2 * g + 2])[0]
+    for g in range(glyphs):
+        if at(g + 1) - at(g) >= 10:
+            data[go + at(g):go + at(g) + 2] = struct.pack(">h", 32767)
     open(path, "wb").write(data)
 elif mode == "png":
     d = sys.argv[2]
