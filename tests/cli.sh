@@ -139,37 +139,30 @@ echo "this is a text file, not a font" > "$T/text.ttf"
 cp fonts/NotoSerifHebrew-Regular.ttf "$T/restricted.ttf"
 python3 tests/corrupt.py restricted-font "$T/restricted.ttf"
 cp fonts/NotoSerifHebrew-Regular.ttf "$T/badtable.ttf"; python3 tests/corrupt.py table-past-end "$T/badtable.ttf"
-badfont() { # file, expected message
-  printf 'extends: single\nlanguages:\n  "*":\n    fonts:\n      regular: [%s]\n' "$T/$1" > "$T/font-$1.yaml"
-  rm -f "$T/font.pdf"
-  "$BIN" "$T/plain.md" --layout "$T/font-$1.yaml" -o "$T/font.pdf" 2>"$T/err"; rc=$?
-  check "font $1: exit 1 (got $rc)" [ $rc -eq 1 ]
-  check "font $1: no output" [ ! -e "$T/font.pdf" ]
-  if grep -qF "$T/$1: error: $2" "$T/err"; then ok; else bad "font $1: want '$2', got: $(head -c 300 "$T/err")"; fi
+# bad_layout NAME LAYOUT-YAML WANT: rendering with that layout fails with WANT
+# on stderr, exit status 1, and no output or temporary file left.
+bad_layout() {
+  f="$T/bad-$(echo "$1" | tr ' /' '__').yaml"
+  printf '%b' "$2" > "$f"
+  rm -f "$T/bad.pdf"
+  "$BIN" "$T/plain.md" --layout "$f" -o "$T/bad.pdf" 2>"$T/err"; rc=$?
+  check "$1: exit 1 (got $rc)" [ $rc -eq 1 ]
+  check "$1: no output, no temporary" sh -c "[ ! -e '$T/bad.pdf' ] && ! ls '$T' | grep -q 'bad.pdf.'"
+  if grep -qF -- "$3" "$T/err"; then ok; else bad "$1: want '$3', got: $(head -c 300 "$T/err")"; fi
 }
+font_layout() { printf 'extends: single\nlanguages:\n  "*":\n    fonts:\n      regular: [%s]\n' "$T/$1"; }
+badfont() { bad_layout "font $1" "$(font_layout "$1")" "$T/$1: error: $2"; }
 badfont truncated.ttf "truncated or corrupt font file"
 badfont zero.ttf "empty file (zero bytes)"
 badfont text.ttf "not a TrueType font file"
 badfont restricted.ttf "the font's licence forbids embedding"
 badfont badtable.ttf "truncated or corrupt font file (table"
 cp fonts/NotoSerif-Regular.ttf "$T/outlines.ttf"; python3 tests/corrupt.py bad-outlines "$T/outlines.ttf"
-printf 'extends: single\nlanguages:\n  "*":\n    fonts:\n      regular: [%s]\n' "$T/outlines.ttf" > "$T/font-outlines.yaml"
-rm -f "$T/font.pdf"
-"$BIN" "$T/plain.md" --layout "$T/font-outlines.yaml" -o "$T/font.pdf" 2>"$T/err"; rc=$?
-check "font with corrupt outlines: exit 1 (got $rc)" [ $rc -eq 1 ]
-check "font with corrupt outlines: no output, no temporary" sh -c "[ ! -e '$T/font.pdf' ] && ! ls '$T' | grep -q 'font.pdf.'"
-check "font with corrupt outlines: names the font ($(head -c 200 "$T/err"))" grep -qF "font $T/outlines.ttf: corrupt font file (glyph" "$T/err"
+bad_layout "font with corrupt outlines" "$(font_layout outlines.ttf)" "font $T/outlines.ttf: corrupt font file (glyph"
 pdftoppm -r 20 -png -singlefile "$T/enhe.pdf" "$T/good"
 pdftoppm -r 20 -jpeg -singlefile "$T/enhe.pdf" "$T/good"
 python3 tests/corrupt.py png "$T"
-badimage() { # file, expected message
-  printf 'extends: single\nletterhead: {image: %s, height: 15mm}\n' "$T/$1" > "$T/img-$1.yaml"
-  rm -f "$T/img.pdf"
-  "$BIN" "$T/plain.md" --layout "$T/img-$1.yaml" -o "$T/img.pdf" 2>"$T/err"; rc=$?
-  check "image $1: exit 1 (got $rc)" [ $rc -eq 1 ]
-  check "image $1: no output" [ ! -e "$T/img.pdf" ]
-  if grep -qF "$T/$1: error: $2" "$T/err"; then ok; else bad "image $1: want '$2', got: $(head -c 300 "$T/err")"; fi
-}
+badimage() { bad_layout "image $1" "extends: single\nletterhead: {image: $T/$1, height: 15mm}\n" "$T/$1: error: $2"; }
 badimage zero.png "empty file (zero bytes)"
 badimage truncated.png "truncated or corrupt PNG"
 badimage text.png "not a PNG or JPEG image"

@@ -460,12 +460,6 @@ int main(void)
     bl_buf_free(&png);
     bl_buf_free(&jpg);
     bl_buf_free(&phys);
-    if (bl_test_fail_count || getenv("BL_TEST_KEEP")) {
-        fprintf(stderr, "kept %s for inspection\n", dir);
-    } else {
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-    }
+    bl_test_cleanup(dir, bl_test_fail_count);
     return bl_test_done();
 }

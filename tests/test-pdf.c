@@ -915,12 +915,6 @@ int main(void)
     bl_face_drop(latin);
     bl_face_drop(hebrew);
     bl_face_drop(arabic);
-    if (bl_test_fail_count || getenv("BL_TEST_KEEP")) {
-        fprintf(stderr, "kept %s for inspection\n", dir);
-    } else {
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-    }
+    bl_test_cleanup(dir, bl_test_fail_count);
     return bl_test_done();
 }

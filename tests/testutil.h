@@ -2,6 +2,7 @@
 #ifndef BL_TESTUTIL_H
 #define BL_TESTUTIL_H
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include "base.h"
 
@@ -20,5 +21,18 @@ static inline int bl_test_run(const char *cmd, bl_buf *out)
     bl_buf_append(out, "", 0);
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+/* Removes a test's scratch folder, unless a check failed or BL_TEST_KEEP is
+ * set: then it stays for inspection.  Call just before bl_test_done(). */
+static inline void bl_test_cleanup(const char *dir, int failed)
+{
+    if (failed || getenv("BL_TEST_KEEP")) {
+        fprintf(stderr, "kept %s for inspection\n", dir);
+        return;
+    }
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
 }
 #endif
