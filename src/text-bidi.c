@@ -905,6 +905,17 @@ static const bl_hyphenator *hyph_load_locked(const char *name)
 
 /* Tries hyph_ll_CC.dic, hyph_ll.dic, then the likely region's hyph_ll_RR.dic
  * ("en" -> en_Latn_US -> hyph_en_US.dic). */
+/* Hebrew and Arabic-script languages are never hyphenated (iw and ji are the
+ * withdrawn codes for he and yi).  ll: a primary language subtag of n bytes. */
+static int never_hyphenated(const char *ll, size_t n)
+{
+    static const char *const never[] = {"he", "iw", "ar", "fa", "ur", "yi", "ji"};
+    for (size_t i = 0; i < sizeof never / sizeof *never; i++)
+        if (n == 2 && !strncmp(ll, never[i], 2))
+            return 1;
+    return 0;
+}
+
 static const bl_hyphenator *hyph_resolve_locked(const char *tag)
 {
     char loc[ULOC_FULLNAME_CAPACITY], ll[ULOC_LANG_CAPACITY], cc[ULOC_COUNTRY_CAPACITY];
@@ -915,12 +926,8 @@ static const bl_hyphenator *hyph_resolve_locked(const char *tag)
     uloc_getCountry(loc, cc, (int32_t)sizeof cc, &st);
     if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING || !is_lower_ascii(ll, 2, 3))
         return NULL;
-    /* Hebrew and Arabic-script languages are never hyphenated (iw and ji are
-     * the withdrawn codes for he and yi). */
-    static const char *const never[] = { "he", "iw", "ar", "fa", "ur", "yi", "ji" };
-    for (size_t i = 0; i < sizeof never / sizeof *never; i++)
-        if (!strcmp(ll, never[i]))
-            return NULL;
+    if (never_hyphenated(ll, strlen(ll)))
+        return NULL;
     if (!is_region(cc))
         cc[0] = 0;
     rr[0] = 0;
@@ -1059,12 +1066,8 @@ static void *prefetch_main(void *arg)
 
 void bl_hyphen_prefetch(const char *lang)
 {
-    /* No thread for the languages that are never hyphenated. */
-    static const char *const never[] = {"he", "iw", "ar", "fa", "ur", "yi", "ji"};
-    size_t n = strcspn(lang, "-_");
-    for (size_t i = 0; i < sizeof never / sizeof *never; i++)
-        if (n == 2 && !strncmp(lang, never[i], 2))
-            return;
+    if (never_hyphenated(lang, strcspn(lang, "-_"))) /* no thread for those */
+        return;
     pthread_mutex_lock(&prefetch_lock);
     for (int i = 0; i < nprefetch; i++)
         if (!strcmp(prefetch_tag[i], lang)) {
