@@ -198,6 +198,8 @@ bl_face *bl_face_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     f->refs = 1;
+    static unsigned next_serial;
+    f->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
     f->path = bl_strdup(path);
     f->label = make_label(path);
     f->blob = blob;

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <hb-ot.h>
 #include <unicode/ubrk.h>
 #include <unicode/uchar.h>
 #include <unicode/utext.h>
@@ -79,46 +80,182 @@ void bl_shaped_free(bl_shaped *s)
     free(s);
 }
 
-/* One HarfBuzz buffer per thread, reused by every shaping call (creating
- * one per run was a measurable share of the time); freed when the thread
- * ends, or by bl_text_shutdown for the main thread. */
-static pthread_key_t buf_key;
-static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
-static void buf_free(void *b) { hb_buffer_destroy(b); }
-static void buf_key_make(void) { pthread_key_create(&buf_key, buf_free); }
+/* ---- per-thread shaping state: a HarfBuzz buffer and a word cache ---- */
 
-static hb_buffer_t *shaping_buffer(void)
+/* Word cache.  HarfBuzz's cost is per glyph and running text repeats its
+ * words ("the", "of", a minister's name), so a run is shaped as pieces, each
+ * a word with the spaces after it, and a piece is looked up here first.  That
+ * gives exactly the glyphs of shaping the run whole only when nothing ties a
+ * word to its neighbours across a space, so the cache is used only when:
+ * the face has no GSUB or GPOS lookup that involves the space glyph and no
+ * legacy kern or AAT tables (space_free, checked once per face), every
+ * feature is global, the script is known, and the piece lies between spaces
+ * (or the paragraph's ends) and neither starts with nor is followed by a
+ * mark or joiner.  Anything else is shaped in context, as a whole.  Browsers
+ * do the same (a per-font word cache with the same space test).
+ * Entries keep positions in font units; a full cache starts over. */
+#define WC_SLOTS 8192          /* power of two */
+#define WC_MAX_ENTRIES 6000
+#define WC_ARENA (1u << 20)    /* bytes of text and glyphs per thread */
+#define WC_MAX_PIECE 48        /* longer pieces are shaped directly */
+#define WC_FACE_WARMUP 200     /* pieces a face shapes before the cache is tried for it */
+
+typedef struct wc_glyph {
+    uint32_t gid;
+    int32_t adv, dx, dy;       /* font units */
+    uint16_t cluster;          /* byte offset in the piece */
+    uint8_t unsafe;
+} wc_glyph;
+
+typedef struct wc_entry {
+    uint64_t hash;             /* 0: empty slot */
+    unsigned face;             /* bl_face.serial */
+    hb_language_t lang;        /* interned by HarfBuzz */
+    int script;                /* ICU UScriptCode */
+    uint32_t feat;             /* hash of the features */
+    uint16_t len, ng;
+    uint8_t rtl;
+    uint32_t off;              /* into the arena: ng glyphs, then len text bytes */
+} wc_entry;
+
+typedef struct shape_state {
+    hb_buffer_t *buf;
+    wc_entry *slot;            /* WC_SLOTS, or NULL: no cache on this thread */
+    unsigned char *arena;
+    size_t used, entries;
+    unsigned long hits, misses;
+} shape_state;
+
+static int wc_mode = 1;        /* bl_text_word_cache */
+
+void bl_text_word_cache(int mode) { __atomic_store_n(&wc_mode, mode, __ATOMIC_RELAXED); }
+
+static pthread_key_t state_key;
+static pthread_once_t state_once = PTHREAD_ONCE_INIT;
+static void state_free(void *p)
 {
-    pthread_once(&buf_once, buf_key_make);
-    hb_buffer_t *b = pthread_getspecific(buf_key);
-    if (!b) {
-        b = hb_buffer_create();
-        if (!hb_buffer_allocation_successful(b) || pthread_setspecific(buf_key, b)) {
-            hb_buffer_destroy(b);
-            return NULL;
-        }
+    shape_state *t = p;
+    if (!t)
+        return;
+    hb_buffer_destroy(t->buf);
+    free(t->slot);
+    free(t->arena);
+    free(t);
+}
+static void state_key_make(void)
+{
+    pthread_key_create(&state_key, state_free);
+    /* BULLETIN_WORD_CACHE=0 turns the cache off (for comparisons). */
+    const char *e = getenv("BULLETIN_WORD_CACHE");
+    if (e && (e[0] == '0' || e[0] == '1' || e[0] == '2') && !e[1])
+        wc_mode = e[0] - '0';
+}
+
+/* One state per thread, made on first use, freed when the thread ends or by
+ * bl_text_shutdown for the main thread.  Creating a buffer per run was a
+ * measurable share of the time. */
+static shape_state *shaping_state(void)
+{
+    pthread_once(&state_once, state_key_make);
+    shape_state *t = pthread_getspecific(state_key);
+    if (t)
+        return t;
+    t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->buf = hb_buffer_create();
+    if (!hb_buffer_allocation_successful(t->buf) || pthread_setspecific(state_key, t)) {
+        state_free(t);
+        return NULL;
     }
-    return b;
+    return t;
 }
 
 void bl_text_shutdown(void)
 {
-    pthread_once(&buf_once, buf_key_make);
-    hb_buffer_t *b = pthread_getspecific(buf_key);
-    hb_buffer_destroy(b);
-    pthread_setspecific(buf_key, NULL);
+    pthread_once(&state_once, state_key_make);
+    state_free(pthread_getspecific(state_key));
+    pthread_setspecific(state_key, NULL);
 }
 
-/* Shapes text[a, b) (with the paragraph as context when ctx is set) into
- * glyphs in logical order appended to *g.  Returns the count or -1. */
-static long shape_range(const char *text, size_t len, size_t a, size_t b, int rtl, int script,
-                        const char *lang, bl_face *face, const bl_text_style *st, bl_sglyph **g, size_t *ng,
-                        size_t *cap)
+void bl_text_word_cache_stats(unsigned long *hits, unsigned long *misses)
 {
-    hb_buffer_t *buf = shaping_buffer();
-    if (!buf)
-        return -1;
-    hb_buffer_add_utf8(buf, text, (int)len, (unsigned)a, (int)(b - a));
+    pthread_once(&state_once, state_key_make);
+    shape_state *t = pthread_getspecific(state_key);
+    *hits = t ? t->hits : 0;
+    *misses = t ? t->misses : 0;
+}
+
+/* 1 when no lookup of the face's GSUB or GPOS involves its space glyph and
+ * HarfBuzz will not kern with a legacy kern table or shape with AAT tables. */
+static int space_free(const bl_face *f)
+{
+    hb_codepoint_t sp;
+    if (!hb_font_get_nominal_glyph(f->hb_font, ' ', &sp))
+        return 0;
+    hb_blob_t *t;
+    static const hb_tag_t legacy[] = {HB_TAG('m', 'o', 'r', 'x'), HB_TAG('m', 'o', 'r', 't'),
+                                      HB_TAG('k', 'e', 'r', 'x'), HB_TAG('k', 'e', 'r', 'n')};
+    for (size_t i = 0; i < sizeof legacy / sizeof legacy[0]; i++) {
+        t = hb_face_reference_table(f->hb_face, legacy[i]);
+        unsigned n = hb_blob_get_length(t);
+        hb_blob_destroy(t);
+        if (n && (i < 3 || !hb_ot_layout_has_positioning(f->hb_face)))
+            return 0;
+    }
+    hb_set_t *set[4];
+    int ok = 1;
+    for (int i = 0; i < 4; i++)
+        ok &= hb_set_allocation_successful(set[i] = hb_set_create());
+    static const hb_tag_t tables[] = {HB_OT_TAG_GSUB, HB_OT_TAG_GPOS};
+    for (int ti = 0; ti < 2 && ok; ti++) {
+        unsigned n = hb_ot_layout_table_get_lookup_count(f->hb_face, tables[ti]);
+        for (unsigned l = 0; l < n && ok; l++) {
+            for (int i = 0; i < 4; i++)
+                hb_set_clear(set[i]);
+            hb_ot_layout_lookup_collect_glyphs(f->hb_face, tables[ti], l, set[0], set[1], set[2], set[3]);
+            for (int i = 0; i < 4 && ok; i++)
+                ok = hb_set_allocation_successful(set[i]) && !hb_set_has(set[i], sp);
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        hb_set_destroy(set[i]);
+    return ok;
+}
+
+/* Whether the word cache may serve this face and style. */
+static int cache_usable(bl_face *face, const bl_text_style *st, int script)
+{
+    int mode = __atomic_load_n(&wc_mode, __ATOMIC_RELAXED);
+    if (!mode || script < 0)
+        return 0;
+    for (unsigned i = 0; i < st->nfeatures; i++)
+        if (st->features[i].start != HB_FEATURE_GLOBAL_START || st->features[i].end != HB_FEATURE_GLOBAL_END)
+            return 0;
+    int known = __atomic_load_n(&face->space_free, __ATOMIC_RELAXED);
+    if (!known) {
+        /* The test costs up to half a millisecond for a large font: only
+         * faces that shape much text pay it (threads may race: same answer). */
+        if (mode == 1 && __atomic_add_fetch(&face->words, 1, __ATOMIC_RELAXED) < WC_FACE_WARMUP)
+            return 0;
+        known = space_free(face) ? 1 : 2;
+        __atomic_store_n(&face->space_free, known, __ATOMIC_RELAXED);
+    }
+    return known == 1;
+}
+
+static uint32_t features_hash(const bl_text_style *st)
+{
+    uint32_t h = 2166136261u;
+    for (unsigned i = 0; i < st->nfeatures; i++) {
+        h = (h ^ st->features[i].tag) * 16777619u;
+        h = (h ^ st->features[i].value) * 16777619u;
+    }
+    return h;
+}
+
+static void hb_setup(hb_buffer_t *buf, int rtl, int script, const char *lang)
+{
     hb_buffer_set_direction(buf, rtl ? HB_DIRECTION_RTL : HB_DIRECTION_LTR);
     const char *sn = script >= 0 ? uscript_getShortName((UScriptCode)script) : NULL;
     hb_script_t hs = sn ? hb_script_from_string(sn, -1) : HB_SCRIPT_UNKNOWN;
@@ -128,6 +265,17 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
     /* Marks keep their own clusters unless HarfBuzz reorders them. */
     hb_buffer_set_cluster_level(buf, HB_BUFFER_CLUSTER_LEVEL_MONOTONE_CHARACTERS);
     hb_buffer_guess_segment_properties(buf);
+}
+
+/* Shapes text[a, b) in context (the whole text) and appends the glyphs in
+ * logical order to *g.  Returns the count or -1. */
+static long shape_direct(shape_state *t, const char *text, size_t len, size_t a, size_t b, int rtl, int script,
+                         const char *lang, bl_face *face, const bl_text_style *st, bl_sglyph **g, size_t *ng,
+                         size_t *cap)
+{
+    hb_buffer_t *buf = t->buf;
+    hb_buffer_add_utf8(buf, text, (int)len, (unsigned)a, (int)(b - a));
+    hb_setup(buf, rtl, script, lang);
     hb_shape(face->hb_font, buf, st->features, st->nfeatures);
     if (!hb_buffer_allocation_successful(buf)) {
         hb_buffer_reset(buf);
@@ -154,6 +302,156 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
     *ng += n;
     hb_buffer_reset(buf);
     return (long)n;
+}
+
+/* The cached glyphs of the piece text[a, b), shaping and storing it on a
+ * miss; NULL when out of memory or the piece does not fit the cache. */
+static const wc_entry *piece_glyphs(shape_state *t, const char *text, size_t a, size_t b, int rtl, int script,
+                                    const char *lang, bl_face *face, const bl_text_style *st)
+{
+    if (!t->slot) {
+        t->slot = calloc(WC_SLOTS, sizeof *t->slot);
+        t->arena = malloc(WC_ARENA);
+        if (!t->slot || !t->arena) {
+            free(t->slot);
+            free(t->arena);
+            t->slot = NULL;
+            t->arena = NULL;
+            return NULL;
+        }
+    }
+    const size_t len = b - a;
+    hb_language_t hl = hb_language_from_string(lang, -1);
+    uint32_t feat = features_hash(st);
+    uint64_t h = 0xcbf29ce484222325ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 0x100000001b3ull)
+    for (size_t i = a; i < b; i++)
+        MIX((unsigned char)text[i]);
+    MIX(face->serial);
+    MIX(script);
+    MIX(rtl);
+    MIX(feat);
+    MIX((uintptr_t)hl);
+#undef MIX
+    h |= 1; /* never 0 */
+    size_t i = (size_t)h & (WC_SLOTS - 1);
+    for (; t->slot[i].hash; i = (i + 1) & (WC_SLOTS - 1)) {
+        const wc_entry *e = &t->slot[i];
+        if (e->hash == h && e->face == face->serial && e->len == len && e->rtl == rtl && e->script == script &&
+            e->lang == hl && e->feat == feat &&
+            !memcmp(t->arena + e->off + (size_t)e->ng * sizeof(wc_glyph), text + a, len)) {
+            t->hits++;
+            return e;
+        }
+    }
+    t->misses++;
+    /* Miss: shape the piece on its own (a space or the paragraph's edge on
+     * both sides: no context to give). */
+    hb_buffer_t *buf = t->buf;
+    hb_buffer_add_utf8(buf, text + a, (int)len, 0, (int)len);
+    hb_setup(buf, rtl, script, lang);
+    hb_shape(face->hb_font, buf, st->features, st->nfeatures);
+    if (!hb_buffer_allocation_successful(buf)) {
+        hb_buffer_reset(buf);
+        return NULL;
+    }
+    unsigned n;
+    hb_glyph_info_t *info = hb_buffer_get_glyph_infos(buf, &n);
+    hb_glyph_position_t *pos = hb_buffer_get_glyph_positions(buf, &n);
+    size_t need = (size_t)n * sizeof(wc_glyph) + len + 8;
+    if (n > UINT16_MAX || need > WC_ARENA / 4) {
+        hb_buffer_reset(buf);
+        return NULL;
+    }
+    if (t->entries >= WC_MAX_ENTRIES || t->used + need > WC_ARENA) { /* full: start over */
+        memset(t->slot, 0, WC_SLOTS * sizeof *t->slot);
+        t->used = t->entries = 0;
+        i = (size_t)h & (WC_SLOTS - 1);
+    }
+    size_t off = (t->used + 7) & ~(size_t)7;
+    wc_glyph *wg = (wc_glyph *)(void *)(t->arena + off);
+    for (unsigned k = 0; k < n; k++) {
+        unsigned src = rtl ? n - 1 - k : k; /* logical order */
+        wg[k].gid = info[src].codepoint;
+        wg[k].cluster = (uint16_t)info[src].cluster;
+        wg[k].adv = pos[src].x_advance;
+        wg[k].dx = pos[src].x_offset;
+        wg[k].dy = pos[src].y_offset;
+        wg[k].unsafe = (hb_glyph_info_get_glyph_flags(&info[src]) & HB_GLYPH_FLAG_UNSAFE_TO_BREAK) ? 1 : 0;
+    }
+    memcpy(t->arena + off + (size_t)n * sizeof(wc_glyph), text + a, len);
+    hb_buffer_reset(buf);
+    t->used = off + (size_t)n * sizeof(wc_glyph) + len;
+    t->entries++;
+    t->slot[i] = (wc_entry){h, face->serial, hl, script, feat, (uint16_t)len, (uint16_t)n, (uint8_t)rtl,
+                            (uint32_t)off};
+    return &t->slot[i];
+}
+
+/* The first code point at text[i] (i < len) is a mark, joiner or selector. */
+static int sticks_at(const char *text, size_t len, size_t i)
+{
+    if ((unsigned char)text[i] < 0x80)
+        return 0;
+    uint32_t cp = 0;
+    bl_utf8_decode(text + i, len - i, &cp);
+    return sticks_to_previous(cp);
+}
+
+/* Shapes text[a, b) (with the paragraph as context) into glyphs in logical
+ * order appended to *g, through the word cache where it applies.  Returns
+ * the count or -1. */
+static long shape_range(const char *text, size_t len, size_t a, size_t b, int rtl, int script,
+                        const char *lang, bl_face *face, const bl_text_style *st, bl_sglyph **g, size_t *ng,
+                        size_t *cap)
+{
+    shape_state *t = shaping_state();
+    if (!t)
+        return -1;
+    if (!cache_usable(face, st, script))
+        return shape_direct(t, text, len, a, b, rtl, script, lang, face, st, g, ng, cap);
+    const size_t ng0 = *ng;
+    const double k = st->size / face->upem;
+    size_t pending = SIZE_MAX; /* start of text not yet shaped that the cache cannot serve */
+    for (size_t p = a; p < b;) {
+        size_t q = p;
+        while (q < b && text[q] != ' ')
+            q++;
+        while (q < b && text[q] == ' ')
+            q++;
+        const wc_entry *e = NULL;
+        if ((p == 0 || text[p - 1] == ' ') && (q == len || text[q - 1] == ' ') && q - p <= WC_MAX_PIECE &&
+            !sticks_at(text, len, p) && !(q < len && sticks_at(text, len, q)))
+            e = piece_glyphs(t, text, p, q, rtl, script, lang, face, st);
+        if (!e) {
+            if (pending == SIZE_MAX)
+                pending = p;
+            p = q;
+            continue;
+        }
+        if (pending != SIZE_MAX) {
+            if (shape_direct(t, text, len, pending, p, rtl, script, lang, face, st, g, ng, cap) < 0)
+                return -1;
+            pending = SIZE_MAX;
+        }
+        if (bl_grow(g, cap, *ng + e->ng, sizeof **g))
+            return -1;
+        const wc_glyph *wg = (const wc_glyph *)(const void *)(t->arena + e->off);
+        for (unsigned i = 0; i < e->ng; i++) {
+            bl_sglyph *o = &(*g)[*ng + i];
+            o->gid = wg[i].gid;
+            o->cluster = (uint32_t)p + wg[i].cluster;
+            o->adv = (float)(wg[i].adv * k);
+            o->dx = (float)(wg[i].dx * k);
+            o->dy = (float)(wg[i].dy * k);
+            o->unsafe = wg[i].unsafe;
+        }
+        *ng += e->ng;
+        p = q;
+    }
+    if (pending != SIZE_MAX && shape_direct(t, text, len, pending, b, rtl, script, lang, face, st, g, ng, cap) < 0)
+        return -1;
+    return (long)(*ng - ng0);
 }
 
 void bl_text_hyphenate(bl_shaped *s)

@@ -87,6 +87,11 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
 void bl_shaped_free(bl_shaped *s);
 /* Frees the calling thread's shaping buffer (at exit, for leak checkers). */
 void bl_text_shutdown(void);
+/* The per-thread word cache (text-shape.c): 0 off, 1 on (the default: a face
+ * uses it once it has shaped some text), 2 on for every face at once (tests).
+ * Process-wide; stats are the calling thread's lookups. */
+void bl_text_word_cache(int mode);
+void bl_text_word_cache_stats(unsigned long *hits, unsigned long *misses);
 
 /* Fills s->hyph with the paragraph's hyphenation points (if its style
  * hyphenates and the language has a dictionary).  Separate from shaping

@@ -732,6 +732,81 @@ static void test_justify(void)
     bl_shaped_free(s);
 }
 
+/* The word cache (text-shape.c) must give exactly the glyphs of shaping
+ * each run whole: every paragraph of the samples and the pointed fixture,
+ * shaped with the cache off and on, glyph for glyph (id, cluster, advance,
+ * offsets, unsafe-to-break flag), and the cache must really have served. */
+static int same_shaping(const bl_shaped *x, const bl_shaped *y)
+{
+    if (x->nglyphs != y->nglyphs || x->nruns != y->nruns)
+        return 0;
+    for (size_t i = 0; i < x->nglyphs; i++) {
+        const bl_sglyph *a = &x->glyphs[i], *b = &y->glyphs[i];
+        if (a->gid != b->gid || a->cluster != b->cluster || a->adv != b->adv || a->dx != b->dx ||
+            a->dy != b->dy || a->unsafe != b->unsafe)
+            return 0;
+    }
+    return 1;
+}
+
+static void test_word_cache(void)
+{
+    static const char *const files[] = {"samples/mod-2021-11-24.en-he.md", "samples/mod-2021-11-24.fr-ar.md",
+                                        "tests/data/src/pointed.md"};
+    bl_fontset latin = stack2(face(SERIF), NULL), he = stack2(face(SERIF_HE), face(SERIF)),
+               ar = stack2(face(NASKH), face(SERIF));
+    size_t paras = 0, differ = 0;
+    unsigned long hits0, misses0, hits, misses;
+    bl_text_word_cache_stats(&hits0, &misses0);
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        FILE *fp = fopen(files[f], "rb");
+        CHECK(fp != NULL, "%s opens", files[f]);
+        if (!fp)
+            continue;
+        char line[8192], para[16384], lang[16] = "en";
+        size_t n = 0;
+        for (int eof = 0; !eof;) {
+            eof = !fgets(line, sizeof line, fp);
+            if (!eof && !strncmp(line, "::: ", 4)) {
+                snprintf(lang, sizeof lang, "%.*s", (int)strcspn(line + 4, " \r\n"), line + 4);
+                continue;
+            }
+            if (!eof && line[0] != '\n' && line[0] != '-' && n + strlen(line) < sizeof para) {
+                memcpy(para + n, line, strlen(line));
+                n += strlen(line);
+                if (para[n - 1] == '\n')
+                    para[n - 1] = ' ';
+                continue;
+            }
+            while (n && para[n - 1] == ' ')
+                n--;
+            if (n) {
+                int rtl = !strcmp(lang, "he") || !strcmp(lang, "ar");
+                bl_text_style st = style_of(!strcmp(lang, "he") ? &he : !strcmp(lang, "ar") ? &ar : &latin, 1, NULL);
+                bl_text_word_cache(0);
+                bl_shaped *x = bl_text_shape(para, n, NULL, 0, lang, rtl ? BL_DIR_RTL : BL_DIR_LTR, &st, NULL, NULL, 0);
+                bl_text_word_cache(2);
+                bl_shaped *y = bl_text_shape(para, n, NULL, 0, lang, rtl ? BL_DIR_RTL : BL_DIR_LTR, &st, NULL, NULL, 0);
+                paras++;
+                if (!x || !y || !same_shaping(x, y)) {
+                    differ++;
+                    fprintf(stderr, "word cache differs (%s, %s): %.60s\n", files[f], lang, para);
+                }
+                bl_shaped_free(x);
+                bl_shaped_free(y);
+            }
+            n = 0;
+        }
+        fclose(fp);
+    }
+    bl_text_word_cache_stats(&hits, &misses);
+    bl_text_word_cache(1);
+    CHECK(paras >= 30, "the samples give %zu paragraphs", paras);
+    CHECK(differ == 0, "%zu of %zu paragraphs shape differently through the word cache", differ, paras);
+    CHECK(hits - hits0 > 300 && misses - misses0 > 100, "the cache served (%lu hits, %lu misses)", hits - hits0,
+          misses - misses0);
+}
+
 int main(void)
 {
     test_shape_table();
@@ -744,6 +819,7 @@ int main(void)
     test_line_hyphen();
     test_line_ligature_cut();
     test_justify();
+    test_word_cache();
     bl_face_cache_clear();
     bl_hyphen_shutdown();
     return bl_test_done();
