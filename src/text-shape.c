@@ -89,9 +89,9 @@ void bl_shaped_free(bl_shaped *s)
  * word to its neighbours across a space, so the cache is used only when:
  * the face has no GSUB or GPOS lookup that involves the space glyph and no
  * legacy kern or AAT tables (space_free, checked once per face), every
- * feature is global, the script is known, and the piece lies between spaces
- * (or the paragraph's ends) and neither starts with nor is followed by a
- * mark or joiner.  Anything else is shaped in context, as a whole.  Browsers
+ * feature is global, and the piece lies between spaces, the paragraph's ends
+ * or characters of other runs that neither join nor attach (piece_alone).
+ * Anything else is shaped in context, as a whole.  Browsers
  * do the same (a per-font word cache with the same space test).
  * Entries keep positions in font units; a full cache starts over. */
 #define WC_SLOTS 8192          /* power of two */
@@ -224,10 +224,10 @@ static int space_free(const bl_face *f)
 }
 
 /* Whether the word cache may serve this face and style. */
-static int cache_usable(bl_face *face, const bl_text_style *st, int script)
+static int cache_usable(bl_face *face, const bl_text_style *st)
 {
     int mode = __atomic_load_n(&wc_mode, __ATOMIC_RELAXED);
-    if (!mode || script < 0)
+    if (!mode)
         return 0;
     for (unsigned i = 0; i < st->nfeatures; i++)
         if (st->features[i].start != HB_FEATURE_GLOBAL_START || st->features[i].end != HB_FEATURE_GLOBAL_END)
@@ -388,14 +388,44 @@ static const wc_entry *piece_glyphs(shape_state *t, const char *text, size_t a, 
     return &t->slot[i];
 }
 
-/* The first code point at text[i] (i < len) is a mark, joiner or selector. */
-static int sticks_at(const char *text, size_t len, size_t i)
+static uint32_t cp_at(const char *text, size_t len, size_t i)
 {
-    if ((unsigned char)text[i] < 0x80)
-        return 0;
     uint32_t cp = 0;
+    if ((unsigned char)text[i] < 0x80)
+        return (unsigned char)text[i];
     bl_utf8_decode(text + i, len - i, &cp);
-    return sticks_to_previous(cp);
+    return cp;
+}
+
+/* A character next to a piece from another run that cannot change how the
+ * piece shapes: it neither joins (UAX #9's Joining_Type U) nor attaches. */
+static int inert_neighbour(uint32_t cp)
+{
+    return !sticks_to_previous(cp) &&
+           u_getIntPropertyValue((UChar32)cp, UCHAR_JOINING_TYPE) == U_JT_NON_JOINING;
+}
+
+/* Whether the piece text[p, q) of the range [a, b) shapes on its own as it
+ * does in context: each side is a space, the paragraph's end, or (at the
+ * range's ends) an inert character of the neighbouring run; it does not
+ * start with a mark or joiner, nor is one after it.  With the script left to
+ * HarfBuzz's guess, only a whole range qualifies (the guess is the range's). */
+static int piece_alone(const char *text, size_t len, size_t a, size_t b, size_t p, size_t q, int script)
+{
+    if (q - p > WC_MAX_PIECE || (script < 0 && (p != a || q != b)))
+        return 0;
+    if (p > 0 && text[p - 1] != ' ') {
+        if (p != a)
+            return 0;
+        size_t k = p - 1;
+        while (k > 0 && ((unsigned char)text[k] & 0xC0) == 0x80)
+            k--;
+        if (!inert_neighbour(cp_at(text, len, k)))
+            return 0;
+    }
+    if (q < len && text[q - 1] != ' ' && (q != b || !inert_neighbour(cp_at(text, len, q))))
+        return 0;
+    return !sticks_to_previous(cp_at(text, len, p)) && !(q < len && sticks_to_previous(cp_at(text, len, q)));
 }
 
 /* Shapes text[a, b) (with the paragraph as context) into glyphs in logical
@@ -408,7 +438,7 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
     shape_state *t = shaping_state();
     if (!t)
         return -1;
-    if (!cache_usable(face, st, script))
+    if (!cache_usable(face, st))
         return shape_direct(t, text, len, a, b, rtl, script, lang, face, st, g, ng, cap);
     const size_t ng0 = *ng;
     const double k = st->size / face->upem;
@@ -420,8 +450,7 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
         while (q < b && text[q] == ' ')
             q++;
         const wc_entry *e = NULL;
-        if ((p == 0 || text[p - 1] == ' ') && (q == len || text[q - 1] == ' ') && q - p <= WC_MAX_PIECE &&
-            !sticks_at(text, len, p) && !(q < len && sticks_at(text, len, q)))
+        if (piece_alone(text, len, a, b, p, q, script))
             e = piece_glyphs(t, text, p, q, rtl, script, lang, face, st);
         if (!e) {
             if (pending == SIZE_MAX)
