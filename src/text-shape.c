@@ -118,12 +118,30 @@ typedef struct wc_entry {
     uint32_t off;              /* into the arena: ng glyphs, then len text bytes */
 } wc_entry;
 
+/* Hyphenation points of words, cached the same way (libhyphen's automaton
+ * walk costs ~5,000 instructions a word, and a packet repeats its words). */
+#define HC_SLOTS 4096          /* power of two */
+#define HC_MAX_ENTRIES 3000
+#define HC_ARENA (1u << 18)
+
+typedef struct hc_entry {
+    uint64_t hash;             /* 0: empty slot */
+    const bl_hyphenator *h;
+    int8_t lmin, rmin;
+    uint8_t len;
+    int8_t ret;                /* bl_hyphenate's result */
+    uint32_t off;              /* into hc_arena: len word bytes, then len + 1 points */
+} hc_entry;
+
 typedef struct shape_state {
     hb_buffer_t *buf;
     wc_entry *slot;            /* WC_SLOTS, or NULL: no cache on this thread */
     unsigned char *arena;
     size_t used, entries;
     unsigned long hits, misses;
+    hc_entry *hc_slot;         /* HC_SLOTS, or NULL */
+    unsigned char *hc_arena;
+    size_t hc_used, hc_entries;
 } shape_state;
 
 static int wc_mode = 1;        /* bl_text_word_cache */
@@ -140,6 +158,8 @@ static void state_free(void *p)
     hb_buffer_destroy(t->buf);
     free(t->slot);
     free(t->arena);
+    free(t->hc_slot);
+    free(t->hc_arena);
     free(t);
 }
 static void state_key_make(void)
@@ -483,6 +503,54 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
     return (long)(*ng - ng0);
 }
 
+/* bl_hyphenate through the calling thread's cache.  Keys hold the
+ * hyphenator's address: dictionaries live until bl_hyphen_shutdown, which
+ * ends a process's use of the text engine (bl_text_shutdown frees the
+ * main thread's caches). */
+static int hyphenate_cached(const bl_hyphenator *h, const char *w, size_t n, int lmin, int rmin, uint8_t *pts)
+{
+    shape_state *t = __atomic_load_n(&wc_mode, __ATOMIC_RELAXED) ? shaping_state() : NULL;
+    if (t && !t->hc_slot) {
+        t->hc_slot = calloc(HC_SLOTS, sizeof *t->hc_slot);
+        t->hc_arena = malloc(HC_ARENA);
+        if (!t->hc_slot || !t->hc_arena) {
+            free(t->hc_slot);
+            free(t->hc_arena);
+            t->hc_slot = NULL;
+            t->hc_arena = NULL;
+        }
+    }
+    if (!t || !t->hc_slot || n > 127 || lmin < 0 || lmin > 127 || rmin < 0 || rmin > 127)
+        return bl_hyphenate(h, w, n, lmin, rmin, pts);
+    uint64_t hash = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        hash = (hash ^ (unsigned char)w[i]) * 0x100000001b3ull;
+    hash = ((hash ^ (uintptr_t)h) * 0x100000001b3ull ^ (uint64_t)(lmin * 131 + rmin)) | 1;
+    size_t i = (size_t)hash & (HC_SLOTS - 1);
+    for (; t->hc_slot[i].hash; i = (i + 1) & (HC_SLOTS - 1)) {
+        const hc_entry *e = &t->hc_slot[i];
+        if (e->hash == hash && e->h == h && e->len == n && e->lmin == lmin && e->rmin == rmin &&
+            !memcmp(t->hc_arena + e->off, w, n)) {
+            memcpy(pts, t->hc_arena + e->off + n, n + 1);
+            return e->ret;
+        }
+    }
+    int ret = bl_hyphenate(h, w, n, lmin, rmin, pts);
+    if (ret < -128 || ret > 127)
+        return ret;
+    if (t->hc_entries >= HC_MAX_ENTRIES || t->hc_used + 2 * n + 1 > HC_ARENA) { /* full: start over */
+        memset(t->hc_slot, 0, HC_SLOTS * sizeof *t->hc_slot);
+        t->hc_used = t->hc_entries = 0;
+        i = (size_t)hash & (HC_SLOTS - 1);
+    }
+    memcpy(t->hc_arena + t->hc_used, w, n);
+    memcpy(t->hc_arena + t->hc_used + n, pts, n + 1);
+    t->hc_slot[i] = (hc_entry){hash, h, (int8_t)lmin, (int8_t)rmin, (uint8_t)n, (int8_t)ret, (uint32_t)t->hc_used};
+    t->hc_used += 2 * n + 1;
+    t->hc_entries++;
+    return ret;
+}
+
 void bl_text_hyphenate(bl_shaped *s)
 {
     const bl_text_style *st = s->style;
@@ -506,7 +574,7 @@ void bl_text_hyphenate(bl_shaped *s)
             i += (size_t)l;
         }
         if (i - a >= 5 && i - a < sizeof pts - 1 &&
-            bl_hyphenate(h, s->text + a, i - a, st->lmin, st->rmin, pts) > 0)
+            hyphenate_cached(h, s->text + a, i - a, st->lmin, st->rmin, pts) > 0)
             for (size_t k = 1; k < i - a; k++)
                 if (pts[k] && s->brk[a + k] == BL_BRK_NONE)
                     s->hyph[a + k] = 1;

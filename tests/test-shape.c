@@ -755,7 +755,7 @@ static void test_word_cache(void)
                                         "tests/data/src/pointed.md"};
     bl_fontset latin = stack2(face(SERIF), NULL), he = stack2(face(SERIF_HE), face(SERIF)),
                ar = stack2(face(NASKH), face(SERIF));
-    size_t paras = 0, differ = 0;
+    size_t paras = 0, differ = 0, hyph_points = 0;
     unsigned long hits0, misses0, hits, misses;
     bl_text_word_cache_stats(&hits0, &misses0);
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
@@ -783,17 +783,30 @@ static void test_word_cache(void)
             if (n) {
                 int rtl = !strcmp(lang, "he") || !strcmp(lang, "ar");
                 bl_text_style st = style_of(!strcmp(lang, "he") ? &he : !strcmp(lang, "ar") ? &ar : &latin, 1, NULL);
+                st.hyphenate = !rtl; /* and the hyphenation cache beside it */
                 bl_text_word_cache(0);
                 bl_shaped *x = bl_text_shape(para, n, NULL, 0, lang, rtl ? BL_DIR_RTL : BL_DIR_LTR, &st, NULL, NULL, 0);
+                if (x)
+                    bl_text_hyphenate(x);
                 bl_text_word_cache(2);
                 bl_shaped *y = bl_text_shape(para, n, NULL, 0, lang, rtl ? BL_DIR_RTL : BL_DIR_LTR, &st, NULL, NULL, 0);
+                bl_shaped *z = bl_text_shape(para, n, NULL, 0, lang, rtl ? BL_DIR_RTL : BL_DIR_LTR, &st, NULL, NULL, 0);
+                if (y && z) {
+                    bl_text_hyphenate(y);
+                    bl_text_hyphenate(z); /* every word from the cache */
+                }
                 paras++;
-                if (!x || !y || !same_shaping(x, y)) {
+                if (!x || !y || !z || !same_shaping(x, y) || !same_shaping(x, z) || memcmp(x->hyph, y->hyph, n) ||
+                    memcmp(x->hyph, z->hyph, n)) {
                     differ++;
                     fprintf(stderr, "word cache differs (%s, %s): %.60s\n", files[f], lang, para);
                 }
+                if (x && !rtl)
+                    for (size_t k = 0; k < n; k++)
+                        hyph_points += x->hyph[k];
                 bl_shaped_free(x);
                 bl_shaped_free(y);
+                bl_shaped_free(z);
             }
             n = 0;
         }
@@ -802,7 +815,8 @@ static void test_word_cache(void)
     bl_text_word_cache_stats(&hits, &misses);
     bl_text_word_cache(1);
     CHECK(paras >= 30, "the samples give %zu paragraphs", paras);
-    CHECK(differ == 0, "%zu of %zu paragraphs shape differently through the word cache", differ, paras);
+    CHECK(differ == 0, "%zu of %zu paragraphs shape or hyphenate differently through the caches", differ, paras);
+    CHECK(hyph_points > 100, "the English and French paragraphs have %zu hyphenation points", hyph_points);
     CHECK(hits - hits0 > 300 && misses - misses0 > 100, "the cache served (%lu hits, %lu misses)", hits - hits0,
           misses - misses0);
 }
