@@ -35,10 +35,12 @@ PACKET=$(ls "$IN"/packet/*.md)
 pages() { pdfinfo "$1" 2>/dev/null | awk '/^Pages:/{print $2}'; }
 bytes() { wc -c < "$1" | tr -d ' '; }
 # The page content streams' uncompressed size, so that the floor deflates as
-# much as we do (qpdf's QDF mode marks them "%% Contents for page N").
+# much as we do (qpdf's QDF mode marks them "%% Contents for page N"; without
+# --normalize-content=n it would rewrite our binary strings as hex, twice the
+# bytes, and the floor would deflate twice as much as we do).
 content_bytes() {
   command -v qpdf >/dev/null || { echo 0; return; }
-  qpdf --qdf --object-streams=disable "$1" "$OUT/qdf.pdf" 2>/dev/null || [ $? -eq 3 ] || { echo 0; return; }
+  qpdf --qdf --normalize-content=n --object-streams=disable "$1" "$OUT/qdf.pdf" 2>/dev/null || [ $? -eq 3 ] || { echo 0; return; }
   LC_ALL=C awk '/^%% Contents for page/ { c = 1 }
     c && /^stream$/ { s = 1; next }
     s && /^endstream$/ { s = 0; c = 0; next }
