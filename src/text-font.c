@@ -243,6 +243,7 @@ bl_face *bl_face_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     f->gcache = calloc(BL_GCACHE, sizeof *f->gcache); /* NULL only means no cache */
+    f->gchecked = calloc(((size_t)ft->num_glyphs + 7) / 8, 1); /* NULL: every check loads */
     f->hb_face = hb_face_create(f->blob, 0);
     f->hb_font = hb_font_create(f->hb_face);
     f->upem = ft->units_per_EM;
@@ -301,6 +302,7 @@ void bl_face_drop(bl_face *f)
     free(f->label);
     free(f->ps_name);
     free(f->gcache);
+    free(f->gchecked);
     free(f);
 }
 
@@ -325,9 +327,16 @@ unsigned bl_face_glyph(const bl_face *f, uint32_t cp)
 
 int bl_face_check_glyph(bl_face *f, unsigned gid)
 {
+    /* Every PDF that uses a glyph checks it: a process that writes many
+     * (batch mode, the library) loads each glyph once. */
+    uint8_t bit = (uint8_t)(1u << (gid & 7));
+    if (f->gchecked && gid < f->num_glyphs && (__atomic_load_n(&f->gchecked[gid >> 3], __ATOMIC_RELAXED) & bit))
+        return 0;
     pthread_mutex_lock(&ft_lock); /* FT_Face is not thread-safe; faces are shared */
     FT_Error e = FT_Load_Glyph(f->ft, gid, FT_LOAD_NO_SCALE | FT_LOAD_NO_HINTING | FT_LOAD_NO_BITMAP);
     pthread_mutex_unlock(&ft_lock);
+    if (!e && f->gchecked && gid < f->num_glyphs)
+        __atomic_or_fetch(&f->gchecked[gid >> 3], bit, __ATOMIC_RELAXED);
     return e ? -1 : 0;
 }
 
