@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <hb-subset.h>
+#include <zlib.h>
 
 /* Alias codes must fit the 2-byte codes of Identity-H. */
 #define MAX_CODE 0xFFFFu
@@ -237,6 +238,8 @@ void bl_pdf_font_free(bl_pdf_font *f)
     free(f->codes);
     bl_buf_free(&f->texts);
     bl_buf_free(&f->w);
+    bl_buf_free(&f->file);
+    bl_buf_free(&f->tu);
     free(f);
 }
 
@@ -554,26 +557,77 @@ static void subset_tag(const bl_pdf_font *f, char tag[7])
     tag[6] = 0;
 }
 
-static HPDF_STATUS put_stream(HPDF_Dict d, const void *data, size_t len, int compress)
+/* For streams whose bytes are deflated here (put_stream): libharu drops
+ * any /Filter entry of a dictionary whose own filter is "none", so the
+ * entry is written by the dictionary's write hook instead. */
+static HPDF_STATUS write_flate_filter(HPDF_Dict d, HPDF_Stream s)
+{
+    (void)d;
+    return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
+}
+
+/* Sets the stream's bytes: data as it is, deflated when z (by
+ * bl_pdf_font_prepare, possibly on another thread). */
+static HPDF_STATUS put_stream(HPDF_Dict d, const void *data, size_t len, int z)
 {
     HPDF_MemStream_FreeData(d->stream); /* a second save rewrites the data */
-    d->filter = compress ? HPDF_STREAM_FILTER_FLATE_DECODE : HPDF_STREAM_FILTER_NONE;
+    d->filter = HPDF_STREAM_FILTER_NONE;
+    d->write_fn = z ? write_flate_filter : NULL;
     if (!len)
         return HPDF_OK;
     return HPDF_Stream_Write(d->stream, (const HPDF_BYTE *)data, (HPDF_UINT)len);
 }
 
-int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, size_t errlen)
+/* Deflates b in place (zlib's default level, as for every other stream). */
+static int deflate_buf(bl_buf *b)
 {
-    HPDF_STATUS st = HPDF_OK;
+    uLongf zlen = compressBound((uLong)b->len);
+    unsigned char *z = malloc(zlen ? zlen : 1);
+    if (!z || compress2(z, &zlen, (const Bytef *)b->data, (uLong)b->len, Z_DEFAULT_COMPRESSION) != Z_OK) {
+        free(z);
+        return -1;
+    }
+    free(b->data);
+    b->data = (char *)z;
+    b->len = b->cap = zlen;
+    return 0;
+}
+
+int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
+{
+    bl_buf_free(&f->file);
+    bl_buf_free(&f->tu);
+    f->prepared = 0;
     hb_blob_t *blob = subset(f, err, errlen);
     if (!blob)
         return -1;
     unsigned blen = 0;
     const char *bdata = hb_blob_get_data(blob, &blen);
-    st |= put_stream(f->fontfile, bdata, blen, compress);
-    st |= HPDF_Dict_AddNumber(f->fontfile, "Length1", (HPDF_INT32)blen);
+    int bad = bl_buf_append(&f->file, bdata, blen);
     hb_blob_destroy(blob);
+    f->file_len = blen;
+    bad = bad || build_w(f) || build_tounicode(f, &f->tu);
+    if (!bad && compress)
+        bad = deflate_buf(&f->file) || deflate_buf(&f->tu);
+    if (bad) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    f->prepared = compress ? 2 : 1;
+    return 0;
+}
+
+int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, size_t errlen)
+{
+    HPDF_STATUS st = HPDF_OK;
+    if (f->prepared != (compress ? 2 : 1) && bl_pdf_font_prepare(f, compress, err, errlen))
+        return -1;
+    f->prepared = 0; /* used up: a later save prepares again */
+    st |= put_stream(f->fontfile, f->file.data, f->file.len, compress);
+    st |= HPDF_Dict_AddNumber(f->fontfile, "Length1", (HPDF_INT32)f->file_len);
+    st |= put_stream(f->tounicode, f->tu.data, f->tu.len, compress);
+    bl_buf_free(&f->file);
+    bl_buf_free(&f->tu);
 
     char tag[7], name[80];
     subset_tag(f, tag);
@@ -581,15 +635,6 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
     st |= HPDF_Dict_AddName(f->type0, "BaseFont", name);
     st |= HPDF_Dict_AddName(f->cidfont, "BaseFont", name);
     st |= HPDF_Dict_AddName(f->descriptor, "FontName", name);
-
-    bl_buf tu = {0};
-    if (build_w(f) || build_tounicode(f, &tu)) {
-        bl_buf_free(&tu);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    st |= put_stream(f->tounicode, tu.data, tu.len, compress);
-    bl_buf_free(&tu);
 
     if (f->next_alias > f->face->num_glyphs) {
         /* Aliases exist: CID -> GID through a stream, 2 bytes per CID
@@ -614,8 +659,14 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
             }
             st |= HPDF_Dict_Add(f->cidfont, "CIDToGIDMap", f->cidtogid);
         }
-        st |= put_stream(f->cidtogid, map, ncid * 2, compress);
-        free(map);
+        bl_buf mb = {(char *)map, ncid * 2, ncid * 2};
+        if (compress && deflate_buf(&mb)) {
+            bl_buf_free(&mb);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        st |= put_stream(f->cidtogid, mb.data, mb.len, compress);
+        bl_buf_free(&mb);
     }
     if (st != HPDF_OK || HPDF_GetError(doc))
         return hfail(doc, st, "cannot write the PDF font objects", err, errlen);

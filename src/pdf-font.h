@@ -52,7 +52,10 @@ typedef struct bl_pdf_font {
     bl_buf texts;                /* text of every pair, back to back */
     unsigned next_alias;         /* next free alias code */
     size_t lost_aliases;         /* pairs that fell back to the glyph's first code */
-    bl_buf w;                    /* "/W [...]", built by bl_pdf_font_finish */
+    bl_buf w;                    /* "/W [...]", built by bl_pdf_font_prepare */
+    bl_buf file, tu;             /* subset font file and ToUnicode CMap, deflated if asked */
+    size_t file_len;             /* the font file's size before deflating (/Length1) */
+    int prepared;                /* file, tu and w are ready: 1 plain, 2 deflated */
     /* Resource name on the page being written (borrowed from libharu). */
     unsigned page_serial;
     const char *local_name;
@@ -80,8 +83,15 @@ static inline const bl_pdf_code *bl_pdf_font_code(bl_pdf_font *f, unsigned gid, 
     return bl_pdf_font_code_slow(f, gid, text, len);
 }
 
-/* Subsets the font file and writes /W, ToUnicode, the CIDToGIDMap and the
- * subset names into the font's objects.  May be called again after more
+/* The part of finishing that touches no libharu object: subsets the font
+ * file, builds /W and ToUnicode, and deflates them when compress is set.
+ * Fonts of one document may be prepared on different threads at once.
+ * Returns 0, or -1 with err. */
+int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen);
+
+/* Writes /W, ToUnicode, the CIDToGIDMap and the subset names into the
+ * font's objects, preparing the font first unless bl_pdf_font_prepare just
+ * did (with the same compress).  May be called again after more
  * glyphs were drawn (each call rewrites everything).  compress: deflate the
  * font file, ToUnicode and CIDToGIDMap.  Returns 0, or -1 with err. */
 int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -835,6 +836,36 @@ static int verify_and_sync(const char *tmp, char *why, size_t whylen)
     return 0;
 }
 
+/* Subsetting and deflating the fonts is most of a small document's save:
+ * a second thread takes every other font.  Failures are left for
+ * bl_pdf_font_finish, which then prepares the font again and reports. */
+typedef struct prep_job {
+    bl_pdf *p;
+    size_t first;
+} prep_job;
+
+static void *prepare_some(void *arg)
+{
+    prep_job *j = arg;
+    for (size_t i = j->first; i < j->p->nfonts; i += 2) {
+        char why[300];
+        bl_pdf_font_prepare(j->p->fonts[i], j->p->compress, why, sizeof why);
+    }
+    return NULL;
+}
+
+static void prepare_fonts(bl_pdf *p)
+{
+    if (p->nfonts < 2)
+        return;
+    prep_job other = {p, 1}, mine = {p, 0};
+    pthread_t t;
+    int threaded = pthread_create(&t, NULL, prepare_some, &other) == 0;
+    prepare_some(&mine);
+    if (threaded)
+        pthread_join(t, NULL);
+}
+
 int bl_pdf_save(bl_pdf *pdf, const char *path)
 {
     bl_pdf *p = pdf;
@@ -846,6 +877,7 @@ int bl_pdf_save(bl_pdf *pdf, const char *path)
         return -1;
     if (p->npages == 0)
         return fail(p, "%s: the document has no pages", path);
+    prepare_fonts(p);
     for (size_t i = 0; i < p->nfonts; i++) {
         char why[300];
         if (bl_pdf_font_finish(p->fonts[i], p->doc, p->compress, why, sizeof why)) {
