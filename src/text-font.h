@@ -29,11 +29,11 @@ typedef struct bl_face {
     uint32_t *gcache;    /* nominal glyph + 1 of U+0000..U+07FF, 0 = not looked up (atomic) */
     uint8_t *gchecked;   /* bit per glyph: FreeType loaded it (bl_face_check_glyph; atomic) */
     /* For text-shape.c's word cache (atomic): a number no other face of this
-     * process has, so cache keys never outlive their face; how many words the
-     * face has shaped; and whether words may be shaped apart (0 = not yet
+     * process has, so cache keys never outlive their face; how many bytes of
+     * text the face has shaped; and whether words may be shaped apart (0 = not yet
      * known, 1 = yes: no OpenType lookup involves the space glyph, 2 = no). */
     unsigned serial;
-    unsigned words;
+    unsigned shaped;
     int space_free;
 } bl_face;
 

@@ -98,7 +98,7 @@ void bl_shaped_free(bl_shaped *s)
 #define WC_MAX_ENTRIES 6000
 #define WC_ARENA (1u << 20)    /* bytes of text and glyphs per thread */
 #define WC_MAX_PIECE 48        /* longer pieces are shaped directly */
-#define WC_FACE_WARMUP 200     /* pieces a face shapes before the cache is tried for it */
+#define WC_FACE_WARMUP 2048    /* text bytes a face shapes before the cache is tried for it */
 
 typedef struct wc_glyph {
     uint32_t gid;
@@ -244,7 +244,7 @@ static int space_free(const bl_face *f)
 }
 
 /* Whether the word cache may serve this face and style. */
-static int cache_usable(bl_face *face, const bl_text_style *st)
+static int cache_usable(bl_face *face, const bl_text_style *st, size_t bytes)
 {
     int mode = __atomic_load_n(&wc_mode, __ATOMIC_RELAXED);
     if (!mode)
@@ -256,7 +256,7 @@ static int cache_usable(bl_face *face, const bl_text_style *st)
     if (!known) {
         /* The test costs up to half a millisecond for a large font: only
          * faces that shape much text pay it (threads may race: same answer). */
-        if (mode == 1 && __atomic_add_fetch(&face->words, 1, __ATOMIC_RELAXED) < WC_FACE_WARMUP)
+        if (mode == 1 && __atomic_add_fetch(&face->shaped, (unsigned)bytes, __ATOMIC_RELAXED) < WC_FACE_WARMUP)
             return 0;
         known = space_free(face) ? 1 : 2;
         __atomic_store_n(&face->space_free, known, __ATOMIC_RELAXED);
@@ -458,7 +458,7 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
     shape_state *t = shaping_state();
     if (!t)
         return -1;
-    if (!cache_usable(face, st))
+    if (!cache_usable(face, st, b - a))
         return shape_direct(t, text, len, a, b, rtl, script, lang, face, st, g, ng, cap);
     const size_t ng0 = *ng;
     const double k = st->size / face->upem;
