@@ -291,6 +291,7 @@ void bl_face_drop(bl_face *f)
     if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     hb_font_destroy(f->hb_font);
+    hb_face_destroy(f->subset_face);
     hb_face_destroy(f->hb_face);
     if (f->ft) {
         pthread_mutex_lock(&ft_lock);

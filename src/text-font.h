@@ -27,6 +27,7 @@ typedef struct bl_face {
     int is_fixed, is_serif, is_italic, is_bold;
     uint16_t fs_type;    /* OS/2 embedding permission bits */
     uint32_t *gcache;    /* nominal glyph + 1 of U+0000..U+07FF, 0 = not looked up (atomic) */
+    hb_face_t *subset_face; /* pdf-font.c's source for hb-subset (made once, atomic) */
     uint8_t *gchecked;   /* bit per glyph: FreeType loaded it (bl_face_check_glyph; atomic) */
     /* For text-shape.c's word cache (atomic): a number no other face of this
      * process has, so cache keys never outlive their face; how many bytes of
