@@ -36,6 +36,11 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
 /* The version string, e.g. "0.1.0". */
 const char *bulletin_version(void);
 
+/* Frees what the library keeps for the whole process: fonts, hyphenation
+ * dictionaries, layouts, and the calling thread's shaping caches.  Call
+ * once, after the last render, when no other thread is rendering. */
+void bulletin_shutdown(void);
+
 #ifdef __cplusplus
 }
 #endif

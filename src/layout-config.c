@@ -685,10 +685,20 @@ static void lang_clear(bl_lang_cfg *c)
     c->page_label = c->header = c->footer = c->number_label = NULL;
 }
 
+bl_layout *bl_layout_keep(bl_layout *l)
+{
+    if (l)
+        __atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+    return l;
+}
+
 void bl_layout_free(bl_layout *l)
 {
-    if (!l)
+    if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
+    for (int i = 0; i < l->nsrcs; i++)
+        free(l->srcs[i].path);
+    free(l->srcs);
     for (int i = 0; i < l->nlangs; i++)
         lang_clear(&l->langs[i]);
     free(l->name);
@@ -716,6 +726,7 @@ static lstate *lstate_defaults(void)
         return NULL;
     }
     s->l = l;
+    l->refs = 1;
     l->arrangement = BL_ARR_PARALLEL;
     l->page_w = 210 * MM;
     l->page_h = 297 * MM;
@@ -1640,7 +1651,18 @@ bl_layout *bl_layout_load(const char *name_or_path, bl_diag *d)
         s->l = NULL;
         l->name = bl_strdup(name_or_path);
         l->path = bl_strdup(path);
-        if (!l->name || !l->path) {
+        l->srcs = calloc((size_t)ld.nfiles + 1, sizeof *l->srcs);
+        for (int i = 0; l->srcs && i < ld.nfiles; i++) {
+            struct stat st;
+            struct bl_layout_src *src = &l->srcs[l->nsrcs];
+            if (stat(ld.files[i]->name, &st) || !(src->path = bl_strdup(ld.files[i]->name)))
+                continue; /* unknown: bl_layout_unchanged then says changed */
+            src->size = (long long)st.st_size;
+            src->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+            src->ino = (long long)st.st_ino;
+            l->nsrcs++;
+        }
+        if (!l->name || !l->path || !l->srcs) {
             err_at(&ld, (srcpos){0}, "out of memory");
             bl_layout_free(l);
             l = NULL;
@@ -1651,6 +1673,18 @@ bl_layout *bl_layout_load(const char *name_or_path, bl_diag *d)
         bl_file_free(ld.files[i]);
     free(path);
     return l;
+}
+
+int bl_layout_unchanged(const bl_layout *l)
+{
+    for (int i = 0; i < l->nsrcs; i++) {
+        struct stat st;
+        const struct bl_layout_src *src = &l->srcs[i];
+        if (stat(src->path, &st) || src->size != (long long)st.st_size || src->ino != (long long)st.st_ino ||
+            src->mtime_ns != (long long)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec)
+            return 0;
+    }
+    return l->nsrcs > 0;
 }
 
 const bl_lang_cfg *bl_layout_lang(const bl_layout *l, const char *lang)

@@ -58,6 +58,14 @@ typedef struct bl_layout {
     double letterhead_image_h;/* points */
     bl_lang_cfg langs[BL_MAX_LANG_CFG];
     int nlangs;
+    /* The files it was read from (itself and what it extends), as they were
+     * then: bl_layout_unchanged tells whether a cached copy is still good. */
+    struct bl_layout_src {
+        char *path;
+        long long size, mtime_ns, ino;
+    } *srcs;
+    int nsrcs;
+    int refs;                 /* bl_layout_keep / bl_layout_free (atomic) */
 } bl_layout;
 
 /* Loads a layout by name (looked up as DATADIR/layouts/NAME.yaml) or by path
@@ -68,7 +76,13 @@ typedef struct bl_layout {
  * unknown `extends`, extends cycles).  Returns an owned layout (bl_layout_free)
  * or NULL after reporting at least one error. */
 bl_layout *bl_layout_load(const char *name_or_path, bl_diag *d);
+/* Layouts are reference-counted so that threads may share one read-only:
+ * bl_layout_keep adds a reference, bl_layout_free drops one. */
+bl_layout *bl_layout_keep(bl_layout *l);
 void bl_layout_free(bl_layout *l);
+/* 1 when every file the layout was read from still has the size, time and
+ * inode it had then. */
+int bl_layout_unchanged(const bl_layout *l);
 
 /* The config for a language: exact tag, then primary subtag, then "*".
  * Borrowed; never NULL for a layout returned by bl_layout_load. */

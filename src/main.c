@@ -333,8 +333,6 @@ int main(int argc, char **argv)
         rc = bulletin_render(src, nsrc, &o);
     }
     free(src);
-    bl_face_cache_clear();
-    bl_hyphen_shutdown();
-    bl_text_shutdown();
+    bulletin_shutdown();
     return rc;
 }

@@ -4,8 +4,10 @@
 #include "layout.h"
 #include "pdf.h"
 #include "text-bidi.h"
+#include "text.h"
 #include "trace.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,6 +66,62 @@ static bl_layout *layout_for(const bl_bulletin *b, const bulletin_options *o, bl
     return l;
 }
 
+/* Layouts are kept for the whole process (a packet of a hundred bulletins
+ * usually shares one, and batch mode renders hundreds of outputs with it)
+ * while their files are unchanged.  Shared read-only between threads. */
+#define LAYOUT_CACHE 16
+static pthread_mutex_t layout_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char *key;
+    bl_layout *l;
+} layout_cache[LAYOUT_CACHE];
+
+/* A reference to the cached layout for key, or NULL. */
+static bl_layout *cached_layout(const char *key)
+{
+    bl_layout *l = NULL;
+    pthread_mutex_lock(&layout_lock);
+    for (int k = 0; k < LAYOUT_CACHE && !l; k++)
+        if (layout_cache[k].key && !strcmp(layout_cache[k].key, key)) {
+            if (bl_layout_unchanged(layout_cache[k].l)) {
+                l = bl_layout_keep(layout_cache[k].l);
+            } else { /* edited since: forget it */
+                free(layout_cache[k].key);
+                bl_layout_free(layout_cache[k].l);
+                layout_cache[k].key = NULL;
+                layout_cache[k].l = NULL;
+            }
+        }
+    pthread_mutex_unlock(&layout_lock);
+    return l;
+}
+
+static void cache_layout(const char *key, bl_layout *l)
+{
+    pthread_mutex_lock(&layout_lock);
+    int k = 0;
+    while (k < LAYOUT_CACHE && layout_cache[k].key && strcmp(layout_cache[k].key, key))
+        k++;
+    if (k < LAYOUT_CACHE && !layout_cache[k].key && (layout_cache[k].key = bl_strdup(key)))
+        layout_cache[k].l = bl_layout_keep(l);
+    pthread_mutex_unlock(&layout_lock);
+}
+
+void bulletin_shutdown(void)
+{
+    pthread_mutex_lock(&layout_lock);
+    for (int k = 0; k < LAYOUT_CACHE; k++) {
+        free(layout_cache[k].key);
+        bl_layout_free(layout_cache[k].l);
+        layout_cache[k].key = NULL;
+        layout_cache[k].l = NULL;
+    }
+    pthread_mutex_unlock(&layout_lock);
+    bl_face_cache_clear();
+    bl_hyphen_shutdown();
+    bl_text_shutdown();
+}
+
 int bulletin_render(const char *const *sources, int nsources, const bulletin_options *o)
 {
     bl_diag d;
@@ -119,31 +177,24 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
         dev = &tee.dev;
     }
     int page = 0;
-    /* Layouts are loaded once per name for the whole run (a packet of a
-     * hundred bulletins usually shares one); bulletins are freed as soon as
-     * they are drawn, so memory grows with pages, not with the sources. */
-    struct { char *key; bl_layout *l; } cache[16];
-    int ncache = 0;
+    /* Bulletins are freed as soon as they are drawn, so memory grows with
+     * pages, not with the sources. */
     for (int i = 0; i < nsources && !failed; i++) {
         char key[4200];
-        snprintf(key, sizeof key, "%s|%s|%s", o->layout ? o->layout : "", bs[i]->layout ? bs[i]->layout : "",
-                 bs[i]->nlangs > 1 ? "m" : "1");
+        snprintf(key, sizeof key, "%s|%s|%s|%s", o->layout ? o->layout : "", bs[i]->layout ? bs[i]->layout : "",
+                 bs[i]->nlangs > 1 ? "m" : "1", o->lang ? "l" : "");
+        /* A layout path relative to the source's folder differs by source. */
         int relative = !o->layout && bs[i]->layout && strchr(bs[i]->layout, '/') && bs[i]->layout[0] != '/';
-        bl_layout *l = NULL;
-        for (int k = 0; k < ncache && !relative; k++)
-            if (!strcmp(cache[k].key, key))
-                l = cache[k].l;
-        int owned = 0;
+        bl_layout *l = relative ? NULL : cached_layout(key);
         if (!l) {
+            int warnings = d.warnings;
             l = layout_for(bs[i], o, &d);
             if (!l) {
                 failed = 1;
                 break;
             }
-            if (!relative && ncache < 16 && (cache[ncache].key = bl_strdup(key)))
-                cache[ncache++].l = l;
-            else
-                owned = 1;
+            if (!relative && d.warnings == warnings) /* warnings are given on every render */
+                cache_layout(key, l);
         }
         bl_layout_stats st = {0};
         if (bl_layout_bulletin(bs[i], l, dev, &d, &st))
@@ -151,14 +202,9 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
         else if (nsources > 1)
             bl_pdf_bookmark(pdf, page, bl_text_get(&bs[i]->title, 0));
         page += st.pages;
-        if (owned)
-            bl_layout_free(l);
+        bl_layout_free(l);
         bl_bulletin_free(bs[i]); /* the PDF and the trace keep copies of what they need */
         bs[i] = NULL;
-    }
-    for (int k = 0; k < ncache; k++) {
-        free(cache[k].key);
-        bl_layout_free(cache[k].l);
     }
     if (!failed && bl_pdf_save(pdf, o->output)) {
         bl_diag_file(&d, BL_ERROR, o->output, "cannot write the PDF: %s", bl_pdf_error(pdf));

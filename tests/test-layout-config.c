@@ -2,6 +2,7 @@
  * Run from the repository root (tests/run.sh does): layouts and fonts are
  * found through bl_set_data_dir("."), fixtures under tests/data/layouts. */
 #include "harness.h"
+#include "bulletin.h"
 #include "layout-config.h"
 
 #include <math.h>
@@ -509,6 +510,68 @@ static void test_templates(void)
     bl_buf_free(&b);
 }
 
+/* A layout's source files are remembered, and a render after an edit uses
+ * the edited layout although the process keeps layouts between renders. */
+static double media_width(const char *pdf)
+{
+    FILE *fp = fopen(pdf, "rb");
+    static char buf[1 << 20];
+    size_t n = fp ? fread(buf, 1, sizeof buf - 1, fp) : 0;
+    if (fp)
+        fclose(fp);
+    buf[n] = 0;
+    const char *m = NULL;
+    for (size_t i = 0; i + 10 < n && !m; i++)
+        if (!memcmp(buf + i, "/MediaBox", 9))
+            m = buf + i + 9;
+    double x0, y0, x1, y1;
+    return m && sscanf(m, " [ %lf %lf %lf %lf", &x0, &y0, &x1, &y1) == 4 ? x1 - x0 : -1;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp && fputs(text, fp) >= 0 && fclose(fp) == 0, "write %s", path);
+}
+
+static void test_cache(void)
+{
+    bl_layout *l = load_ok(FIX "grandchild.yaml");
+    if (l) {
+        CHECK(l->nsrcs == 4 && ends_with(l->srcs[0].path, "grandchild.yaml") && ends_with(l->srcs[1].path, "child.yaml"),
+              "sources of grandchild.yaml: %d", l->nsrcs);
+        CHECK(bl_layout_unchanged(l), "unchanged right after loading");
+        bl_layout_free(l);
+    }
+    char dir[] = "/tmp/bl-layout-cache-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "scratch folder");
+    char lay[200], src[200], out1[200], out2[200];
+    snprintf(lay, sizeof lay, "%s/t.yaml", dir);
+    snprintf(src, sizeof src, "%s/b.md", dir);
+    snprintf(out1, sizeof out1, "%s/1.pdf", dir);
+    snprintf(out2, sizeof out2, "%s/2.pdf", dir);
+    write_text(lay, "extends: parallel\npage: {size: A4}\n");
+    write_text(src, "---\nlanguages: [en, fr]\ntitle: {en: Cache, fr: Cache}\ndate: 2021-11-24\n---\n::: en\nHello.\n:::\n::: fr\nBonjour.\n:::\n");
+    bulletin_options o;
+    bulletin_options_init(&o);
+    o.layout = lay;
+    o.output = out1;
+    const char *srcs[] = {src};
+    CHECK(bulletin_render(srcs, 1, &o) == 0, "first render");
+    l = bl_layout_load(lay, NULL);
+    CHECK(l && bl_layout_unchanged(l), "the layout file is unchanged");
+    write_text(lay, "extends: parallel\npage: {size: A4, orientation: landscape}\n");
+    CHECK(l && !bl_layout_unchanged(l), "an edit is seen");
+    bl_layout_free(l);
+    o.output = out2;
+    CHECK(bulletin_render(srcs, 1, &o) == 0, "second render");
+    double w1 = media_width(out1), w2 = media_width(out2);
+    CHECK(near(w1, 210 * MM) && near(w2, 297 * MM), "A4 portrait, then landscape after the edit: %g, %g", w1, w2);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "clean up");
+}
+
 int main(void)
 {
     bl_set_data_dir(".");
@@ -520,6 +583,8 @@ int main(void)
     test_scale_and_features();
     test_dates();
     test_templates();
+    test_cache();
+    bulletin_shutdown();
     bl_set_data_dir(NULL);
     return bl_test_done();
 }
