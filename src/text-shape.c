@@ -907,9 +907,17 @@ int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double x_le
         piece *p = &pc[i];
         const bl_run *run = p->run;
         const bl_sglyph *rg = s->glyphs + run->g0;
+        /* Glyphs are in logical order, clusters non-decreasing: the first
+         * glyph at or after p->a by bisection (lines of a long run would
+         * otherwise scan it from its start each time). */
         size_t g0 = 0, g1 = run->ng;
-        while (g0 < run->ng && rg[g0].cluster < p->a)
-            g0++;
+        while (g0 < g1) {
+            size_t mid = g0 + (g1 - g0) / 2;
+            if (rg[mid].cluster < p->a)
+                g0 = mid + 1;
+            else
+                g1 = mid;
+        }
         g1 = g0;
         while (g1 < run->ng && rg[g1].cluster < p->b)
             g1++;
