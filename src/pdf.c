@@ -1,7 +1,8 @@
 /* pdf.c - the PDF writer: a bl_device on libharu.  Pages, rules, rectangles,
  * images, links, outlines and metadata go through libharu's page API; glyph
  * runs are written as raw text operators (Td + TJ) into the page's content
- * stream, in our own fonts (pdf-font.c).  Each page's content stream is
+ * stream, in our own fonts (pdf-font.c), with the letter spacing most of a
+ * line shares as Tc.  Each page's content stream is
  * deflated when the page ends, so that only compressed pages wait for the
  * save.  libharu's failures reach us through an error handler that only
  * records them: nothing jumps. */
@@ -31,6 +32,14 @@
  * readers (MuPDF) add their own error of up to ~0.001 pt along a line. */
 #define ADJ_BUDGET 0.001
 #define ADJ_MAX_DEC 3
+/* Character spacing (Tc) is written to 0.0001 pt: it is added after every
+ * glyph, so its rounding adds up along a line until a TJ adjustment takes
+ * it back (0.001 pt leaves most words needing one; more decimals cost more
+ * than the few adjustments they save). */
+#define TC_DEC 4
+/* A new Tc ("0.0435 Tc") costs about as much as two TJ adjustments: it
+ * must save at least that many. */
+#define TC_MIN_GAIN 2
 /* Sane bounds for what the layout hands us (PDF user space). */
 #define MAX_COORD 1e6
 #define MIN_FONT_SIZE 0.01
@@ -40,6 +49,12 @@ typedef struct pdf_page_ref {
     HPDF_Page page;
     double width, height;
 } pdf_page_ref;
+
+/* A glyph of the run being written: its code and its /W advance in points. */
+struct run_glyph {
+    unsigned code;
+    double adv;
+};
 
 typedef struct pdf_image_ref {
     bl_image *img;   /* own reference: keeps the pointer unique while cached */
@@ -68,7 +83,15 @@ struct bl_pdf {
     double fill[3];
     int fill_set;
     long long tl_x, tl_y; /* start of the current text line (Td), 0.001 pt, as written */
+    /* Character spacing (Tc), points, as written.  Tc is text state, part of
+     * the graphics state (PDF 32000-1 9.3.1): it outlives ET and BT and is
+     * 0 only where a page's content stream starts. */
+    double tc;
     bl_buf scratch;  /* one glyph run's operators */
+    struct run_glyph *rg; /* one glyph run's codes and advances */
+    size_t caprg;
+    double *gaps;    /* one segment's gaps, sorted */
+    size_t capgaps;
     z_stream z;      /* reused for every page's content stream */
     int z_ready;
     bl_buf zbuf;     /* one page's deflated content */
@@ -257,6 +280,7 @@ static int dev_begin_page(bl_device *d, double width, double height)
     p->serial++;
     p->tf_font = NULL;
     p->fill_set = 0;
+    p->tc = 0;
     return 0;
 }
 
@@ -324,12 +348,13 @@ static char *put_code(char *o, unsigned code)
 static const double pow10d[] = {1, 10, 100, 1000};
 
 /* The TJ adjustment, in thousandths of text space (PDF 32000-1 9.4.4), that
- * takes the pen (points, where the previous glyph's /W width left it) to x.
- * None when the pen is within ADJ_BUDGET of x already (a line's first
- * adjustment is otherwise nearly always the rounding of its Td, e.g.
- * "0.04"); else the shortest number (integer, then 1, 2, 3 decimals) that
- * lands within the budget.  The pen follows the number as written, so a
- * glyph's rounding error is corrected at the next glyph and never adds up. */
+ * takes the pen (points, where the previous glyph's /W width and the
+ * character spacing left it) to x.  None when the pen is within ADJ_BUDGET
+ * of x already (a line's first adjustment is otherwise nearly always the
+ * rounding of its Td, e.g. "0.04"); else the shortest number (integer, then
+ * 1, 2, 3 decimals) that lands within the budget.  The pen follows the
+ * number as written, so a glyph's rounding error is corrected at the next
+ * glyph and never adds up. */
 static char *put_adjust(char *o, double *pen, double x, double k)
 {
     double want = *pen - x;
@@ -351,15 +376,68 @@ static char *put_adjust(char *o, double *pen, double x, double k)
     return o;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* How many gaps a character spacing of t leaves (nearly) without a TJ
+ * adjustment: those within ADJ_BUDGET / 2 of it. */
+static size_t tc_fits(const double *gap, size_t n, double t)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += fabs(gap[i] - t) <= ADJ_BUDGET / 2;
+    return c;
+}
+
+/* The character spacing (Tc) for one segment, given its n gaps: the
+ * distance from where each glyph's /W advance ends to where the next glyph
+ * starts.  Justified lines letter-space every cluster by the same amount,
+ * and Tc adds exactly that after every glyph, so that TJ adjustments are
+ * left for the exceptions (spaces, marks, kerning).  The candidate is the
+ * mean of the largest set of gaps that lie within ADJ_BUDGET of each other;
+ * it replaces the spacing in force (cur) only when it fits TC_MIN_GAIN more
+ * gaps than cur does, and 0 is taken instead when 0 fits as many.  Returns
+ * the spacing as written (rounded to TC_DEC decimals).  Sorts gap. */
+static double segment_tc(double *gap, size_t n, double cur)
+{
+    if (n == 0)
+        return cur;
+    qsort(gap, n, sizeof *gap, cmp_double);
+    size_t best = 0, at = 0;
+    for (size_t a = 0, b = 0; a < n; a++) {
+        while (b < n && gap[b] - gap[a] <= ADJ_BUDGET)
+            b++;
+        if (b - a > best) {
+            best = b - a;
+            at = a;
+        }
+    }
+    if (best < tc_fits(gap, n, cur) + TC_MIN_GAIN)
+        return cur;
+    if (tc_fits(gap, n, 0) >= best)
+        return 0;
+    double sum = 0;
+    for (size_t i = at; i < at + best; i++)
+        sum += gap[i];
+    return bl_pdf_round(sum / (double)best, TC_DEC);
+}
+
 /* Points to thousandths, for |v| <= MAX_COORD. */
 static long long milli(double v) { return llround(v * 1000.0); }
 
 /* Each glyph lands at its requested (x, y) within ADJ_BUDGET.  Per segment
  * of glyphs on one baseline: "dx dy Td" from the previous line start (the
  * text object keeps one line matrix across runs, so this is short and
- * exact), then one TJ of literal strings whose adjustments correct the pen
- * from where the font's own advance (the /W width, which is what a reader
- * uses) leaves it to where the next glyph is. */
+ * exact); "x Tc" when the segment's letter spacing differs from the one
+ * in force; then one TJ of
+ * literal strings whose adjustments correct the pen from where the font's
+ * own advance (the /W width, which is what a reader uses) plus Tc leaves
+ * it to where the next glyph is.  A reader adds Tc after every glyph,
+ * zero-width marks and a TJ's last glyph included (PDF 32000-1 9.3.2,
+ * 9.4.4), and so does the pen here. */
 static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
 {
     bl_pdf *p = (bl_pdf *)d;
@@ -401,11 +479,12 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     if (hcheck(p, "starting a text object"))
         return -1;
 
-    /* Worst case per glyph: a new Td line (~50 bytes), a TJ adjustment
-     * (~24) and the escaped code (4). */
+    /* Worst case per glyph: a new Td line (~50 bytes), a Tc (~28), a TJ
+     * adjustment (~24) and the escaped code (4). */
     bl_buf *b = &p->scratch;
     b->len = 0;
-    if (bl_grow(&b->data, &b->cap, run->n * 128 + 256, 1))
+    if (bl_grow(&b->data, &b->cap, run->n * 128 + 256, 1) || bl_grow(&p->rg, &p->caprg, run->n, sizeof *p->rg) ||
+        bl_grow(&p->gaps, &p->capgaps, run->n, sizeof *p->gaps))
         return fail(p, "out of memory");
     char *o = b->data;
 
@@ -430,32 +509,49 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     }
 
     const double k = size / 1000.0; /* one glyph-space unit in points */
+    struct run_glyph *rg = p->rg;
+    for (size_t i = 0; i < run->n; i++) {
+        const bl_glyph *gl = &g[i];
+        const char *text = gl->text_len ? run->text + gl->text_start : NULL;
+        const bl_pdf_code *c = bl_pdf_font_code(font, gl->gid, text, gl->text_len);
+        if (!c)
+            return fail(p, "out of memory");
+        rg[i] = (struct run_glyph){c->code, c->width * k};
+    }
+
     long long lx = p->tl_x, ly = p->tl_y;
+    double tc = p->tc;
     size_t i = 0;
     while (i < run->n) {
         long long xm = milli(g[i].x), ym = milli(g[i].y);
+        size_t end = i + 1;
+        while (end < run->n && milli(g[end].y) == ym)
+            end++;
         o = bl_pdf_fmt_fixed(o, xm - lx, POS_DEC);
         *o++ = ' ';
         o = bl_pdf_fmt_fixed(o, ym - ly, POS_DEC);
-        o = put_str(o, " Td[(");
+        o = put_str(o, " Td");
         lx = xm;
         ly = ym;
         double pen = (double)xm / 1000.0;
-        for (size_t first = i; i < run->n; i++) {
-            const bl_glyph *gl = &g[i];
-            if (i != first) {
-                if (milli(gl->y) != ym)
-                    break;
-                o = put_adjust(o, &pen, gl->x, k);
-            }
-            const char *text = gl->text_len ? run->text + gl->text_start : NULL;
-            const bl_pdf_code *c = bl_pdf_font_code(font, gl->gid, text, gl->text_len);
-            if (!c)
-                return fail(p, "out of memory");
-            o = put_code(o, c->code);
-            pen += c->width * k;
+        for (size_t j = i; j + 1 < end; j++)
+            p->gaps[j - i] = g[j + 1].x - g[j].x - rg[j].adv;
+        double t = segment_tc(p->gaps, end - i - 1, tc);
+        if (t != tc) {
+            *o++ = ' ';
+            o = bl_pdf_fmt(o, t, TC_DEC);
+            o = put_str(o, " Tc");
+            tc = t;
+        }
+        o = put_str(o, "[(");
+        for (size_t j = i; j < end; j++) {
+            if (j != i)
+                o = put_adjust(o, &pen, g[j].x, k);
+            o = put_code(o, rg[j].code);
+            pen += rg[j].adv + tc;
         }
         o = put_str(o, ")]TJ\n");
+        i = end;
     }
     b->len = (size_t)(o - b->data);
     HPDF_Stream_Write(page_attr(p)->stream, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
@@ -466,6 +562,7 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     p->tf_size = size;
     p->tl_x = lx;
     p->tl_y = ly;
+    p->tc = tc;
     return 0;
 }
 
@@ -759,6 +856,8 @@ void bl_pdf_free(bl_pdf *pdf)
         bl_image_drop(pdf->images[i].img);
     free(pdf->images);
     free(pdf->pages);
+    free(pdf->rg);
+    free(pdf->gaps);
     bl_buf_free(&pdf->scratch);
     if (pdf->z_ready)
         deflateEnd(&pdf->z);

@@ -38,6 +38,7 @@ static size_t nall, capall;
 /* A shaped line: glyphs with absolute positions and per-glyph text. */
 typedef struct line {
     bl_glyph *g;
+    unsigned *cluster; /* HarfBuzz's cluster of each glyph */
     size_t n;
     bl_glyph_run run;
 } line;
@@ -73,11 +74,13 @@ static line shape(bl_face *face, const char *text, int rtl, const char *lang, do
     hb_glyph_position_t *pos = hb_buffer_get_glyph_positions(buf, &n);
     size_t textlen = strlen(text);
     L.g = calloc(n ? n : 1, sizeof *L.g);
+    L.cluster = calloc(n ? n : 1, sizeof *L.cluster);
     L.n = n;
     double sc = size / face->upem, pen = x;
     for (unsigned i = 0; i < n; i++) {
         bl_glyph *g = &L.g[i];
         g->gid = info[i].codepoint;
+        L.cluster[i] = info[i].cluster;
         g->x = pen + pos[i].x_offset * sc;
         g->y = y + pos[i].y_offset * sc;
         g->advance = pos[i].x_advance * sc;
@@ -407,7 +410,11 @@ static bl_face *open_face(const char *path)
     return f;
 }
 
-static void free_line(line *L) { free(L->g); }
+static void free_line(line *L)
+{
+    free(L->g);
+    free(L->cluster);
+}
 
 /* What an uncompressed content stream's text operators say, read with a
  * small tokenizer of our own (PDF 32000-1 7.2, 7.3.4): the 2-byte codes of
@@ -492,6 +499,258 @@ static void read_content(const char *s, size_t n, content_stats *st)
                 st->bt++;
         }
     }
+}
+
+/* Justifies a shaped line the way the layout engine does
+ * (bl_line_out_adjust): letter after the last glyph of every cluster that
+ * another cluster follows, except next to a space; space after a space. */
+static void justify(line *L, double letter, double space)
+{
+    double shift = 0;
+    for (size_t i = 0; i < L->n; i++) {
+        bl_glyph *g = &L->g[i];
+        g->x += shift;
+        if (i + 1 == L->n || L->cluster[i + 1] == L->cluster[i])
+            continue;
+        int sp = g->text_len == 1 && L->run.text[g->text_start] == ' ';
+        const bl_glyph *next = &L->g[i + 1];
+        int next_sp = next->text_len == 1 && L->run.text[next->text_start] == ' ';
+        double add = sp ? space : next_sp ? 0 : letter;
+        g->advance += add;
+        shift += add;
+    }
+}
+
+/* A reader of our own for uncompressed content streams (PDF 32000-1 9.3,
+ * 9.4): BT, Td, Tf, Tc and TJ, the text position kept in doubles.  Tc is
+ * text state: it outlives ET and BT and starts at 0 on every page.  Fonts
+ * are taken by their first Tf on the page, in the order faces[] lists
+ * them; codes are glyph ids (no aliases in what this reads).  Appends each
+ * glyph to out; counts the Tc, Td and TJ adjustments it read. */
+typedef struct replay {
+    drawn *g;
+    size_t n, cap;
+    size_t tc_ops, td_ops, adjustments;
+    double tcs[16]; /* the Tc values set, in order (the first 16) */
+} replay;
+
+static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t nfaces, replay *r)
+{
+    char names[8][16];
+    size_t nnames = 0;
+    bl_face *face = NULL;
+    double size = 0, tc = 0, tlx = 0, tly = 0, x = 0, y = 0, num[2] = {0, 0};
+    char name[16] = "";
+    int in_array = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\n' || c == '\r') {
+            i++;
+        } else if (c == '(') {
+            unsigned char bytes[2];
+            size_t nb = 0;
+            for (i++; i < n && s[i] != ')'; i++) {
+                unsigned char e = (unsigned char)s[i];
+                if (e == '\\') {
+                    e = (unsigned char)s[++i];
+                    e = e == 'n' ? '\n' : e == 'r' ? '\r' : e;
+                }
+                bytes[nb++] = e;
+                if (nb == 2) {
+                    unsigned gid = (unsigned)bytes[0] << 8 | bytes[1];
+                    if (bl_grow(&r->g, &r->cap, r->n + 1, sizeof *r->g))
+                        abort();
+                    r->g[r->n++] = (drawn){gid, x, y};
+                    double w = face ? bl_face_advance(face, gid) * 1000.0 / face->upem : 0;
+                    x += w * size / 1000 + tc; /* Tc after every glyph, marks and the last included */
+                    nb = 0;
+                }
+            }
+            i++;
+        } else if (c == '[' || c == ']') {
+            in_array = c == '[';
+            i++;
+        } else if (c == '/') {
+            size_t b = ++i;
+            while (i < n && !strchr(" \n\r/[]()", s[i]))
+                i++;
+            snprintf(name, sizeof name, "%.*s", (int)(i - b), s + b);
+        } else if (c == '-' || c == '.' || (c >= '0' && c <= '9')) {
+            char *end;
+            double v = strtod(s + i, &end);
+            i = (size_t)(end - s);
+            if (in_array) {
+                x -= v / 1000 * size;
+                r->adjustments++;
+            }
+            num[0] = num[1];
+            num[1] = v;
+        } else {
+            size_t b = i;
+            while (i < n && !strchr(" \n\r/[]()", s[i]))
+                i++;
+            if (i == b)
+                i++;
+            size_t len = i - b;
+            if (len == 2 && !memcmp(s + b, "BT", 2)) {
+                tlx = tly = x = y = 0;
+            } else if (len == 2 && !memcmp(s + b, "Td", 2)) {
+                tlx += num[0];
+                tly += num[1];
+                x = tlx;
+                y = tly;
+                r->td_ops++;
+            } else if (len == 2 && !memcmp(s + b, "Tc", 2)) {
+                tc = num[1];
+                if (r->tc_ops < 16)
+                    r->tcs[r->tc_ops] = tc;
+                r->tc_ops++;
+            } else if (len == 2 && !memcmp(s + b, "Tf", 2)) {
+                size = num[1];
+                size_t k = 0;
+                while (k < nnames && strcmp(names[k], name))
+                    k++;
+                if (k == nnames && nnames < 8)
+                    snprintf(names[nnames++], sizeof names[0], "%s", name);
+                face = k < nfaces ? faces[k] : NULL;
+            }
+        }
+    }
+}
+
+/* The uncompressed content streams of a file: those that begin with BT
+ * ("stream", CR LF as libharu writes it, then the data, LF "endstream"). */
+static size_t content_streams(const bl_buf *pdf, const char **start, size_t *len, size_t max)
+{
+    size_t k = 0;
+    const char *end = pdf->data + pdf->len;
+    for (const char *q = pdf->data; q + 10 < end && k < max; q++) {
+        if (memcmp(q, "stream\r\nBT\n", 11))
+            continue;
+        const char *e = q + 8;
+        while (e + 10 <= end && memcmp(e, "\nendstream", 10))
+            e++;
+        start[k] = q + 8;
+        len[k++] = (size_t)(e - (q + 8));
+        q = e;
+    }
+    return k;
+}
+
+/* Letter spacing is written as Tc, which a reader adds after every glyph
+ * (zero-width marks and a TJ's last glyph too) and keeps across text
+ * objects but not across pages.  Checked with our own reader of the
+ * content and with mutool's. */
+static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *dir)
+{
+    const double L1 = 0.37, L2 = 0.25;
+    bl_pdf_info plain = {.compress = 0};
+    bl_pdf *pdf = bl_pdf_new(&plain);
+    bl_device *dev = bl_pdf_device(pdf);
+    /* Pointed and plain Hebrew, letter-spaced; then digits in another font
+     * that start exactly where the letter spacing after the last Hebrew
+     * glyph ends, letter-spaced alike. */
+    line he = shape(hebrew, "בְּרֵאשִׁית שָׁלוֹם עולם טוב", 1, "he", 60, 700, 16);
+    justify(&he, L1, 2.1);
+    const bl_glyph *last = &he.g[he.n - 1];
+    double after = last->x + bl_face_advance(hebrew, last->gid) * 16.0 / hebrew->upem + L1;
+    line digits = shape(latin, "2021", 0, "en", after, 700, 16);
+    justify(&digits, L1, 0);
+    /* After a rule (ET): an unspaced line (Tc must go back to 0), then a
+     * letter-spaced one; on a new page the same line again. */
+    line flat = shape(latin, "Tavern office AV", 0, "en", 60, 650, 14);
+    line wide = shape(latin, "Letter spaced line of text", 0, "en", 60, 620, 14);
+    justify(&wide, L2, 3.3);
+    line *runs[] = {&he, &digits, &flat, &wide, &wide};
+    CHECK(dev->begin_page(dev, PAGE_W, PAGE_H) == 0, "letter spacing page: %s", dev->error(dev));
+    for (int i = 0; i < 5; i++) {
+        if (i == 2)
+            CHECK(dev->rule(dev, 60, 680, 500, 680, 0.5, NULL) == 0, "rule: %s", dev->error(dev));
+        if (i == 4)
+            CHECK(dev->end_page(dev) == 0 && dev->begin_page(dev, PAGE_W, PAGE_H) == 0, "page 2: %s",
+                  dev->error(dev));
+        CHECK(dev->glyph_run(dev, &runs[i]->run) == 0, "letter-spaced run %d: %s", i, dev->error(dev));
+    }
+    CHECK(dev->end_page(dev) == 0, "end_page");
+    char path[600], cmd[800];
+    snprintf(path, sizeof path, "%s/spaced.pdf", dir);
+    CHECK(bl_pdf_save(pdf, path) == 0, "save: %s", bl_pdf_error(pdf));
+    bl_pdf_free(pdf);
+
+    drawn want[200];
+    size_t nwant = 0;
+    for (int i = 0; i < 5; i++)
+        for (size_t k = 0; k < runs[i]->n && nwant < 200; k++)
+            want[nwant++] = (drawn){runs[i]->g[k].gid, runs[i]->g[k].x, runs[i]->g[k].y};
+
+    bl_buf data = {0}, out = {0};
+    FILE *fp = fopen(path, "rb");
+    char chunk[4096];
+    size_t got;
+    while (fp && (got = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        bl_buf_append(&data, chunk, got);
+    if (fp)
+        fclose(fp);
+    const char *cs[2];
+    size_t cl[2];
+    CHECK(content_streams(&data, cs, cl, 2) == 2, "two content streams found");
+    replay r1 = {0}, r2 = {0};
+    bl_face *faces1[] = {hebrew, latin}, *faces2[] = {latin};
+    if (content_streams(&data, cs, cl, 2) == 2) {
+        replay_page(cs[0], cl[0], faces1, 2, &r1);
+        replay_page(cs[1], cl[1], faces2, 1, &r2);
+    }
+    /* Tc on page 1: L1 for the Hebrew and the digits, 0 for the unspaced
+     * line (after ET, Tc is still L1), L2; on page 2 L2 again. */
+    CHECK(r1.tc_ops == 3 && fabs(r1.tcs[0] - L1) < 1e-4 && r1.tcs[1] == 0 && fabs(r1.tcs[2] - L2) < 1e-4,
+          "page 1 sets Tc to L1, 0, L2 (%zu: %g %g %g)", r1.tc_ops, r1.tcs[0], r1.tcs[1], r1.tcs[2]);
+    CHECK(r2.tc_ops == 1 && fabs(r2.tcs[0] - L2) < 1e-4, "page 2 sets Tc to L2 again (%zu: %g)", r2.tc_ops,
+          r2.tcs[0]);
+    /* Without Tc, nearly every glyph of a spaced line needs an adjustment. */
+    size_t nglyphs = r1.n + r2.n;
+    printf("letter spacing: %zu glyphs, %zu TJ adjustments\n", nglyphs, r1.adjustments + r2.adjustments);
+    CHECK(r1.adjustments + r2.adjustments < nglyphs / 2, "%zu adjustments for %zu glyphs",
+          r1.adjustments + r2.adjustments, nglyphs);
+    double maxerr = 0;
+    size_t bad = 0;
+    CHECK(r1.n + r2.n == nwant, "replayed %zu glyphs, drew %zu", r1.n + r2.n, nwant);
+    for (size_t i = 0; i < nwant && i < r1.n + r2.n; i++) {
+        const drawn *g = i < r1.n ? &r1.g[i] : &r2.g[i - r1.n];
+        maxerr = fmax(maxerr, fmax(fabs(g->x - want[i].x), fabs(g->y - want[i].y)));
+        bad += g->gid != want[i].gid;
+    }
+    printf("letter spacing: max position error (content replayed): %.6f pt\n", maxerr);
+    CHECK(bad == 0 && maxerr < 0.0015, "replayed content: %zu glyph ids differ, max error %.6f pt", bad, maxerr);
+
+    if (has_tool("mutool")) {
+        snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null", path);
+        CHECK(bl_test_run(cmd, &out) == 0, "mutool trace (letter spacing) runs");
+        traced *tr;
+        size_t nt = parse_trace(out.data, &tr);
+        maxerr = 0;
+        bad = 0;
+        for (size_t i = 0; i < nt && i < nwant; i++) {
+            maxerr = fmax(maxerr, fmax(fabs(tr[i].x - want[i].x), fabs(tr[i].y - want[i].y)));
+            bad += tr[i].gid != want[i].gid;
+        }
+        printf("letter spacing: max position error (mutool trace): %.6f pt\n", maxerr);
+        CHECK(nt == nwant && bad == 0 && maxerr < 0.003, "mutool: %zu of %zu glyphs, %zu ids differ, max error %.6f pt",
+              nt, nwant, bad, maxerr);
+        free(tr);
+    }
+    snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s - 2>&1", path);
+    CHECK(bl_test_run(cmd, &out) == 0, "pdftotext runs");
+    const char *words[] = {"2021", "עולם", "טוב", "Tavern", "office", "Letter", "spaced"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        CHECK(strstr(out.data, words[i]) != NULL, "pdftotext finds '%s' in letter-spaced text", words[i]);
+    free(r1.g);
+    free(r2.g);
+    bl_buf_free(&data);
+    bl_buf_free(&out);
+    free_line(&he);
+    free_line(&digits);
+    free_line(&flat);
+    free_line(&wide);
 }
 
 static void check_fmt(double v, int dec, const char *want)
@@ -789,7 +1048,6 @@ int main(void)
         snprintf(want, sizeof want, "<%04X> <00A0>", latin->num_glyphs);
         CHECK(strstr(out.data, want) != NULL, "ToUnicode maps alias code %04X to U+00A0", latin->num_glyphs);
         CHECK(strstr(out.data, "/CIDToGIDMap /Identity") != NULL, "fonts without aliases use /Identity");
-        CHECK(strstr(out.data, "/Tc") == NULL && strstr(out.data, " Tc") == NULL, "no Tc operator");
     }
 
     /* 5. Text in logical order. */
@@ -898,7 +1156,10 @@ int main(void)
     free_line(&kern);
     bl_pdf_free(p2pdf);
 
-    /* 8. A document without pages is an error. */
+    /* 8. Letter spacing (Tc) and runs that go on from the pen. */
+    check_letter_spacing(latin, hebrew, dir);
+
+    /* 9. A document without pages is an error. */
     bl_pdf *empty = bl_pdf_new(NULL);
     CHECK(bl_pdf_save(empty, path3) == -1 && strstr(bl_pdf_error(empty), "no pages"), "empty document: %s",
           bl_pdf_error(empty));
