@@ -83,6 +83,10 @@ struct bl_pdf {
     double fill[3];
     int fill_set;
     long long tl_x, tl_y; /* start of the current text line (Td), 0.001 pt, as written */
+    /* The text position a reader has after the last TJ of the open text
+     * object (pen_ok): on the line of tl_y, at pen_x points. */
+    int pen_ok;
+    double pen_x;
     /* Character spacing (Tc), points, as written.  Tc is text state, part of
      * the graphics state (PDF 32000-1 9.3.1): it outlives ET and BT and is
      * 0 only where a page's content stream starts. */
@@ -349,25 +353,32 @@ static const double pow10d[] = {1, 10, 100, 1000};
 
 /* The TJ adjustment, in thousandths of text space (PDF 32000-1 9.4.4), that
  * takes the pen (points, where the previous glyph's /W width and the
- * character spacing left it) to x.  None when the pen is within ADJ_BUDGET
- * of x already (a line's first adjustment is otherwise nearly always the
- * rounding of its Td, e.g. "0.04"); else the shortest number (integer, then
- * 1, 2, 3 decimals) that lands within the budget.  The pen follows the
- * number as written, so a glyph's rounding error is corrected at the next
- * glyph and never adds up. */
-static char *put_adjust(char *o, double *pen, double x, double k)
+ * character spacing left it) to x: n / 10^dec.  None (0) when the pen is
+ * within ADJ_BUDGET of x already (a line's first adjustment is otherwise
+ * nearly always the rounding of its Td, e.g. "0.04"); else the shortest
+ * number (integer, then 1, 2, 3 decimals) that lands within the budget. */
+static int adjust_for(double pen, double x, double k, long long *n, int *dec)
 {
-    double want = *pen - x;
+    double want = pen - x;
     if (fabs(want) <= ADJ_BUDGET)
-        return o;
-    long long n;
-    int d = 0;
-    for (;; d++) {
-        n = llround(want / k * pow10d[d]);
-        if (fabs((double)n / pow10d[d] * k - want) <= ADJ_BUDGET || d == ADJ_MAX_DEC)
+        return 0;
+    for (int d = 0;; d++) {
+        *n = llround(want / k * pow10d[d]);
+        *dec = d;
+        if (fabs((double)*n / pow10d[d] * k - want) <= ADJ_BUDGET || d == ADJ_MAX_DEC)
             break;
     }
-    if (n == 0)
+    return *n != 0;
+}
+
+/* Writes the adjustment to x inside a TJ string (")n(").  The pen follows
+ * the number as written, so a glyph's rounding error is corrected at the
+ * next glyph and never adds up. */
+static char *put_adjust(char *o, double *pen, double x, double k)
+{
+    long long n;
+    int d;
+    if (!adjust_for(*pen, x, k, &n, &d))
         return o;
     *o++ = ')';
     o = bl_pdf_fmt_fixed(o, n, d);
@@ -431,8 +442,9 @@ static long long milli(double v) { return llround(v * 1000.0); }
 /* Each glyph lands at its requested (x, y) within ADJ_BUDGET.  Per segment
  * of glyphs on one baseline: "dx dy Td" from the previous line start (the
  * text object keeps one line matrix across runs, so this is short and
- * exact); "x Tc" when the segment's letter spacing differs from the one
- * in force; then one TJ of
+ * exact), unless the segment starts where the previous TJ left the pen on
+ * the same baseline (a font change inside a line); "x Tc" when the
+ * segment's letter spacing differs from the one in force; then one TJ of
  * literal strings whose adjustments correct the pen from where the font's
  * own advance (the /W width, which is what a reader uses) plus Tc leaves
  * it to where the next glyph is.  A reader adds Tc after every glyph,
@@ -474,6 +486,7 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     if (page_attr(p)->gmode != HPDF_GMODE_TEXT_OBJECT) {
         HPDF_Page_BeginText(p->page);
         p->tl_x = p->tl_y = 0; /* BT: the line matrix is the identity */
+        p->pen_ok = 0;
     }
     set_fill(p, run->rgb);
     if (hcheck(p, "starting a text object"))
@@ -520,30 +533,52 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     }
 
     long long lx = p->tl_x, ly = p->tl_y;
-    double tc = p->tc;
+    int pen_ok = p->pen_ok;
+    double pen = p->pen_x, tc = p->tc;
     size_t i = 0;
     while (i < run->n) {
         long long xm = milli(g[i].x), ym = milli(g[i].y);
         size_t end = i + 1;
         while (end < run->n && milli(g[end].y) == ym)
             end++;
-        o = bl_pdf_fmt_fixed(o, xm - lx, POS_DEC);
-        *o++ = ' ';
-        o = bl_pdf_fmt_fixed(o, ym - ly, POS_DEC);
-        o = put_str(o, " Td");
-        lx = xm;
-        ly = ym;
-        double pen = (double)xm / 1000.0;
+        /* On the baseline of the last TJ the pen can go on from where that
+         * left it: with no Td at all when it is where this segment starts
+         * (a font change inside a line), else with a leading adjustment
+         * when that is shorter than "dx 0 Td" (the line start then stays
+         * where the last Td put it). */
+        long long an = 0;
+        int ad = 0, lead = 0, td = 1;
+        if (pen_ok && ym == ly) {
+            lead = adjust_for(pen, g[i].x, k, &an, &ad);
+            char na[32], nt[32];
+            td = lead && bl_pdf_fmt_fixed(na, an, ad) - na >= bl_pdf_fmt_fixed(nt, xm - lx, POS_DEC) - nt + 5;
+        }
+        if (td) {
+            lead = 0;
+            o = bl_pdf_fmt_fixed(o, xm - lx, POS_DEC);
+            *o++ = ' ';
+            o = bl_pdf_fmt_fixed(o, ym - ly, POS_DEC);
+            o = put_str(o, " Td");
+            lx = xm;
+            ly = ym;
+            pen = (double)xm / 1000.0;
+        }
         for (size_t j = i; j + 1 < end; j++)
             p->gaps[j - i] = g[j + 1].x - g[j].x - rg[j].adv;
         double t = segment_tc(p->gaps, end - i - 1, tc);
         if (t != tc) {
-            *o++ = ' ';
+            if (o > b->data && o[-1] != '\n') /* the stream so far ends a line */
+                *o++ = ' ';
             o = bl_pdf_fmt(o, t, TC_DEC);
             o = put_str(o, " Tc");
             tc = t;
         }
-        o = put_str(o, "[(");
+        *o++ = '[';
+        if (lead) {
+            o = bl_pdf_fmt_fixed(o, an, ad);
+            pen -= (double)an / pow10d[ad] * k;
+        }
+        *o++ = '(';
         for (size_t j = i; j < end; j++) {
             if (j != i)
                 o = put_adjust(o, &pen, g[j].x, k);
@@ -551,6 +586,7 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
             pen += rg[j].adv + tc;
         }
         o = put_str(o, ")]TJ\n");
+        pen_ok = 1;
         i = end;
     }
     b->len = (size_t)(o - b->data);
@@ -562,6 +598,8 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     p->tf_size = size;
     p->tl_x = lx;
     p->tl_y = ly;
+    p->pen_ok = pen_ok;
+    p->pen_x = pen;
     p->tc = tc;
     return 0;
 }

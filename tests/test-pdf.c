@@ -639,8 +639,9 @@ static size_t content_streams(const bl_buf *pdf, const char **start, size_t *len
 
 /* Letter spacing is written as Tc, which a reader adds after every glyph
  * (zero-width marks and a TJ's last glyph too) and keeps across text
- * objects but not across pages.  Checked with our own reader of the
- * content and with mutool's. */
+ * objects but not across pages; a run that goes on from where the last
+ * one ended needs no Td.  Checked with our own reader of the content and
+ * with mutool's. */
 static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *dir)
 {
     const double L1 = 0.37, L2 = 0.25;
@@ -649,7 +650,7 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
     bl_device *dev = bl_pdf_device(pdf);
     /* Pointed and plain Hebrew, letter-spaced; then digits in another font
      * that start exactly where the letter spacing after the last Hebrew
-     * glyph ends, letter-spaced alike. */
+     * glyph ends (so no Td), letter-spaced alike. */
     line he = shape(hebrew, "בְּרֵאשִׁית שָׁלוֹם עולם טוב", 1, "he", 60, 700, 16);
     justify(&he, L1, 2.1);
     const bl_glyph *last = &he.g[he.n - 1];
@@ -706,6 +707,9 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
           "page 1 sets Tc to L1, 0, L2 (%zu: %g %g %g)", r1.tc_ops, r1.tcs[0], r1.tcs[1], r1.tcs[2]);
     CHECK(r2.tc_ops == 1 && fabs(r2.tcs[0] - L2) < 1e-4, "page 2 sets Tc to L2 again (%zu: %g)", r2.tc_ops,
           r2.tcs[0]);
+    /* One Td per baseline: the digits go on from the Hebrew. */
+    CHECK(r1.td_ops == 3 && r2.td_ops == 1, "Td per baseline: %zu on page 1 (3), %zu on page 2 (1)", r1.td_ops,
+          r2.td_ops);
     /* Without Tc, nearly every glyph of a spaced line needs an adjustment. */
     size_t nglyphs = r1.n + r2.n;
     printf("letter spacing: %zu glyphs, %zu TJ adjustments\n", nglyphs, r1.adjustments + r2.adjustments);
