@@ -276,6 +276,11 @@ static int dev_begin_page(bl_device *d, double width, double height)
     if (page) {
         HPDF_Page_SetWidth(page, (HPDF_REAL)width);
         HPDF_Page_SetHeight(page, (HPDF_REAL)height);
+        /* libharu gives every page's resources a /ProcSet, which PDF 1.4
+         * made obsolete (PDF 32000-1 14.2): readers ignore it. */
+        HPDF_Dict res = HPDF_Dict_GetItem(page, "Resources", HPDF_OCLASS_DICT);
+        if (res)
+            HPDF_Dict_RemoveElement(res, "ProcSet");
     }
     if (hcheck(p, "adding a page"))
         return -1;
@@ -903,6 +908,40 @@ void bl_pdf_free(bl_pdf *pdf)
     free(pdf);
 }
 
+/* When every page has the size of the first, /MediaBox is written once, on
+ * the root of the page tree, and the pages inherit it (PDF 32000-1 7.7.3.4;
+ * all our pages are the root's kids); else every page has its own.  Done
+ * at each save, since pages may have been added after the last one, and
+ * only then: libharu's lookup of inherited entries
+ * (HPDF_Page_GetInheritableItem) only ever searches the page itself. */
+static int place_media_boxes(bl_pdf *p)
+{
+    int shared = 1;
+    for (size_t i = 1; i < p->npages; i++)
+        if (p->pages[i].width != p->pages[0].width || p->pages[i].height != p->pages[0].height)
+            shared = 0;
+    HPDF_STATUS st = HPDF_OK;
+    for (size_t i = 0; i < p->npages && st == HPDF_OK; i++) {
+        const pdf_page_ref *pr = &p->pages[i];
+        int own = HPDF_Dict_GetItem(pr->page, "MediaBox", HPDF_OCLASS_ARRAY) != NULL;
+        if (shared && own)
+            st = HPDF_Dict_RemoveElement(pr->page, "MediaBox");
+        else if (!shared && !own) {
+            HPDF_Box box = {0, 0, (HPDF_REAL)pr->width, (HPDF_REAL)pr->height};
+            st = HPDF_Dict_Add(pr->page, "MediaBox", HPDF_Box_Array_New(p->doc->mmgr, box));
+        }
+    }
+    HPDF_Pages root = p->doc->root_pages;
+    if (st == HPDF_OK && shared) {
+        HPDF_Box box = {0, 0, (HPDF_REAL)p->pages[0].width, (HPDF_REAL)p->pages[0].height};
+        st = HPDF_Dict_Add(root, "MediaBox", HPDF_Box_Array_New(p->doc->mmgr, box));
+    } else if (st == HPDF_OK && HPDF_Dict_GetItem(root, "MediaBox", HPDF_OCLASS_ARRAY))
+        st = HPDF_Dict_RemoveElement(root, "MediaBox");
+    if (st != HPDF_OK && !HPDF_GetError(p->doc))
+        HPDF_SetError(&p->doc->error, st, 0);
+    return hcheck(p, "writing the page sizes");
+}
+
 /* Creates "PATH.tmp.XXXXXX" exclusively.  Not mkstemp: that makes the file
  * 0600, and the PDF should get the usual 0666 & ~umask, which open()
  * applies.  Returns 0 and the name in tmp, or -1 with errno set. */
@@ -990,6 +1029,8 @@ int bl_pdf_save(bl_pdf *pdf, const char *path)
             return fail(p, "font %s: %s", p->fonts[i]->face->label, why);
         }
     }
+    if (place_media_boxes(p))
+        return -1;
     size_t tmplen = strlen(path) + 16;
     char *tmp = malloc(tmplen);
     if (!tmp)

@@ -757,6 +757,72 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
     free_line(&wide);
 }
 
+/* How many times needle occurs in hay. */
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *q = strstr(hay, needle); q; q = strstr(q + 1, needle))
+        n++;
+    return n;
+}
+
+/* Runs of spaces become one (pdfinfo aligns its columns). */
+static void squeeze_spaces(char *s)
+{
+    char *o = s;
+    for (const char *q = s; *q; q++)
+        if (!(*q == ' ' && o > s && o[-1] == ' '))
+            *o++ = *q;
+    *o = 0;
+}
+
+/* Page sizes: one /MediaBox, on the page tree, when every page has the
+ * same size; one per page when they differ, also when a page of another
+ * size follows a save that had shared the box. */
+static void check_page_sizes(bl_face *latin, const char *dir)
+{
+    char same[600], mixed[600], cmd[1400];
+    snprintf(same, sizeof same, "%s/same-size.pdf", dir);
+    snprintf(mixed, sizeof mixed, "%s/mixed-size.pdf", dir);
+    bl_pdf *pdf = bl_pdf_new(NULL);
+    bl_device *dev = bl_pdf_device(pdf);
+    line word = shape(latin, "Size", 0, "en", 20, 100, 12);
+    for (int i = 0; i < 2; i++)
+        CHECK(dev->begin_page(dev, 300, 200) == 0 && dev->glyph_run(dev, &word.run) == 0 && dev->end_page(dev) == 0,
+              "page %d: %s", i + 1, dev->error(dev));
+    CHECK(bl_pdf_save(pdf, same) == 0, "save: %s", bl_pdf_error(pdf));
+    CHECK(dev->begin_page(dev, 500, 400) == 0 && dev->glyph_run(dev, &word.run) == 0 && dev->end_page(dev) == 0,
+          "page 3: %s", dev->error(dev));
+    CHECK(bl_pdf_save(pdf, mixed) == 0, "save: %s", bl_pdf_error(pdf));
+    bl_pdf_free(pdf);
+    free_line(&word);
+
+    bl_buf out = {0};
+    const char *files[] = {same, mixed};
+    const size_t boxes[] = {1, 3};
+    for (int f = 0; f < 2; f++) {
+        snprintf(cmd, sizeof cmd, "pdfinfo -f 1 -l 3 %s 2>&1", files[f]);
+        CHECK(bl_test_run(cmd, &out) == 0, "pdfinfo runs");
+        squeeze_spaces(out.data);
+        CHECK(strstr(out.data, "Page 1 size: 300 x 200 pts") && strstr(out.data, "Page 2 size: 300 x 200 pts"),
+              "pages 1 and 2 are 300 x 200:\n%s", out.data);
+        CHECK(f == 0 || strstr(out.data, "Page 3 size: 500 x 400 pts"), "page 3 is 500 x 400:\n%s", out.data);
+        if (has_tool("qpdf")) {
+            snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable %s - 2>/dev/null", files[f]);
+            bl_test_run(cmd, &out);
+            CHECK(count_of(out.data, "/MediaBox") == boxes[f], "%s: %zu /MediaBox entries, want %zu", files[f],
+                  count_of(out.data, "/MediaBox"), boxes[f]);
+            CHECK(!strstr(out.data, "/ProcSet ["), "no /ProcSet in the page resources");
+        }
+        if (access(PDFCHECK, R_OK) == 0) {
+            snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, files[f]);
+            int rc = bl_test_run(cmd, &out);
+            CHECK(rc == 0, "pdfcheck %s rc=%d:\n%s", files[f], rc, out.data);
+        }
+    }
+    bl_buf_free(&out);
+}
+
 static void check_fmt(double v, int dec, const char *want)
 {
     char buf[32];
@@ -1163,7 +1229,10 @@ int main(void)
     /* 8. Letter spacing (Tc) and runs that go on from the pen. */
     check_letter_spacing(latin, hebrew, dir);
 
-    /* 9. A document without pages is an error. */
+    /* 9. Page sizes. */
+    check_page_sizes(latin, dir);
+
+    /* 10. A document without pages is an error. */
     bl_pdf *empty = bl_pdf_new(NULL);
     CHECK(bl_pdf_save(empty, path3) == -1 && strstr(bl_pdf_error(empty), "no pages"), "empty document: %s",
           bl_pdf_error(empty));
