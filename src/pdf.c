@@ -785,25 +785,43 @@ static HPDF_Binary text_string(bl_pdf *p, const char *s)
     return bin;
 }
 
-static int is_plain_ascii(const char *s)
+/* A PDF text string as short as it can be: a literal string (libharu
+ * escapes it) when every character is one that PDFDocEncoding codes as
+ * Latin-1 does, U+0020..U+007E and U+00A1..U+00FF but U+00AD (PDF 32000-1
+ * 7.9.2.2, D.2), else UTF-16BE (text_string).  Returns a new libharu
+ * object for a dictionary to take, or NULL when out of memory. */
+static void *text_value(bl_pdf *p, const char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7F)
-            return 0;
-    return 1;
+    size_t n = strlen(s);
+    if (n < 60000) { /* libharu's string limit is 65535 bytes */
+        char *latin = malloc(n + 1);
+        if (!latin)
+            return NULL;
+        size_t k = 0;
+        int ok = 1;
+        for (size_t i = 0; i < n && ok;) {
+            uint32_t cp;
+            int l = bl_utf8_decode(s + i, n - i, &cp);
+            ok = l > 0 && ((cp >= 0x20 && cp < 0x7F) || (cp >= 0xA1 && cp <= 0xFF && cp != 0xAD));
+            latin[k++] = (char)cp;
+            i += (size_t)l;
+        }
+        latin[k] = 0;
+        HPDF_String str = ok ? HPDF_String_New(p->doc->mmgr, latin, NULL) : NULL;
+        free(latin);
+        if (ok)
+            return str;
+    }
+    return text_string(p, s);
 }
 
-static void set_info(bl_pdf *p, HPDF_InfoType type, const char *key, const char *value)
+static void set_info(bl_pdf *p, const char *key, const char *value)
 {
     if (!value)
         return;
-    if (is_plain_ascii(value) && strlen(value) < 60000) {
-        HPDF_SetInfoAttr(p->doc, type, value);
-        return;
-    }
     /* The Info dictionary exists: the Producer was set first. */
-    HPDF_Binary bin = text_string(p, value);
-    if (!bin || !p->doc->info || HPDF_Dict_Add(p->doc->info, key, bin) != HPDF_OK)
+    void *v = text_value(p, value);
+    if (!v || !p->doc->info || HPDF_Dict_Add(p->doc->info, key, v) != HPDF_OK)
         HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
 }
 
@@ -818,26 +836,27 @@ int bl_pdf_bookmark(bl_pdf *pdf, int page, const char *title_utf8)
         title_utf8 = "";
     pdf_page_ref *pr = &p->pages[page];
     HPDF_Outline ol = HPDF_CreateOutline(p->doc, NULL, "", NULL);
-    HPDF_Destination dst = ol ? HPDF_Page_CreateDestination(pr->page) : NULL;
+    /* The destination is a direct array in the item, not an object of its
+     * own (libharu's destinations are indirect). */
+    HPDF_Array dst = ol ? HPDF_Array_New(p->doc->mmgr) : NULL;
     if (ol && dst) {
         HPDF_STATUS st = HPDF_OK;
         /* libharu marks items /Type /Outlines, which only the root is. */
         HPDF_Dict_RemoveElement(ol, "Type");
-        HPDF_Binary title = text_string(p, title_utf8);
+        void *title = text_value(p, title_utf8);
         st |= title ? HPDF_Dict_Add(ol, "Title", title) : HPDF_FAILD_TO_ALLOC_MEM;
         /* [page /XYZ 0 top null]: the top of the page at the reader's zoom
          * (libharu's SetXYZ cannot write a null zoom). */
-        HPDF_Array_Clear(dst);
         st |= HPDF_Array_Add(dst, pr->page);
         st |= HPDF_Array_AddName(dst, "XYZ");
         st |= HPDF_Array_AddNumber(dst, 0);
         st |= HPDF_Array_AddReal(dst, (HPDF_REAL)pr->height);
         st |= HPDF_Array_Add(dst, HPDF_Null_New(p->doc->mmgr));
-        if (st == HPDF_OK)
-            HPDF_Outline_SetDestination(ol, dst);
-        else if (!HPDF_GetError(p->doc))
+        st |= HPDF_Dict_Add(ol, "Dest", dst);
+        if (st != HPDF_OK && !HPDF_GetError(p->doc))
             HPDF_SetError(&p->doc->error, st, 0);
-    }
+    } else if (ol && !HPDF_GetError(p->doc))
+        HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
     return hcheck(p, "adding a bookmark");
 }
 
@@ -868,11 +887,11 @@ bl_pdf *bl_pdf_new(const bl_pdf_info *info)
         HPDF_SetCompressionMode(p->doc, HPDF_COMP_ALL);
     HPDF_SetInfoAttr(p->doc, HPDF_INFO_PRODUCER, "bulletin");
     if (info) {
-        set_info(p, HPDF_INFO_TITLE, "Title", info->title);
-        set_info(p, HPDF_INFO_AUTHOR, "Author", info->author);
-        set_info(p, HPDF_INFO_SUBJECT, "Subject", info->subject);
-        set_info(p, HPDF_INFO_KEYWORDS, "Keywords", info->keywords);
-        set_info(p, HPDF_INFO_CREATOR, "Creator", info->creator);
+        set_info(p, "Title", info->title);
+        set_info(p, "Author", info->author);
+        set_info(p, "Subject", info->subject);
+        set_info(p, "Keywords", info->keywords);
+        set_info(p, "Creator", info->creator);
     }
     if (hcheck(p, "creating the document")) {
         bl_pdf_free(p);

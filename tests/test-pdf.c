@@ -501,6 +501,30 @@ static void read_content(const char *s, size_t n, content_stats *st)
     }
 }
 
+/* The whole file in b (NUL-terminated; data NULL when unreadable). */
+static void slurp(const char *path, bl_buf *b)
+{
+    b->len = 0;
+    FILE *fp = fopen(path, "rb");
+    char chunk[4096];
+    size_t got;
+    while (fp && (got = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        bl_buf_append(b, chunk, got);
+    if (fp) {
+        fclose(fp);
+        bl_buf_append(b, "", 0);
+    }
+}
+
+/* How many times needle occurs in the len bytes at hay (NULs included). */
+static size_t count_in(const char *hay, size_t len, const char *needle)
+{
+    size_t n = 0, k = strlen(needle);
+    for (size_t i = 0; hay && k && i + k <= len; i++)
+        n += !memcmp(hay + i, needle, k);
+    return n;
+}
+
 /* Justifies a shaped line the way the layout engine does
  * (bl_line_out_adjust): letter after the last glyph of every cluster that
  * another cluster follows, except next to a space; space after a space. */
@@ -685,13 +709,7 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
             want[nwant++] = (drawn){runs[i]->g[k].gid, runs[i]->g[k].x, runs[i]->g[k].y};
 
     bl_buf data = {0}, out = {0};
-    FILE *fp = fopen(path, "rb");
-    char chunk[4096];
-    size_t got;
-    while (fp && (got = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        bl_buf_append(&data, chunk, got);
-    if (fp)
-        fclose(fp);
+    slurp(path, &data);
     const char *cs[2];
     size_t cl[2];
     CHECK(content_streams(&data, cs, cl, 2) == 2, "two content streams found");
@@ -757,15 +775,6 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
     free_line(&wide);
 }
 
-/* How many times needle occurs in hay. */
-static size_t count_of(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *q = strstr(hay, needle); q; q = strstr(q + 1, needle))
-        n++;
-    return n;
-}
-
 /* Runs of spaces become one (pdfinfo aligns its columns). */
 static void squeeze_spaces(char *s)
 {
@@ -810,9 +819,9 @@ static void check_page_sizes(bl_face *latin, const char *dir)
         if (has_tool("qpdf")) {
             snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable %s - 2>/dev/null", files[f]);
             bl_test_run(cmd, &out);
-            CHECK(count_of(out.data, "/MediaBox") == boxes[f], "%s: %zu /MediaBox entries, want %zu", files[f],
-                  count_of(out.data, "/MediaBox"), boxes[f]);
-            CHECK(!strstr(out.data, "/ProcSet ["), "no /ProcSet in the page resources");
+            size_t nbox = count_in(out.data, out.len, "/MediaBox");
+            CHECK(nbox == boxes[f], "%s: %zu /MediaBox entries, want %zu", files[f], nbox, boxes[f]);
+            CHECK(count_in(out.data, out.len, "/ProcSet [") == 0, "no /ProcSet in the page resources");
         }
         if (access(PDFCHECK, R_OK) == 0) {
             snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, files[f]);
@@ -874,7 +883,11 @@ int main(void)
         check_font_program(hebrew, hg, sizeof hg / sizeof hg[0]);
     }
 
-    bl_pdf_info info = {.title = "Bulletin — בדיקה", .author = "Test", .creator = "test-pdf", .compress = 1};
+    bl_pdf_info info = {.title = "Bulletin — בדיקה",
+                        .author = "Test",
+                        .subject = "Résumé · notes (draft) \\ 1",
+                        .creator = "test-pdf",
+                        .compress = 1};
     bl_pdf *pdf = bl_pdf_new(&info);
     CHECK(pdf != NULL, "bl_pdf_new");
     bl_device *dev = bl_pdf_device(pdf);
@@ -1010,6 +1023,7 @@ int main(void)
 
     CHECK(bl_pdf_bookmark(pdf, 0, "First — ראשון 😀") == 0, "bookmark: %s", bl_pdf_error(pdf));
     CHECK(bl_pdf_bookmark(pdf, 1, "Second") == 0, "bookmark 2: %s", bl_pdf_error(pdf));
+    CHECK(bl_pdf_bookmark(pdf, 1, "Café · Noël (draft)") == 0, "bookmark 3: %s", bl_pdf_error(pdf));
     CHECK(bl_pdf_bookmark(pdf, 7, "Nowhere") == -1, "bookmark to a missing page fails");
 
     CHECK(bl_pdf_save(pdf, path) == 0, "save: %s", bl_pdf_error(pdf));
@@ -1135,11 +1149,26 @@ int main(void)
     CHECK(strstr(out.data, "Bulletin — בדיקה") != NULL, "UTF-8 title round-trips:\n%s", out.data);
     CHECK(strstr(out.data, "Producer:        bulletin") != NULL, "producer is bulletin");
     CHECK(strstr(out.data, "CreationDate") == NULL, "no creation date");
+    CHECK(strstr(out.data, "Résumé · notes (draft) \\ 1") != NULL, "Latin-1 subject round-trips:\n%s", out.data);
     if (has_tool("mutool")) {
         snprintf(cmd, sizeof cmd, "mutool show %s outline 2>&1", path);
         bl_test_run(cmd, &out);
         CHECK(strstr(out.data, "First — ראשון 😀") != NULL, "outline title with a non-BMP character:\n%s",
               out.data);
+        CHECK(strstr(out.data, "\"Second\"\t#page=2") && strstr(out.data, "\"Café · Noël (draft)\"\t#page=2"),
+              "outline titles in PDFDocEncoding, pointing at page 2:\n%s", out.data);
+    }
+    /* Titles that PDFDocEncoding can spell are literal strings, the rest
+     * UTF-16; destinations are arrays inside the items. */
+    {
+        bl_buf raw = {0};
+        slurp(path, &raw);
+        CHECK(count_in(raw.data, raw.len, "/Title (Second)") == 1 &&
+                  count_in(raw.data, raw.len, "/Title (Caf\\351 \\267 No") == 1 &&
+                  count_in(raw.data, raw.len, "/Title <FEFF0046") == 1, /* "First ..." */
+              "outline titles: two literal strings, one UTF-16");
+        CHECK(count_in(raw.data, raw.len, "/Dest [") == 3, "three direct destinations");
+        bl_buf_free(&raw);
     }
 
     /* 7. Uncompressed output is still valid, and larger. */
