@@ -1,11 +1,10 @@
 /* pdf.c - the PDF writer: a bl_device on libharu.  Pages, rules, rectangles,
  * images, links, outlines and metadata go through libharu's page API; glyph
- * runs are written as raw text operators (Td + TJ) into the page's content
- * stream, in our own fonts (pdf-font.c), with the letter spacing most of a
- * line shares as Tc.  Each page's content stream is
- * deflated when the page ends, so that only compressed pages wait for the
- * save.  libharu's failures reach us through an error handler that only
- * records them: nothing jumps. */
+ * runs are written as raw text operators (Td, Tc and TJ) into the page's
+ * content stream, in our own fonts (pdf-font.c).  Each page's content
+ * stream is deflated when the page ends, so that only compressed pages wait
+ * for the save.  libharu's failures reach us through an error handler that
+ * only records them: nothing jumps. */
 #include "pdf.h"
 
 #include <errno.h>
@@ -89,7 +88,8 @@ struct bl_pdf {
     double pen_x;
     /* Character spacing (Tc), points, as written.  Tc is text state, part of
      * the graphics state (PDF 32000-1 9.3.1): it outlives ET and BT and is
-     * 0 only where a page's content stream starts. */
+     * 0 only where a page's content stream starts (the only q/Q, libharu's
+     * around an image, never enclose a Tc). */
     double tc;
     bl_buf scratch;  /* one glyph run's operators */
     struct run_glyph *rg; /* one glyph run's codes and advances */

@@ -575,7 +575,7 @@ static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t n
             size_t nb = 0;
             for (i++; i < n && s[i] != ')'; i++) {
                 unsigned char e = (unsigned char)s[i];
-                if (e == '\\') {
+                if (e == '\\' && i + 1 < n) {
                     e = (unsigned char)s[++i];
                     e = e == 'n' ? '\n' : e == 'r' ? '\r' : e;
                 }
@@ -756,8 +756,8 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
             bad += tr[i].gid != want[i].gid;
         }
         printf("letter spacing: max position error (mutool trace): %.6f pt\n", maxerr);
-        CHECK(nt == nwant && bad == 0 && maxerr < 0.003, "mutool: %zu of %zu glyphs, %zu ids differ, max error %.6f pt",
-              nt, nwant, bad, maxerr);
+        CHECK(nt == nwant && bad == 0 && maxerr < 0.003,
+              "mutool: %zu of %zu glyphs, %zu ids differ, max error %.6f pt", nt, nwant, bad, maxerr);
         free(tr);
     }
     snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s - 2>&1", path);
