@@ -1,10 +1,10 @@
 /* pdf.c - the PDF writer: a bl_device on libharu.  Pages, rules, rectangles,
  * images, links, outlines and metadata go through libharu's page API; glyph
- * runs are written as raw text operators (Td + TJ) into the page's content
- * stream, in our own fonts (pdf-font.c).  Each page's content stream is
- * deflated when the page ends, so that only compressed pages wait for the
- * save.  libharu's failures reach us through an error handler that only
- * records them: nothing jumps. */
+ * runs are written as raw text operators (Td, Tc and TJ) into the page's
+ * content stream, in our own fonts (pdf-font.c).  Each page's content
+ * stream is deflated when the page ends, so that only compressed pages wait
+ * for the save.  libharu's failures reach us through an error handler that
+ * only records them: nothing jumps. */
 #include "pdf.h"
 
 #include <errno.h>
@@ -32,6 +32,14 @@
  * readers (MuPDF) add their own error of up to ~0.001 pt along a line. */
 #define ADJ_BUDGET 0.001
 #define ADJ_MAX_DEC 3
+/* Character spacing (Tc) is written to 0.0001 pt: it is added after every
+ * glyph, so its rounding adds up along a line until a TJ adjustment takes
+ * it back (0.001 pt leaves most words needing one; more decimals cost more
+ * than the few adjustments they save). */
+#define TC_DEC 4
+/* A new Tc ("0.0435 Tc") costs about as much as two TJ adjustments: it
+ * must save at least that many. */
+#define TC_MIN_GAIN 2
 /* Sane bounds for what the layout hands us (PDF user space). */
 #define MAX_COORD 1e6
 #define MIN_FONT_SIZE 0.01
@@ -41,6 +49,12 @@ typedef struct pdf_page_ref {
     HPDF_Page page;
     double width, height;
 } pdf_page_ref;
+
+/* A glyph of the run being written: its code and its /W advance in points. */
+struct run_glyph {
+    unsigned code;
+    double adv;
+};
 
 typedef struct pdf_image_ref {
     bl_image *img;   /* own reference: keeps the pointer unique while cached */
@@ -69,7 +83,20 @@ struct bl_pdf {
     double fill[3];
     int fill_set;
     long long tl_x, tl_y; /* start of the current text line (Td), 0.001 pt, as written */
+    /* The text position a reader has after the last TJ of the open text
+     * object (pen_ok): on the line of tl_y, at pen_x points. */
+    int pen_ok;
+    double pen_x;
+    /* Character spacing (Tc), points, as written.  Tc is text state, part of
+     * the graphics state (PDF 32000-1 9.3.1): it outlives ET and BT and is
+     * 0 only where a page's content stream starts (the only q/Q, libharu's
+     * around an image, never enclose a Tc). */
+    double tc;
     bl_buf scratch;  /* one glyph run's operators */
+    struct run_glyph *rg; /* one glyph run's codes and advances */
+    size_t caprg;
+    double *gaps;    /* one segment's gaps, sorted */
+    size_t capgaps;
     z_stream z;      /* reused for every page's content stream */
     int z_ready;
     bl_buf zbuf;     /* one page's deflated content */
@@ -250,6 +277,11 @@ static int dev_begin_page(bl_device *d, double width, double height)
     if (page) {
         HPDF_Page_SetWidth(page, (HPDF_REAL)width);
         HPDF_Page_SetHeight(page, (HPDF_REAL)height);
+        /* libharu gives every page's resources a /ProcSet, which PDF 1.4
+         * made obsolete (PDF 32000-1 14.2): readers ignore it. */
+        HPDF_Dict res = HPDF_Dict_GetItem(page, "Resources", HPDF_OCLASS_DICT);
+        if (res)
+            HPDF_Dict_RemoveElement(res, "ProcSet");
     }
     if (hcheck(p, "adding a page"))
         return -1;
@@ -258,6 +290,7 @@ static int dev_begin_page(bl_device *d, double width, double height)
     p->serial++;
     p->tf_font = NULL;
     p->fill_set = 0;
+    p->tc = 0;
     return 0;
 }
 
@@ -325,25 +358,33 @@ static char *put_code(char *o, unsigned code)
 static const double pow10d[] = {1, 10, 100, 1000};
 
 /* The TJ adjustment, in thousandths of text space (PDF 32000-1 9.4.4), that
- * takes the pen (points, where the previous glyph's /W width left it) to x.
- * None when the pen is within ADJ_BUDGET of x already (a line's first
- * adjustment is otherwise nearly always the rounding of its Td, e.g.
- * "0.04"); else the shortest number (integer, then 1, 2, 3 decimals) that
- * lands within the budget.  The pen follows the number as written, so a
- * glyph's rounding error is corrected at the next glyph and never adds up. */
-static char *put_adjust(char *o, double *pen, double x, double k)
+ * takes the pen (points, where the previous glyph's /W width and the
+ * character spacing left it) to x: n / 10^dec.  None (0) when the pen is
+ * within ADJ_BUDGET of x already (a line's first adjustment is otherwise
+ * nearly always the rounding of its Td, e.g. "0.04"); else the shortest
+ * number (integer, then 1, 2, 3 decimals) that lands within the budget. */
+static int adjust_for(double pen, double x, double k, long long *n, int *dec)
 {
-    double want = *pen - x;
+    double want = pen - x;
     if (fabs(want) <= ADJ_BUDGET)
-        return o;
-    long long n;
-    int d = 0;
-    for (;; d++) {
-        n = llround(want / k * pow10d[d]);
-        if (fabs((double)n / pow10d[d] * k - want) <= ADJ_BUDGET || d == ADJ_MAX_DEC)
+        return 0;
+    for (int d = 0;; d++) {
+        *n = llround(want / k * pow10d[d]);
+        *dec = d;
+        if (fabs((double)*n / pow10d[d] * k - want) <= ADJ_BUDGET || d == ADJ_MAX_DEC)
             break;
     }
-    if (n == 0)
+    return *n != 0;
+}
+
+/* Writes the adjustment to x inside a TJ string (")n(").  The pen follows
+ * the number as written, so a glyph's rounding error is corrected at the
+ * next glyph and never adds up. */
+static char *put_adjust(char *o, double *pen, double x, double k)
+{
+    long long n;
+    int d;
+    if (!adjust_for(*pen, x, k, &n, &d))
         return o;
     *o++ = ')';
     o = bl_pdf_fmt_fixed(o, n, d);
@@ -352,15 +393,69 @@ static char *put_adjust(char *o, double *pen, double x, double k)
     return o;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* How many gaps a character spacing of t leaves (nearly) without a TJ
+ * adjustment: those within ADJ_BUDGET / 2 of it. */
+static size_t tc_fits(const double *gap, size_t n, double t)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += fabs(gap[i] - t) <= ADJ_BUDGET / 2;
+    return c;
+}
+
+/* The character spacing (Tc) for one segment, given its n gaps: the
+ * distance from where each glyph's /W advance ends to where the next glyph
+ * starts.  Justified lines letter-space every cluster by the same amount,
+ * and Tc adds exactly that after every glyph, so that TJ adjustments are
+ * left for the exceptions (spaces, marks, kerning).  The candidate is the
+ * mean of the largest set of gaps that lie within ADJ_BUDGET of each other;
+ * it replaces the spacing in force (cur) only when it fits TC_MIN_GAIN more
+ * gaps than cur does, and 0 is taken instead when 0 fits as many.  Returns
+ * the spacing as written (rounded to TC_DEC decimals).  Sorts gap. */
+static double segment_tc(double *gap, size_t n, double cur)
+{
+    if (n == 0)
+        return cur;
+    qsort(gap, n, sizeof *gap, cmp_double);
+    size_t best = 0, at = 0;
+    for (size_t a = 0, b = 0; a < n; a++) {
+        while (b < n && gap[b] - gap[a] <= ADJ_BUDGET)
+            b++;
+        if (b - a > best) {
+            best = b - a;
+            at = a;
+        }
+    }
+    if (best < tc_fits(gap, n, cur) + TC_MIN_GAIN)
+        return cur;
+    if (tc_fits(gap, n, 0) >= best)
+        return 0;
+    double sum = 0;
+    for (size_t i = at; i < at + best; i++)
+        sum += gap[i];
+    return bl_pdf_round(sum / (double)best, TC_DEC);
+}
+
 /* Points to thousandths, for |v| <= MAX_COORD. */
 static long long milli(double v) { return llround(v * 1000.0); }
 
 /* Each glyph lands at its requested (x, y) within ADJ_BUDGET.  Per segment
  * of glyphs on one baseline: "dx dy Td" from the previous line start (the
  * text object keeps one line matrix across runs, so this is short and
- * exact), then one TJ of literal strings whose adjustments correct the pen
- * from where the font's own advance (the /W width, which is what a reader
- * uses) leaves it to where the next glyph is. */
+ * exact), unless the segment starts where the previous TJ left the pen on
+ * the same baseline (a font change inside a line); "x Tc" when the
+ * segment's letter spacing differs from the one in force; then one TJ of
+ * literal strings whose adjustments correct the pen from where the font's
+ * own advance (the /W width, which is what a reader uses) plus Tc leaves
+ * it to where the next glyph is.  A reader adds Tc after every glyph,
+ * zero-width marks and a TJ's last glyph included (PDF 32000-1 9.3.2,
+ * 9.4.4), and so does the pen here. */
 static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
 {
     bl_pdf *p = (bl_pdf *)d;
@@ -397,16 +492,18 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     if (page_attr(p)->gmode != HPDF_GMODE_TEXT_OBJECT) {
         HPDF_Page_BeginText(p->page);
         p->tl_x = p->tl_y = 0; /* BT: the line matrix is the identity */
+        p->pen_ok = 0;
     }
     set_fill(p, run->rgb);
     if (hcheck(p, "starting a text object"))
         return -1;
 
-    /* Worst case per glyph: a new Td line (~50 bytes), a TJ adjustment
-     * (~24) and the escaped code (4). */
+    /* Worst case per glyph: a new Td line (~50 bytes), a Tc (~28), a TJ
+     * adjustment (~24) and the escaped code (4). */
     bl_buf *b = &p->scratch;
     b->len = 0;
-    if (bl_grow(&b->data, &b->cap, run->n * 128 + 256, 1))
+    if (bl_grow(&b->data, &b->cap, run->n * 128 + 256, 1) || bl_grow(&p->rg, &p->caprg, run->n, sizeof *p->rg) ||
+        bl_grow(&p->gaps, &p->capgaps, run->n, sizeof *p->gaps))
         return fail(p, "out of memory");
     char *o = b->data;
 
@@ -431,32 +528,72 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     }
 
     const double k = size / 1000.0; /* one glyph-space unit in points */
+    struct run_glyph *rg = p->rg;
+    for (size_t i = 0; i < run->n; i++) {
+        const bl_glyph *gl = &g[i];
+        const char *text = gl->text_len ? run->text + gl->text_start : NULL;
+        const bl_pdf_code *c = bl_pdf_font_code(font, gl->gid, text, gl->text_len);
+        if (!c)
+            return fail(p, "out of memory");
+        rg[i] = (struct run_glyph){c->code, c->width * k};
+    }
+
     long long lx = p->tl_x, ly = p->tl_y;
+    int pen_ok = p->pen_ok;
+    double pen = p->pen_x, tc = p->tc;
     size_t i = 0;
     while (i < run->n) {
         long long xm = milli(g[i].x), ym = milli(g[i].y);
-        o = bl_pdf_fmt_fixed(o, xm - lx, POS_DEC);
-        *o++ = ' ';
-        o = bl_pdf_fmt_fixed(o, ym - ly, POS_DEC);
-        o = put_str(o, " Td[(");
-        lx = xm;
-        ly = ym;
-        double pen = (double)xm / 1000.0;
-        for (size_t first = i; i < run->n; i++) {
-            const bl_glyph *gl = &g[i];
-            if (i != first) {
-                if (milli(gl->y) != ym)
-                    break;
-                o = put_adjust(o, &pen, gl->x, k);
-            }
-            const char *text = gl->text_len ? run->text + gl->text_start : NULL;
-            const bl_pdf_code *c = bl_pdf_font_code(font, gl->gid, text, gl->text_len);
-            if (!c)
-                return fail(p, "out of memory");
-            o = put_code(o, c->code);
-            pen += c->width * k;
+        size_t end = i + 1;
+        while (end < run->n && milli(g[end].y) == ym)
+            end++;
+        /* On the baseline of the last TJ the pen can go on from where that
+         * left it: with no Td at all when it is where this segment starts
+         * (a font change inside a line), else with a leading adjustment
+         * when that is shorter than "dx 0 Td" (the line start then stays
+         * where the last Td put it). */
+        long long an = 0;
+        int ad = 0, lead = 0, td = 1;
+        if (pen_ok && ym == ly) {
+            lead = adjust_for(pen, g[i].x, k, &an, &ad);
+            char na[32], nt[32];
+            td = lead && bl_pdf_fmt_fixed(na, an, ad) - na >= bl_pdf_fmt_fixed(nt, xm - lx, POS_DEC) - nt + 5;
+        }
+        if (td) {
+            lead = 0;
+            o = bl_pdf_fmt_fixed(o, xm - lx, POS_DEC);
+            *o++ = ' ';
+            o = bl_pdf_fmt_fixed(o, ym - ly, POS_DEC);
+            o = put_str(o, " Td");
+            lx = xm;
+            ly = ym;
+            pen = (double)xm / 1000.0;
+        }
+        for (size_t j = i; j + 1 < end; j++)
+            p->gaps[j - i] = g[j + 1].x - g[j].x - rg[j].adv;
+        double t = segment_tc(p->gaps, end - i - 1, tc);
+        if (t != tc) {
+            if (o > b->data && o[-1] != '\n') /* the stream so far ends a line */
+                *o++ = ' ';
+            o = bl_pdf_fmt(o, t, TC_DEC);
+            o = put_str(o, " Tc");
+            tc = t;
+        }
+        *o++ = '[';
+        if (lead) {
+            o = bl_pdf_fmt_fixed(o, an, ad);
+            pen -= (double)an / pow10d[ad] * k;
+        }
+        *o++ = '(';
+        for (size_t j = i; j < end; j++) {
+            if (j != i)
+                o = put_adjust(o, &pen, g[j].x, k);
+            o = put_code(o, rg[j].code);
+            pen += rg[j].adv + tc;
         }
         o = put_str(o, ")]TJ\n");
+        pen_ok = 1;
+        i = end;
     }
     b->len = (size_t)(o - b->data);
     HPDF_Stream_Write(page_attr(p)->stream, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
@@ -467,6 +604,9 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     p->tf_size = size;
     p->tl_x = lx;
     p->tl_y = ly;
+    p->pen_ok = pen_ok;
+    p->pen_x = pen;
+    p->tc = tc;
     return 0;
 }
 
@@ -646,25 +786,43 @@ static HPDF_Binary text_string(bl_pdf *p, const char *s)
     return bin;
 }
 
-static int is_plain_ascii(const char *s)
+/* A PDF text string as short as it can be: a literal string (libharu
+ * escapes it) when every character is one that PDFDocEncoding codes as
+ * Latin-1 does, U+0020..U+007E and U+00A1..U+00FF but U+00AD (PDF 32000-1
+ * 7.9.2.2, D.2), else UTF-16BE (text_string).  Returns a new libharu
+ * object for a dictionary to take, or NULL when out of memory. */
+static void *text_value(bl_pdf *p, const char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7F)
-            return 0;
-    return 1;
+    size_t n = strlen(s);
+    if (n < 60000) { /* libharu's string limit is 65535 bytes */
+        char *latin = malloc(n + 1);
+        if (!latin)
+            return NULL;
+        size_t k = 0;
+        int ok = 1;
+        for (size_t i = 0; i < n && ok;) {
+            uint32_t cp;
+            int l = bl_utf8_decode(s + i, n - i, &cp);
+            ok = l > 0 && ((cp >= 0x20 && cp < 0x7F) || (cp >= 0xA1 && cp <= 0xFF && cp != 0xAD));
+            latin[k++] = (char)cp;
+            i += (size_t)l;
+        }
+        latin[k] = 0;
+        HPDF_String str = ok ? HPDF_String_New(p->doc->mmgr, latin, NULL) : NULL;
+        free(latin);
+        if (ok)
+            return str;
+    }
+    return text_string(p, s);
 }
 
-static void set_info(bl_pdf *p, HPDF_InfoType type, const char *key, const char *value)
+static void set_info(bl_pdf *p, const char *key, const char *value)
 {
     if (!value)
         return;
-    if (is_plain_ascii(value) && strlen(value) < 60000) {
-        HPDF_SetInfoAttr(p->doc, type, value);
-        return;
-    }
     /* The Info dictionary exists: the Producer was set first. */
-    HPDF_Binary bin = text_string(p, value);
-    if (!bin || !p->doc->info || HPDF_Dict_Add(p->doc->info, key, bin) != HPDF_OK)
+    void *v = text_value(p, value);
+    if (!v || !p->doc->info || HPDF_Dict_Add(p->doc->info, key, v) != HPDF_OK)
         HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
 }
 
@@ -679,26 +837,27 @@ int bl_pdf_bookmark(bl_pdf *pdf, int page, const char *title_utf8)
         title_utf8 = "";
     pdf_page_ref *pr = &p->pages[page];
     HPDF_Outline ol = HPDF_CreateOutline(p->doc, NULL, "", NULL);
-    HPDF_Destination dst = ol ? HPDF_Page_CreateDestination(pr->page) : NULL;
+    /* The destination is a direct array in the item, not an object of its
+     * own (libharu's destinations are indirect). */
+    HPDF_Array dst = ol ? HPDF_Array_New(p->doc->mmgr) : NULL;
     if (ol && dst) {
         HPDF_STATUS st = HPDF_OK;
         /* libharu marks items /Type /Outlines, which only the root is. */
         HPDF_Dict_RemoveElement(ol, "Type");
-        HPDF_Binary title = text_string(p, title_utf8);
+        void *title = text_value(p, title_utf8);
         st |= title ? HPDF_Dict_Add(ol, "Title", title) : HPDF_FAILD_TO_ALLOC_MEM;
         /* [page /XYZ 0 top null]: the top of the page at the reader's zoom
          * (libharu's SetXYZ cannot write a null zoom). */
-        HPDF_Array_Clear(dst);
         st |= HPDF_Array_Add(dst, pr->page);
         st |= HPDF_Array_AddName(dst, "XYZ");
         st |= HPDF_Array_AddNumber(dst, 0);
         st |= HPDF_Array_AddReal(dst, (HPDF_REAL)pr->height);
         st |= HPDF_Array_Add(dst, HPDF_Null_New(p->doc->mmgr));
-        if (st == HPDF_OK)
-            HPDF_Outline_SetDestination(ol, dst);
-        else if (!HPDF_GetError(p->doc))
+        st |= HPDF_Dict_Add(ol, "Dest", dst);
+        if (st != HPDF_OK && !HPDF_GetError(p->doc))
             HPDF_SetError(&p->doc->error, st, 0);
-    }
+    } else if (ol && !HPDF_GetError(p->doc))
+        HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
     return hcheck(p, "adding a bookmark");
 }
 
@@ -729,11 +888,11 @@ bl_pdf *bl_pdf_new(const bl_pdf_info *info)
         HPDF_SetCompressionMode(p->doc, HPDF_COMP_ALL);
     HPDF_SetInfoAttr(p->doc, HPDF_INFO_PRODUCER, "bulletin");
     if (info) {
-        set_info(p, HPDF_INFO_TITLE, "Title", info->title);
-        set_info(p, HPDF_INFO_AUTHOR, "Author", info->author);
-        set_info(p, HPDF_INFO_SUBJECT, "Subject", info->subject);
-        set_info(p, HPDF_INFO_KEYWORDS, "Keywords", info->keywords);
-        set_info(p, HPDF_INFO_CREATOR, "Creator", info->creator);
+        set_info(p, "Title", info->title);
+        set_info(p, "Author", info->author);
+        set_info(p, "Subject", info->subject);
+        set_info(p, "Keywords", info->keywords);
+        set_info(p, "Creator", info->creator);
     }
     if (hcheck(p, "creating the document")) {
         bl_pdf_free(p);
@@ -760,11 +919,47 @@ void bl_pdf_free(bl_pdf *pdf)
         bl_image_drop(pdf->images[i].img);
     free(pdf->images);
     free(pdf->pages);
+    free(pdf->rg);
+    free(pdf->gaps);
     bl_buf_free(&pdf->scratch);
     if (pdf->z_ready)
         deflateEnd(&pdf->z);
     bl_buf_free(&pdf->zbuf);
     free(pdf);
+}
+
+/* When every page has the size of the first, /MediaBox is written once, on
+ * the root of the page tree, and the pages inherit it (PDF 32000-1 7.7.3.4;
+ * all our pages are the root's kids); else every page has its own.  Done
+ * at each save, since pages may have been added after the last one, and
+ * only then: libharu's lookup of inherited entries
+ * (HPDF_Page_GetInheritableItem) only ever searches the page itself. */
+static int place_media_boxes(bl_pdf *p)
+{
+    int shared = 1;
+    for (size_t i = 1; i < p->npages; i++)
+        if (p->pages[i].width != p->pages[0].width || p->pages[i].height != p->pages[0].height)
+            shared = 0;
+    HPDF_STATUS st = HPDF_OK;
+    for (size_t i = 0; i < p->npages && st == HPDF_OK; i++) {
+        const pdf_page_ref *pr = &p->pages[i];
+        int own = HPDF_Dict_GetItem(pr->page, "MediaBox", HPDF_OCLASS_ARRAY) != NULL;
+        if (shared && own)
+            st = HPDF_Dict_RemoveElement(pr->page, "MediaBox");
+        else if (!shared && !own) {
+            HPDF_Box box = {0, 0, (HPDF_REAL)pr->width, (HPDF_REAL)pr->height};
+            st = HPDF_Dict_Add(pr->page, "MediaBox", HPDF_Box_Array_New(p->doc->mmgr, box));
+        }
+    }
+    HPDF_Pages root = p->doc->root_pages;
+    if (st == HPDF_OK && shared) {
+        HPDF_Box box = {0, 0, (HPDF_REAL)p->pages[0].width, (HPDF_REAL)p->pages[0].height};
+        st = HPDF_Dict_Add(root, "MediaBox", HPDF_Box_Array_New(p->doc->mmgr, box));
+    } else if (st == HPDF_OK && HPDF_Dict_GetItem(root, "MediaBox", HPDF_OCLASS_ARRAY))
+        st = HPDF_Dict_RemoveElement(root, "MediaBox");
+    if (st != HPDF_OK && !HPDF_GetError(p->doc))
+        HPDF_SetError(&p->doc->error, st, 0);
+    return hcheck(p, "writing the page sizes");
 }
 
 /* Creates "PATH.tmp.XXXXXX" exclusively.  Not mkstemp: that makes the file
@@ -885,6 +1080,8 @@ int bl_pdf_save(bl_pdf *pdf, const char *path)
             return fail(p, "font %s: %s", p->fonts[i]->face->label, why);
         }
     }
+    if (place_media_boxes(p))
+        return -1;
     size_t tmplen = strlen(path) + 16;
     char *tmp = malloc(tmplen);
     if (!tmp)

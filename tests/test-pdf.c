@@ -38,6 +38,7 @@ static size_t nall, capall;
 /* A shaped line: glyphs with absolute positions and per-glyph text. */
 typedef struct line {
     bl_glyph *g;
+    unsigned *cluster; /* HarfBuzz's cluster of each glyph */
     size_t n;
     bl_glyph_run run;
 } line;
@@ -73,11 +74,13 @@ static line shape(bl_face *face, const char *text, int rtl, const char *lang, do
     hb_glyph_position_t *pos = hb_buffer_get_glyph_positions(buf, &n);
     size_t textlen = strlen(text);
     L.g = calloc(n ? n : 1, sizeof *L.g);
+    L.cluster = calloc(n ? n : 1, sizeof *L.cluster);
     L.n = n;
     double sc = size / face->upem, pen = x;
     for (unsigned i = 0; i < n; i++) {
         bl_glyph *g = &L.g[i];
         g->gid = info[i].codepoint;
+        L.cluster[i] = info[i].cluster;
         g->x = pen + pos[i].x_offset * sc;
         g->y = y + pos[i].y_offset * sc;
         g->advance = pos[i].x_advance * sc;
@@ -407,7 +410,11 @@ static bl_face *open_face(const char *path)
     return f;
 }
 
-static void free_line(line *L) { free(L->g); }
+static void free_line(line *L)
+{
+    free(L->g);
+    free(L->cluster);
+}
 
 /* What an uncompressed content stream's text operators say, read with a
  * small tokenizer of our own (PDF 32000-1 7.2, 7.3.4): the 2-byte codes of
@@ -494,6 +501,337 @@ static void read_content(const char *s, size_t n, content_stats *st)
     }
 }
 
+/* The whole file in b (NUL-terminated; data NULL when unreadable). */
+static void slurp(const char *path, bl_buf *b)
+{
+    b->len = 0;
+    FILE *fp = fopen(path, "rb");
+    char chunk[4096];
+    size_t got;
+    while (fp && (got = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        bl_buf_append(b, chunk, got);
+    if (fp) {
+        fclose(fp);
+        bl_buf_append(b, "", 0);
+    }
+}
+
+/* How many times needle occurs in the len bytes at hay (NULs included). */
+static size_t count_in(const char *hay, size_t len, const char *needle)
+{
+    size_t n = 0, k = strlen(needle);
+    for (size_t i = 0; hay && k && i + k <= len; i++)
+        n += !memcmp(hay + i, needle, k);
+    return n;
+}
+
+/* Justifies a shaped line the way the layout engine does
+ * (bl_line_out_adjust): letter after the last glyph of every cluster that
+ * another cluster follows, except next to a space; space after a space. */
+static void justify(line *L, double letter, double space)
+{
+    double shift = 0;
+    for (size_t i = 0; i < L->n; i++) {
+        bl_glyph *g = &L->g[i];
+        g->x += shift;
+        if (i + 1 == L->n || L->cluster[i + 1] == L->cluster[i])
+            continue;
+        int sp = g->text_len == 1 && L->run.text[g->text_start] == ' ';
+        const bl_glyph *next = &L->g[i + 1];
+        int next_sp = next->text_len == 1 && L->run.text[next->text_start] == ' ';
+        double add = sp ? space : next_sp ? 0 : letter;
+        g->advance += add;
+        shift += add;
+    }
+}
+
+/* A reader of our own for uncompressed content streams (PDF 32000-1 9.3,
+ * 9.4): BT, Td, Tf, Tc and TJ, the text position kept in doubles.  Tc is
+ * text state: it outlives ET and BT and starts at 0 on every page.  Fonts
+ * are taken by their first Tf on the page, in the order faces[] lists
+ * them; codes are glyph ids (no aliases in what this reads).  Appends each
+ * glyph to out; counts the Tc, Td and TJ adjustments it read. */
+typedef struct replay {
+    drawn *g;
+    size_t n, cap;
+    size_t tc_ops, td_ops, adjustments;
+    double tcs[16]; /* the Tc values set, in order (the first 16) */
+} replay;
+
+static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t nfaces, replay *r)
+{
+    char names[8][16];
+    size_t nnames = 0;
+    bl_face *face = NULL;
+    double size = 0, tc = 0, tlx = 0, tly = 0, x = 0, y = 0, num[2] = {0, 0};
+    char name[16] = "";
+    int in_array = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\n' || c == '\r') {
+            i++;
+        } else if (c == '(') {
+            unsigned char bytes[2];
+            size_t nb = 0;
+            for (i++; i < n && s[i] != ')'; i++) {
+                unsigned char e = (unsigned char)s[i];
+                if (e == '\\' && i + 1 < n) {
+                    e = (unsigned char)s[++i];
+                    e = e == 'n' ? '\n' : e == 'r' ? '\r' : e;
+                }
+                bytes[nb++] = e;
+                if (nb == 2) {
+                    unsigned gid = (unsigned)bytes[0] << 8 | bytes[1];
+                    if (bl_grow(&r->g, &r->cap, r->n + 1, sizeof *r->g))
+                        abort();
+                    r->g[r->n++] = (drawn){gid, x, y};
+                    double w = face ? bl_face_advance(face, gid) * 1000.0 / face->upem : 0;
+                    x += w * size / 1000 + tc; /* Tc after every glyph, marks and the last included */
+                    nb = 0;
+                }
+            }
+            i++;
+        } else if (c == '[' || c == ']') {
+            in_array = c == '[';
+            i++;
+        } else if (c == '/') {
+            size_t b = ++i;
+            while (i < n && !strchr(" \n\r/[]()", s[i]))
+                i++;
+            snprintf(name, sizeof name, "%.*s", (int)(i - b), s + b);
+        } else if (c == '-' || c == '.' || (c >= '0' && c <= '9')) {
+            char *end;
+            double v = strtod(s + i, &end);
+            i = (size_t)(end - s);
+            if (in_array) {
+                x -= v / 1000 * size;
+                r->adjustments++;
+            }
+            num[0] = num[1];
+            num[1] = v;
+        } else {
+            size_t b = i;
+            while (i < n && !strchr(" \n\r/[]()", s[i]))
+                i++;
+            if (i == b)
+                i++;
+            size_t len = i - b;
+            if (len == 2 && !memcmp(s + b, "BT", 2)) {
+                tlx = tly = x = y = 0;
+            } else if (len == 2 && !memcmp(s + b, "Td", 2)) {
+                tlx += num[0];
+                tly += num[1];
+                x = tlx;
+                y = tly;
+                r->td_ops++;
+            } else if (len == 2 && !memcmp(s + b, "Tc", 2)) {
+                tc = num[1];
+                if (r->tc_ops < 16)
+                    r->tcs[r->tc_ops] = tc;
+                r->tc_ops++;
+            } else if (len == 2 && !memcmp(s + b, "Tf", 2)) {
+                size = num[1];
+                size_t k = 0;
+                while (k < nnames && strcmp(names[k], name))
+                    k++;
+                if (k == nnames && nnames < 8)
+                    snprintf(names[nnames++], sizeof names[0], "%s", name);
+                face = k < nfaces ? faces[k] : NULL;
+            }
+        }
+    }
+}
+
+/* The uncompressed content streams of a file: those that begin with BT
+ * ("stream", CR LF as libharu writes it, then the data, LF "endstream"). */
+static size_t content_streams(const bl_buf *pdf, const char **start, size_t *len, size_t max)
+{
+    size_t k = 0;
+    const char *end = pdf->data + pdf->len;
+    for (const char *q = pdf->data; q + 10 < end && k < max; q++) {
+        if (memcmp(q, "stream\r\nBT\n", 11))
+            continue;
+        const char *e = q + 8;
+        while (e + 10 <= end && memcmp(e, "\nendstream", 10))
+            e++;
+        start[k] = q + 8;
+        len[k++] = (size_t)(e - (q + 8));
+        q = e;
+    }
+    return k;
+}
+
+/* Letter spacing is written as Tc, which a reader adds after every glyph
+ * (zero-width marks and a TJ's last glyph too) and keeps across text
+ * objects but not across pages; a run that goes on from where the last
+ * one ended needs no Td.  Checked with our own reader of the content and
+ * with mutool's. */
+static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *dir)
+{
+    const double L1 = 0.37, L2 = 0.25;
+    bl_pdf_info plain = {.compress = 0};
+    bl_pdf *pdf = bl_pdf_new(&plain);
+    bl_device *dev = bl_pdf_device(pdf);
+    /* Pointed and plain Hebrew, letter-spaced; then digits in another font
+     * that start exactly where the letter spacing after the last Hebrew
+     * glyph ends (so no Td), letter-spaced alike. */
+    line he = shape(hebrew, "בְּרֵאשִׁית שָׁלוֹם עולם טוב", 1, "he", 60, 700, 16);
+    justify(&he, L1, 2.1);
+    const bl_glyph *last = &he.g[he.n - 1];
+    double after = last->x + bl_face_advance(hebrew, last->gid) * 16.0 / hebrew->upem + L1;
+    line digits = shape(latin, "2021", 0, "en", after, 700, 16);
+    justify(&digits, L1, 0);
+    /* After a rule (ET): an unspaced line (Tc must go back to 0), then a
+     * letter-spaced one; on a new page the same line again. */
+    line flat = shape(latin, "Tavern office AV", 0, "en", 60, 650, 14);
+    line wide = shape(latin, "Letter spaced line of text", 0, "en", 60, 620, 14);
+    justify(&wide, L2, 3.3);
+    line *runs[] = {&he, &digits, &flat, &wide, &wide};
+    CHECK(dev->begin_page(dev, PAGE_W, PAGE_H) == 0, "letter spacing page: %s", dev->error(dev));
+    for (int i = 0; i < 5; i++) {
+        if (i == 2)
+            CHECK(dev->rule(dev, 60, 680, 500, 680, 0.5, NULL) == 0, "rule: %s", dev->error(dev));
+        if (i == 4)
+            CHECK(dev->end_page(dev) == 0 && dev->begin_page(dev, PAGE_W, PAGE_H) == 0, "page 2: %s",
+                  dev->error(dev));
+        CHECK(dev->glyph_run(dev, &runs[i]->run) == 0, "letter-spaced run %d: %s", i, dev->error(dev));
+    }
+    CHECK(dev->end_page(dev) == 0, "end_page");
+    char path[600], cmd[800];
+    snprintf(path, sizeof path, "%s/spaced.pdf", dir);
+    CHECK(bl_pdf_save(pdf, path) == 0, "save: %s", bl_pdf_error(pdf));
+    bl_pdf_free(pdf);
+
+    drawn want[200];
+    size_t nwant = 0;
+    for (int i = 0; i < 5; i++)
+        for (size_t k = 0; k < runs[i]->n && nwant < 200; k++)
+            want[nwant++] = (drawn){runs[i]->g[k].gid, runs[i]->g[k].x, runs[i]->g[k].y};
+
+    bl_buf data = {0}, out = {0};
+    slurp(path, &data);
+    const char *cs[2];
+    size_t cl[2];
+    CHECK(content_streams(&data, cs, cl, 2) == 2, "two content streams found");
+    replay r1 = {0}, r2 = {0};
+    bl_face *faces1[] = {hebrew, latin}, *faces2[] = {latin};
+    if (content_streams(&data, cs, cl, 2) == 2) {
+        replay_page(cs[0], cl[0], faces1, 2, &r1);
+        replay_page(cs[1], cl[1], faces2, 1, &r2);
+    }
+    /* Tc on page 1: L1 for the Hebrew and the digits, 0 for the unspaced
+     * line (after ET, Tc is still L1), L2; on page 2 L2 again. */
+    CHECK(r1.tc_ops == 3 && fabs(r1.tcs[0] - L1) < 1e-4 && r1.tcs[1] == 0 && fabs(r1.tcs[2] - L2) < 1e-4,
+          "page 1 sets Tc to L1, 0, L2 (%zu: %g %g %g)", r1.tc_ops, r1.tcs[0], r1.tcs[1], r1.tcs[2]);
+    CHECK(r2.tc_ops == 1 && fabs(r2.tcs[0] - L2) < 1e-4, "page 2 sets Tc to L2 again (%zu: %g)", r2.tc_ops,
+          r2.tcs[0]);
+    /* One Td per baseline: the digits go on from the Hebrew. */
+    CHECK(r1.td_ops == 3 && r2.td_ops == 1, "Td per baseline: %zu on page 1 (3), %zu on page 2 (1)", r1.td_ops,
+          r2.td_ops);
+    /* Without Tc, nearly every glyph of a spaced line needs an adjustment. */
+    size_t nglyphs = r1.n + r2.n;
+    printf("letter spacing: %zu glyphs, %zu TJ adjustments\n", nglyphs, r1.adjustments + r2.adjustments);
+    CHECK(r1.adjustments + r2.adjustments < nglyphs / 2, "%zu adjustments for %zu glyphs",
+          r1.adjustments + r2.adjustments, nglyphs);
+    double maxerr = 0;
+    size_t bad = 0;
+    CHECK(r1.n + r2.n == nwant, "replayed %zu glyphs, drew %zu", r1.n + r2.n, nwant);
+    for (size_t i = 0; i < nwant && i < r1.n + r2.n; i++) {
+        const drawn *g = i < r1.n ? &r1.g[i] : &r2.g[i - r1.n];
+        maxerr = fmax(maxerr, fmax(fabs(g->x - want[i].x), fabs(g->y - want[i].y)));
+        bad += g->gid != want[i].gid;
+    }
+    printf("letter spacing: max position error (content replayed): %.6f pt\n", maxerr);
+    CHECK(bad == 0 && maxerr < 0.0015, "replayed content: %zu glyph ids differ, max error %.6f pt", bad, maxerr);
+
+    if (has_tool("mutool")) {
+        snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null", path);
+        CHECK(bl_test_run(cmd, &out) == 0, "mutool trace (letter spacing) runs");
+        traced *tr;
+        size_t nt = parse_trace(out.data, &tr);
+        maxerr = 0;
+        bad = 0;
+        for (size_t i = 0; i < nt && i < nwant; i++) {
+            maxerr = fmax(maxerr, fmax(fabs(tr[i].x - want[i].x), fabs(tr[i].y - want[i].y)));
+            bad += tr[i].gid != want[i].gid;
+        }
+        printf("letter spacing: max position error (mutool trace): %.6f pt\n", maxerr);
+        CHECK(nt == nwant && bad == 0 && maxerr < 0.003,
+              "mutool: %zu of %zu glyphs, %zu ids differ, max error %.6f pt", nt, nwant, bad, maxerr);
+        free(tr);
+    }
+    snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s - 2>&1", path);
+    CHECK(bl_test_run(cmd, &out) == 0, "pdftotext runs");
+    const char *words[] = {"2021", "עולם", "טוב", "Tavern", "office", "Letter", "spaced"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        CHECK(strstr(out.data, words[i]) != NULL, "pdftotext finds '%s' in letter-spaced text", words[i]);
+    free(r1.g);
+    free(r2.g);
+    bl_buf_free(&data);
+    bl_buf_free(&out);
+    free_line(&he);
+    free_line(&digits);
+    free_line(&flat);
+    free_line(&wide);
+}
+
+/* Runs of spaces become one (pdfinfo aligns its columns). */
+static void squeeze_spaces(char *s)
+{
+    char *o = s;
+    for (const char *q = s; *q; q++)
+        if (!(*q == ' ' && o > s && o[-1] == ' '))
+            *o++ = *q;
+    *o = 0;
+}
+
+/* Page sizes: one /MediaBox, on the page tree, when every page has the
+ * same size; one per page when they differ, also when a page of another
+ * size follows a save that had shared the box. */
+static void check_page_sizes(bl_face *latin, const char *dir)
+{
+    char same[600], mixed[600], cmd[1400];
+    snprintf(same, sizeof same, "%s/same-size.pdf", dir);
+    snprintf(mixed, sizeof mixed, "%s/mixed-size.pdf", dir);
+    bl_pdf *pdf = bl_pdf_new(NULL);
+    bl_device *dev = bl_pdf_device(pdf);
+    line word = shape(latin, "Size", 0, "en", 20, 100, 12);
+    for (int i = 0; i < 2; i++)
+        CHECK(dev->begin_page(dev, 300, 200) == 0 && dev->glyph_run(dev, &word.run) == 0 && dev->end_page(dev) == 0,
+              "page %d: %s", i + 1, dev->error(dev));
+    CHECK(bl_pdf_save(pdf, same) == 0, "save: %s", bl_pdf_error(pdf));
+    CHECK(dev->begin_page(dev, 500, 400) == 0 && dev->glyph_run(dev, &word.run) == 0 && dev->end_page(dev) == 0,
+          "page 3: %s", dev->error(dev));
+    CHECK(bl_pdf_save(pdf, mixed) == 0, "save: %s", bl_pdf_error(pdf));
+    bl_pdf_free(pdf);
+    free_line(&word);
+
+    bl_buf out = {0};
+    const char *files[] = {same, mixed};
+    const size_t boxes[] = {1, 3};
+    for (int f = 0; f < 2; f++) {
+        snprintf(cmd, sizeof cmd, "pdfinfo -f 1 -l 3 %s 2>&1", files[f]);
+        CHECK(bl_test_run(cmd, &out) == 0, "pdfinfo runs");
+        squeeze_spaces(out.data);
+        CHECK(strstr(out.data, "Page 1 size: 300 x 200 pts") && strstr(out.data, "Page 2 size: 300 x 200 pts"),
+              "pages 1 and 2 are 300 x 200:\n%s", out.data);
+        CHECK(f == 0 || strstr(out.data, "Page 3 size: 500 x 400 pts"), "page 3 is 500 x 400:\n%s", out.data);
+        if (has_tool("qpdf")) {
+            snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable %s - 2>/dev/null", files[f]);
+            bl_test_run(cmd, &out);
+            size_t nbox = count_in(out.data, out.len, "/MediaBox");
+            CHECK(nbox == boxes[f], "%s: %zu /MediaBox entries, want %zu", files[f], nbox, boxes[f]);
+            CHECK(count_in(out.data, out.len, "/ProcSet [") == 0, "no /ProcSet in the page resources");
+        }
+        if (access(PDFCHECK, R_OK) == 0) {
+            snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, files[f]);
+            int rc = bl_test_run(cmd, &out);
+            CHECK(rc == 0, "pdfcheck %s rc=%d:\n%s", files[f], rc, out.data);
+        }
+    }
+    bl_buf_free(&out);
+}
+
 static void check_fmt(double v, int dec, const char *want)
 {
     char buf[32];
@@ -545,7 +883,11 @@ int main(void)
         check_font_program(hebrew, hg, sizeof hg / sizeof hg[0]);
     }
 
-    bl_pdf_info info = {.title = "Bulletin — בדיקה", .author = "Test", .creator = "test-pdf", .compress = 1};
+    bl_pdf_info info = {.title = "Bulletin — בדיקה",
+                        .author = "Test",
+                        .subject = "Résumé · notes (draft) \\ 1",
+                        .creator = "test-pdf",
+                        .compress = 1};
     bl_pdf *pdf = bl_pdf_new(&info);
     CHECK(pdf != NULL, "bl_pdf_new");
     bl_device *dev = bl_pdf_device(pdf);
@@ -681,6 +1023,7 @@ int main(void)
 
     CHECK(bl_pdf_bookmark(pdf, 0, "First — ראשון 😀") == 0, "bookmark: %s", bl_pdf_error(pdf));
     CHECK(bl_pdf_bookmark(pdf, 1, "Second") == 0, "bookmark 2: %s", bl_pdf_error(pdf));
+    CHECK(bl_pdf_bookmark(pdf, 1, "Café · Noël (draft)") == 0, "bookmark 3: %s", bl_pdf_error(pdf));
     CHECK(bl_pdf_bookmark(pdf, 7, "Nowhere") == -1, "bookmark to a missing page fails");
 
     CHECK(bl_pdf_save(pdf, path) == 0, "save: %s", bl_pdf_error(pdf));
@@ -789,7 +1132,6 @@ int main(void)
         snprintf(want, sizeof want, "<%04X> <00A0>", latin->num_glyphs);
         CHECK(strstr(out.data, want) != NULL, "ToUnicode maps alias code %04X to U+00A0", latin->num_glyphs);
         CHECK(strstr(out.data, "/CIDToGIDMap /Identity") != NULL, "fonts without aliases use /Identity");
-        CHECK(strstr(out.data, "/Tc") == NULL && strstr(out.data, " Tc") == NULL, "no Tc operator");
     }
 
     /* 5. Text in logical order. */
@@ -807,11 +1149,26 @@ int main(void)
     CHECK(strstr(out.data, "Bulletin — בדיקה") != NULL, "UTF-8 title round-trips:\n%s", out.data);
     CHECK(strstr(out.data, "Producer:        bulletin") != NULL, "producer is bulletin");
     CHECK(strstr(out.data, "CreationDate") == NULL, "no creation date");
+    CHECK(strstr(out.data, "Résumé · notes (draft) \\ 1") != NULL, "Latin-1 subject round-trips:\n%s", out.data);
     if (has_tool("mutool")) {
         snprintf(cmd, sizeof cmd, "mutool show %s outline 2>&1", path);
         bl_test_run(cmd, &out);
         CHECK(strstr(out.data, "First — ראשון 😀") != NULL, "outline title with a non-BMP character:\n%s",
               out.data);
+        CHECK(strstr(out.data, "\"Second\"\t#page=2") && strstr(out.data, "\"Café · Noël (draft)\"\t#page=2"),
+              "outline titles in PDFDocEncoding, pointing at page 2:\n%s", out.data);
+    }
+    /* Titles that PDFDocEncoding can spell are literal strings, the rest
+     * UTF-16; destinations are arrays inside the items. */
+    {
+        bl_buf raw = {0};
+        slurp(path, &raw);
+        CHECK(count_in(raw.data, raw.len, "/Title (Second)") == 1 &&
+                  count_in(raw.data, raw.len, "/Title (Caf\\351 \\267 No") == 1 &&
+                  count_in(raw.data, raw.len, "/Title <FEFF0046") == 1, /* "First ..." */
+              "outline titles: two literal strings, one UTF-16");
+        CHECK(count_in(raw.data, raw.len, "/Dest [") == 3, "three direct destinations");
+        bl_buf_free(&raw);
     }
 
     /* 7. Uncompressed output is still valid, and larger. */
@@ -898,7 +1255,13 @@ int main(void)
     free_line(&kern);
     bl_pdf_free(p2pdf);
 
-    /* 8. A document without pages is an error. */
+    /* 8. Letter spacing (Tc) and runs that go on from the pen. */
+    check_letter_spacing(latin, hebrew, dir);
+
+    /* 9. Page sizes. */
+    check_page_sizes(latin, dir);
+
+    /* 10. A document without pages is an error. */
     bl_pdf *empty = bl_pdf_new(NULL);
     CHECK(bl_pdf_save(empty, path3) == -1 && strstr(bl_pdf_error(empty), "no pages"), "empty document: %s",
           bl_pdf_error(empty));
