@@ -7,8 +7,8 @@
  * Hebrew runs with HEBREW.ttf right to left, everything else with LATIN.ttf),
  * write a PDF-like content stream from the glyphs (a Tm per line of 55
  * glyphs, four hex digits per glyph, a TJ adjustment after each space, as a
- * justified page has), and deflate it page by page at zlib's default level, as
- * libharu does.  With -c BYTES the content is cut or continued (the glyphs
+ * justified page has), and deflate it page by page at level 5, as
+ * bulletin does (BL_PDF_DEFLATE_LEVEL).  With -c BYTES the content is cut or continued (the glyphs
  * again) to exactly BYTES, so that the deflate floor is for as much content as
  * the real output holds; -p PAGES splits it into that many streams.
  *
@@ -203,7 +203,7 @@ static size_t deflate_page(const buffer *page, buffer *out)
         out->data = xrealloc(out->data, out->cap = bound);
     z_stream z;
     memset(&z, 0, sizeof z);
-    if (deflateInit(&z, Z_DEFAULT_COMPRESSION) != Z_OK)
+    if (deflateInit(&z, 5) != Z_OK)
         return 0;
     z.next_in = (Bytef *)page->data;
     z.avail_in = (uInt)page->len;

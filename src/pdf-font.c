@@ -598,12 +598,12 @@ static HPDF_STATUS put_stream(HPDF_Dict d, const void *data, size_t len, int z)
     return HPDF_Stream_Write(d->stream, (const HPDF_BYTE *)data, (HPDF_UINT)len);
 }
 
-/* Deflates b in place (zlib's default level, as for every other stream). */
+/* Deflates b in place (at BL_PDF_DEFLATE_LEVEL, as every other stream). */
 static int deflate_buf(bl_buf *b)
 {
     uLongf zlen = compressBound((uLong)b->len);
     unsigned char *z = malloc(zlen ? zlen : 1);
-    if (!z || compress2(z, &zlen, (const Bytef *)b->data, (uLong)b->len, Z_DEFAULT_COMPRESSION) != Z_OK) {
+    if (!z || compress2(z, &zlen, (const Bytef *)b->data, (uLong)b->len, BL_PDF_DEFLATE_LEVEL) != Z_OK) {
         free(z);
         return -1;
     }

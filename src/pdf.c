@@ -180,7 +180,7 @@ static int deflate_page(bl_pdf *p)
     z_stream *z = &p->z;
     if (!p->z_ready) {
         memset(z, 0, sizeof *z);
-        if (deflateInit(z, Z_DEFAULT_COMPRESSION) != Z_OK)
+        if (deflateInit(z, BL_PDF_DEFLATE_LEVEL) != Z_OK)
             return fail(p, "out of memory (zlib)");
         p->z_ready = 1;
     } else if (deflateReset(z) != Z_OK)
