@@ -6,6 +6,7 @@
 #include "pdf-font.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -613,22 +614,143 @@ static int deflate_buf(bl_buf *b)
     return 0;
 }
 
+/* Font files already made in this process, by face and glyph set: batch
+ * mode writes the same furniture fonts (the classification banner's bold
+ * sans, the page labels' digits) into output after output, and a subset
+ * file depends on nothing else.  Least recently used entries go first. */
+#define FILE_CACHE 32
+#define FILE_CACHE_BYTES (8u << 20)
+
+typedef struct file_entry {
+    unsigned face;               /* bl_face.serial; 0: empty */
+    int z;                       /* deflated */
+    uint64_t hash;
+    uint32_t *gids;
+    size_t ngids;
+    char *data;
+    size_t len, file_len;
+    unsigned long used;
+} file_entry;
+
+static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
+static file_entry file_cache[FILE_CACHE];
+static unsigned long file_clock;
+static size_t file_bytes;
+
+static void file_entry_clear(file_entry *e)
+{
+    file_bytes -= e->len;
+    free(e->gids);
+    free(e->data);
+    memset(e, 0, sizeof *e);
+}
+
+void bl_pdf_font_cache_clear(void)
+{
+    pthread_mutex_lock(&file_lock);
+    for (int i = 0; i < FILE_CACHE; i++)
+        file_entry_clear(&file_cache[i]);
+    pthread_mutex_unlock(&file_lock);
+}
+
+/* The glyph set of f (glyph 0 included), sorted; NULL when out of memory. */
+static uint32_t *glyph_set(const bl_pdf_font *f, size_t *n, uint64_t *hash)
+{
+    uint32_t *g = malloc(((size_t)f->ncodes + 1) * sizeof *g);
+    if (!g)
+        return NULL;
+    size_t k = 0;
+    uint64_t h = 0xcbf29ce484222325ull ^ f->face->serial;
+    g[k++] = 0;
+    for (unsigned gid = 1; gid < f->face->num_glyphs && k <= f->ncodes; gid++)
+        if (f->slot[gid]) {
+            g[k++] = gid;
+            h = (h ^ gid) * 0x100000001b3ull;
+        }
+    *n = k;
+    *hash = h;
+    return g;
+}
+
+/* Copies a cached file for this glyph set into f->file; 1 when found. */
+static int file_cached(bl_pdf_font *f, int z, const uint32_t *gids, size_t n, uint64_t hash)
+{
+    int found = 0;
+    pthread_mutex_lock(&file_lock);
+    for (int i = 0; i < FILE_CACHE && !found; i++) {
+        file_entry *e = &file_cache[i];
+        if (e->face == f->face->serial && e->z == z && e->hash == hash && e->ngids == n &&
+            !memcmp(e->gids, gids, n * sizeof *gids)) {
+            found = !bl_buf_append(&f->file, e->data, e->len);
+            f->file_len = e->file_len;
+            e->used = ++file_clock;
+        }
+    }
+    pthread_mutex_unlock(&file_lock);
+    return found;
+}
+
+/* Keeps f->file for this glyph set (takes gids). */
+static void file_keep(const bl_pdf_font *f, int z, uint32_t *gids, size_t n, uint64_t hash)
+{
+    char *data = malloc(f->file.len ? f->file.len : 1);
+    if (!data || f->file.len > FILE_CACHE_BYTES / 4) {
+        free(data);
+        free(gids);
+        return;
+    }
+    memcpy(data, f->file.data, f->file.len);
+    pthread_mutex_lock(&file_lock);
+    file_entry *slot = &file_cache[0];
+    for (int i = 0; i < FILE_CACHE; i++) /* an empty slot, else the least recently used */
+        if (!file_cache[i].face || (slot->face && file_cache[i].used < slot->used))
+            slot = &file_cache[i];
+    file_entry_clear(slot);
+    while (file_bytes + f->file.len > FILE_CACHE_BYTES) { /* room for it */
+        file_entry *old = NULL;
+        for (int i = 0; i < FILE_CACHE; i++)
+            if (file_cache[i].face && (!old || file_cache[i].used < old->used))
+                old = &file_cache[i];
+        if (!old)
+            break;
+        file_entry_clear(old);
+    }
+    *slot = (file_entry){f->face->serial, z, hash, gids, n, data, f->file.len, f->file_len, ++file_clock};
+    file_bytes += f->file.len;
+    pthread_mutex_unlock(&file_lock);
+}
+
 int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
 {
     bl_buf_free(&f->file);
     bl_buf_free(&f->tu);
     f->prepared = 0;
-    hb_blob_t *blob = subset(f, err, errlen);
-    if (!blob)
-        return -1;
-    unsigned blen = 0;
-    const char *bdata = hb_blob_get_data(blob, &blen);
-    int bad = bl_buf_append(&f->file, bdata, blen);
-    hb_blob_destroy(blob);
-    f->file_len = blen;
+    size_t ngids = 0;
+    uint64_t hash = 0;
+    uint32_t *gids = glyph_set(f, &ngids, &hash);
+    int bad = 0;
+    if (!gids || !file_cached(f, compress, gids, ngids, hash)) {
+        hb_blob_t *blob = subset(f, err, errlen);
+        if (!blob) {
+            free(gids);
+            return -1;
+        }
+        unsigned blen = 0;
+        const char *bdata = hb_blob_get_data(blob, &blen);
+        bad = bl_buf_append(&f->file, bdata, blen);
+        hb_blob_destroy(blob);
+        f->file_len = blen;
+        if (!bad && compress)
+            bad = deflate_buf(&f->file);
+        if (!bad && gids) {
+            file_keep(f, compress, gids, ngids, hash);
+            gids = NULL;
+        }
+    }
+    free(gids);
     bad = bad || build_w(f) || build_tounicode(f, &f->tu);
     if (!bad && compress)
-        bad = deflate_buf(&f->file) || deflate_buf(&f->tu);
+        bad = deflate_buf(&f->tu);
     if (bad) {
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -103,6 +103,10 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
 
 void bl_pdf_font_free(bl_pdf_font *f);
 
+/* Frees the process-wide cache of subset font files (bl_pdf_font_prepare
+ * reuses a file made earlier for the same face and glyph set). */
+void bl_pdf_font_cache_clear(void);
+
 /* Describes a libharu status code in words ("out of memory", ...). */
 const char *bl_pdf_hpdf_status_name(HPDF_STATUS code);
 

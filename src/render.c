@@ -3,6 +3,7 @@
 #include "doc.h"
 #include "layout.h"
 #include "pdf.h"
+#include "pdf-font.h"
 #include "text-bidi.h"
 #include "text.h"
 #include "trace.h"
@@ -117,6 +118,7 @@ void bulletin_shutdown(void)
         layout_cache[k].l = NULL;
     }
     pthread_mutex_unlock(&layout_lock);
+    bl_pdf_font_cache_clear();
     bl_face_cache_clear();
     bl_hyphen_shutdown();
     bl_text_shutdown();

@@ -39,8 +39,19 @@ for n in enhe frar x.en-fr; do
   pdftotext -enc UTF-8 "$T/out/$n.pdf" "$T/$n.batch.txt" 2>/dev/null
   pdftotext -enc UTF-8 "$T/$n.single.pdf" "$T/$n.single.txt" 2>/dev/null
   check "-j 2: $n.pdf has the text of a one-source render" cmp -s "$T/$n.batch.txt" "$T/$n.single.txt"
+  check "-j 2: $n.pdf is byte for byte the one-source render" cmp -s "$T/out/$n.pdf" "$T/$n.single.pdf"
 done
 check "-j 2: no temporary files left" no_temp "$T/out"
+
+# ---- reproducible bytes: the same source three times in one batch (the later
+# ones reuse the process's cached layout and subset font files) ----------------
+mkdir -p "$T/same"
+for n in a b c; do cp "$T/src/enhe.md" "$T/same/$n.md"; done
+"$BIN" -j 2 --outdir "$T/same/out" "$T/same/a.md" "$T/same/b.md" "$T/same/c.md" 2>/dev/null
+"$BIN" "$T/src/enhe.md" -o "$T/same/single.pdf" 2>/dev/null
+for n in a b c; do
+  check "-j 2: $n.pdf is byte for byte the one-source render" cmp -s "$T/same/out/$n.pdf" "$T/same/single.pdf"
+done
 
 # more sources than threads, default -j, -j 1; a trailing slash on DIR
 for j in "-j 1" "" "-j 3"; do
