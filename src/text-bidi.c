@@ -3,6 +3,7 @@
  * and hyphenation points (libhyphen).  Offsets in and out are UTF-8 bytes. */
 #include "text-bidi.h"
 #include "base.h"
+#include "text-hyphcache.h"
 
 #include <hyphen.h>
 #include <limits.h>
@@ -839,6 +840,8 @@ const char *__lsan_default_suppressions(void)
 
 struct bl_hyphenator {
     HyphenDict *dict;
+    int how;             /* BL_HC_HIT: rebuilt from the cache, an arena that
+                            bl_hyphcache_free frees (never hnj_hyphen_free) */
     int latin1;          /* dictionary in ISO 8859-1 (Debian's Dutch one) */
     char *path;          /* resolved path: hyph_en.dic and hyph_en_US.dic share */
     bl_hyphenator *next;
@@ -876,7 +879,8 @@ static int is_region(const char *s)
            && s[2] <= '9';
 }
 
-/* Loads (or finds) the dictionary in file name; called with hyph_lock held. */
+/* Loads (or finds) the dictionary in file name, through the compiled
+ * dictionary cache (text-hyphcache.c); called with hyph_lock held. */
 static const bl_hyphenator *hyph_load_locked(const char *name)
 {
     char path[sizeof HYPH_DIR + 64];
@@ -890,7 +894,7 @@ static const bl_hyphenator *hyph_load_locked(const char *name)
             return h;
         }
     bl_hyphenator *h = calloc(1, sizeof *h);
-    if (!h || !(h->dict = hnj_hyphen_load(real))) {
+    if (!h || !(h->dict = bl_hyphcache_load(real, &h->how))) {
         free(h);
         free(real);
         return NULL;
@@ -1050,8 +1054,9 @@ int bl_hyphenate(const bl_hyphenator *h, const char *word, size_t n, int lmin, i
 }
 
 /* Loading a dictionary takes milliseconds (libhyphen builds its automaton
- * from the text patterns); a background thread lets that overlap with
- * reading fonts and shaping.  At most a few prefetches run at a time. */
+ * from the text patterns; about 1 ms from a cache entry); a background thread
+ * lets that overlap with reading fonts and shaping.  At most a few prefetches
+ * run at a time. */
 #define HYPH_PREFETCH 4
 static pthread_mutex_t prefetch_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t prefetch_thread[HYPH_PREFETCH];
@@ -1096,7 +1101,7 @@ void bl_hyphen_shutdown(void)
     while (hyph_loaded) {
         bl_hyphenator *h = hyph_loaded;
         hyph_loaded = h->next;
-        hnj_hyphen_free(h->dict);
+        bl_hyphcache_free(h->dict, h->how);
         free(h->path);
         free(h);
     }

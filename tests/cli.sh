@@ -187,6 +187,37 @@ if [ "$BIN" = build/bulletin ]; then
   check "installed program reads the installed layouts" sh -c "pdfinfo '$T/installed-a5.pdf' | grep -q 'Page size: *419.5'"
 fi
 
+# ---- the compiled hyphenation cache ---------------------------------------------
+# The same PDF whether the English dictionary comes from its cache entry or
+# from libhyphen (no entry, caching off, a damaged entry, which is replaced);
+# processes that start together with no entry all succeed.
+SRC=samples/mod-2021-11-24.en-he.md C="$T/hcache"
+BULLETIN_CACHE_DIR="$C" "$BIN" "$SRC" -o "$T/hc1.pdf" 2>"$T/err"; rc=$?
+e=$(ls "$C"/hyph_en_US.dic-*.cache 2>/dev/null | head -n 1)
+check "cache: the first run writes the en_US entry (rc=$rc, entry '$e')" sh -c "[ $rc -eq 0 ] && [ -s '$e' ]"
+id1=$(stat -c '%i %s' "$e" 2>/dev/null)
+BULLETIN_CACHE_DIR="$C" "$BIN" "$SRC" -o "$T/hc2.pdf" 2>"$T/err"; rc=$?
+check "cache: a run from the entry gives the same PDF" sh -c "[ $rc -eq 0 ] && cmp -s '$T/hc1.pdf' '$T/hc2.pdf'"
+check "cache: a valid entry is not rewritten" [ "$id1" = "$(stat -c '%i %s' "$e" 2>/dev/null)" ]
+BULLETIN_CACHE_DIR= "$BIN" "$SRC" -o "$T/hc3.pdf" 2>"$T/err"; rc=$?
+check "cache: caching off gives the same PDF" sh -c "[ $rc -eq 0 ] && cmp -s '$T/hc1.pdf' '$T/hc3.pdf'"
+head -c 5000 "$e" > "$T/part" && cat "$T/part" > "$e"
+BULLETIN_CACHE_DIR="$C" "$BIN" "$SRC" -o "$T/hc4.pdf" 2>"$T/err"; rc=$?
+check "cache: a truncated entry: the same PDF, no warning" sh -c "[ $rc -eq 0 ] && [ ! -s '$T/err' ] && cmp -s '$T/hc1.pdf' '$T/hc4.pdf'"
+check "cache: the truncated entry is rewritten whole" [ "$(wc -c < "$e")" = "${id1#* }" ]
+head -c 400000 /dev/urandom > "$e"
+BULLETIN_CACHE_DIR="$C" "$BIN" "$SRC" -o "$T/hc5.pdf" 2>"$T/err"; rc=$?
+check "cache: random bytes for an entry: the same PDF" sh -c "[ $rc -eq 0 ] && cmp -s '$T/hc1.pdf' '$T/hc5.pdf'"
+pids=
+for i in 1 2 3 4; do
+  BULLETIN_CACHE_DIR="$T/hcache2" "$BIN" "$SRC" -o "$T/hcp$i.pdf" 2>"$T/errp$i" & pids="$pids $!"
+done
+okp=0
+for p in $pids; do wait "$p" && okp=$((okp + 1)); done
+check "cache: 4 processes writing one entry at once all succeed ($okp)" [ $okp -eq 4 ]
+check "cache: ... with the same PDF" sh -c "for i in 1 2 3 4; do cmp -s '$T/hc1.pdf' '$T/hcp'\$i.pdf || exit 1; done"
+check "cache: ... and nothing but entries left" sh -c "[ -z \"\$(ls '$T/hcache2' | grep -v '\\.cache\$')\" ] && [ -n \"\$(ls '$T/hcache2')\" ]"
+
 # ---- usage ---------------------------------------------------------------------
 "$BIN" --help >"$T/out" 2>&1; rc=$?
 check "--help exits 0 and prints usage" sh -c "[ $rc -eq 0 ] && grep -q '^usage: bulletin' '$T/out'"
