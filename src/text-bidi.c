@@ -1088,8 +1088,13 @@ void bl_hyphen_prefetch(const char *lang)
     pthread_mutex_unlock(&prefetch_lock);
 }
 
+static unsigned hyph_generation;
+
+unsigned bl_hyphen_generation(void) { return __atomic_load_n(&hyph_generation, __ATOMIC_ACQUIRE); }
+
 void bl_hyphen_shutdown(void)
 {
+    __atomic_add_fetch(&hyph_generation, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&prefetch_lock);
     for (int i = 0; i < nprefetch; i++) {
         pthread_join(prefetch_thread[i], NULL);

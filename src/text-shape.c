@@ -142,6 +142,7 @@ typedef struct shape_state {
     hc_entry *hc_slot;         /* HC_SLOTS, or NULL */
     unsigned char *hc_arena;
     size_t hc_used, hc_entries;
+    unsigned hc_generation;    /* bl_hyphen_generation of the entries */
 } shape_state;
 
 static int wc_mode = 1;        /* bl_text_word_cache */
@@ -504,9 +505,8 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
 }
 
 /* bl_hyphenate through the calling thread's cache.  Keys hold the
- * hyphenator's address: dictionaries live until bl_hyphen_shutdown, which
- * ends a process's use of the text engine (bl_text_shutdown frees the
- * main thread's caches). */
+ * hyphenator's address, valid until bl_hyphen_shutdown (the cache starts
+ * over when bl_hyphen_generation changes). */
 static int hyphenate_cached(const bl_hyphenator *h, const char *w, size_t n, int lmin, int rmin, uint8_t *pts)
 {
     shape_state *t = __atomic_load_n(&wc_mode, __ATOMIC_RELAXED) ? shaping_state() : NULL;
@@ -522,6 +522,12 @@ static int hyphenate_cached(const bl_hyphenator *h, const char *w, size_t n, int
     }
     if (!t || !t->hc_slot || n > 127 || lmin < 0 || lmin > 127 || rmin < 0 || rmin > 127)
         return bl_hyphenate(h, w, n, lmin, rmin, pts);
+    unsigned gen = bl_hyphen_generation();
+    if (gen != t->hc_generation) { /* dictionaries were freed: addresses may be reused */
+        memset(t->hc_slot, 0, HC_SLOTS * sizeof *t->hc_slot);
+        t->hc_used = t->hc_entries = 0;
+        t->hc_generation = gen;
+    }
     uint64_t hash = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < n; i++)
         hash = (hash ^ (unsigned char)w[i]) * 0x100000001b3ull;
