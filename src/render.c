@@ -6,6 +6,7 @@
 #include "pdf-font.h"
 #include "text-bidi.h"
 #include "text.h"
+#include "text-font.h"
 #include "trace.h"
 
 #include <pthread.h>
@@ -124,6 +125,45 @@ void bulletin_shutdown(void)
     bl_text_shutdown();
 }
 
+/* The first render of a process warms the layout's faces on a second
+ * thread (HarfBuzz's first shaping with a face builds its lookup tables):
+ * in reverse order, so that the faces shaped first, the first language's
+ * body text, are reached last and the threads rarely do the same work. */
+typedef struct warm_job {
+    char *paths[64];
+    int n;
+} warm_job;
+
+static void *warm_main(void *arg)
+{
+    warm_job *w = arg;
+    for (int i = w->n - 1; i >= 0; i--) {
+        char err[256];
+        bl_text_warm(bl_face_cache_get(w->paths[i], err, sizeof err));
+    }
+    return NULL;
+}
+
+static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pthread_t *t)
+{
+    static int once;
+    if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
+        return 0;
+    w->n = 0;
+    for (int i = 0; i < b->nlangs; i++) {
+        const bl_lang_cfg *c = bl_layout_lang(l, b->langs[i]);
+        for (int r = 0; c && r < BL_ROLE_COUNT; r++)
+            for (int k = 0; k < BL_MAX_STACK && c->fonts[r][k]; k++) {
+                int dup = 0;
+                for (int j = 0; j < w->n && !dup; j++)
+                    dup = !strcmp(w->paths[j], c->fonts[r][k]);
+                if (!dup && w->n < 64)
+                    w->paths[w->n++] = c->fonts[r][k];
+            }
+    }
+    return w->n > 0 && pthread_create(t, NULL, warm_main, w) == 0;
+}
+
 int bulletin_render(const char *const *sources, int nsources, const bulletin_options *o)
 {
     bl_diag d;
@@ -198,9 +238,14 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
             if (!relative && d.warnings == warnings) /* warnings are given on every render */
                 cache_layout(key, l);
         }
+        warm_job warm;
+        pthread_t warm_thread;
+        int warming = warm_start(l, bs[i], &warm, &warm_thread);
         bl_layout_stats st = {0};
         if (bl_layout_bulletin(bs[i], l, dev, &d, &st))
             failed = 1;
+        if (warming)
+            pthread_join(warm_thread, NULL); /* it borrows the layout's paths */
         else if (nsources > 1)
             bl_pdf_bookmark(pdf, page, bl_text_get(&bs[i]->title, 0));
         page += st.pages;

@@ -199,6 +199,17 @@ void bl_text_shutdown(void)
     pthread_setspecific(state_key, NULL);
 }
 
+void bl_text_warm(bl_face *face)
+{
+    shape_state *t = shaping_state();
+    if (!t || !face)
+        return;
+    hb_buffer_add_utf8(t->buf, "a", 1, 0, 1);
+    hb_buffer_guess_segment_properties(t->buf);
+    hb_shape(face->hb_font, t->buf, NULL, 0);
+    hb_buffer_reset(t->buf);
+}
+
 void bl_text_word_cache_stats(unsigned long *hits, unsigned long *misses)
 {
     pthread_once(&state_once, state_key_make);

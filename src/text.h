@@ -91,6 +91,10 @@ void bl_text_shutdown(void);
  * uses it once it has shaped some text), 2 on for every face at once (tests).
  * Process-wide; stats are the calling thread's lookups. */
 void bl_text_word_cache(int mode);
+/* Shapes one letter with face: HarfBuzz builds the face's GSUB and GPOS
+ * accelerators on first use (~0.5 ms for a large font), which a thread
+ * can do ahead of the shaping that needs them. */
+void bl_text_warm(bl_face *face);
 void bl_text_word_cache_stats(unsigned long *hits, unsigned long *misses);
 
 /* Fills s->hyph with the paragraph's hyphenation points (if its style
