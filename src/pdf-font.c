@@ -523,6 +523,18 @@ static hb_face_t *subset_source(bl_face *face)
  * files (the Noto fpgm alone is 3.6 KB in every font). */
 #define SUBSET_FLAGS (HB_SUBSET_FLAGS_RETAIN_GIDS | HB_SUBSET_FLAGS_NO_HINTING | HB_SUBSET_FLAGS_NOTDEF_OUTLINE)
 
+void bl_pdf_font_warm(bl_face *face)
+{
+    hb_face_t *src = subset_source(face);
+    hb_subset_input_t *in = src ? hb_subset_input_create_or_fail() : NULL;
+    if (!in)
+        return;
+    hb_set_add(hb_subset_input_glyph_set(in), 0);
+    hb_subset_input_set_flags(in, SUBSET_FLAGS);
+    hb_face_destroy(hb_subset_or_fail(src, in));
+    hb_subset_input_destroy(in);
+}
+
 /* Returns the subset font file (caller destroys), or NULL. */
 static hb_blob_t *subset(const bl_pdf_font *f, char *err, size_t errlen)
 {

@@ -103,6 +103,11 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
 
 void bl_pdf_font_free(bl_pdf_font *f);
 
+/* Subsets face to its .notdef and throws the result away: hb-subset
+ * reads and checks the face's tables on its first use, which a thread can
+ * do ahead of the save that needs them. */
+void bl_pdf_font_warm(bl_face *face);
+
 /* Frees the process-wide cache of subset font files (bl_pdf_font_prepare
  * reuses a file made earlier for the same face and glyph set). */
 void bl_pdf_font_cache_clear(void);

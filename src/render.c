@@ -139,7 +139,11 @@ static void *warm_main(void *arg)
     warm_job *w = arg;
     for (int i = w->n - 1; i >= 0; i--) {
         char err[256];
-        bl_text_warm(bl_face_cache_get(w->paths[i], err, sizeof err));
+        bl_face *f = bl_face_cache_get(w->paths[i], err, sizeof err);
+        if (f) {
+            bl_text_warm(f);
+            bl_pdf_font_warm(f); /* and hb-subset's tables, for the save */
+        }
     }
     return NULL;
 }
