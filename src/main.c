@@ -333,6 +333,13 @@ int main(int argc, char **argv)
         rc = bulletin_render(src, nsrc, &o);
     }
     free(src);
-    bulletin_shutdown();
+#ifdef __SANITIZE_ADDRESS__
+    bulletin_shutdown(); /* LeakSanitizer checks that everything is freed */
+#else
+    /* The process ends here: the kernel takes back fonts, dictionaries and
+     * caches faster than freeing them one by one (0.5 ms of a 12 ms run).
+     * Background loads are waited for: one may be writing a cache file. */
+    bl_hyphen_wait();
+#endif
     return rc;
 }

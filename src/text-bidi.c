@@ -1092,9 +1092,8 @@ static unsigned hyph_generation;
 
 unsigned bl_hyphen_generation(void) { return __atomic_load_n(&hyph_generation, __ATOMIC_ACQUIRE); }
 
-void bl_hyphen_shutdown(void)
+void bl_hyphen_wait(void)
 {
-    __atomic_add_fetch(&hyph_generation, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&prefetch_lock);
     for (int i = 0; i < nprefetch; i++) {
         pthread_join(prefetch_thread[i], NULL);
@@ -1102,6 +1101,12 @@ void bl_hyphen_shutdown(void)
     }
     nprefetch = 0;
     pthread_mutex_unlock(&prefetch_lock);
+}
+
+void bl_hyphen_shutdown(void)
+{
+    __atomic_add_fetch(&hyph_generation, 1, __ATOMIC_ACQ_REL);
+    bl_hyphen_wait();
     pthread_mutex_lock(&hyph_lock);
     while (hyph_loaded) {
         bl_hyphenator *h = hyph_loaded;

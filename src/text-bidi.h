@@ -58,6 +58,9 @@ void bl_hyphen_prefetch(const char *lang);
 /* Waits for prefetches and frees every loaded dictionary (call at process
  * exit; for leak checkers). */
 void bl_hyphen_shutdown(void);
+/* Waits for the background loads bl_hyphen_prefetch started (one may be
+ * writing a cache file); frees nothing. */
+void bl_hyphen_wait(void);
 /* Changes with every bl_hyphen_shutdown: caches keyed by a hyphenator's
  * address compare it (a later hyphenator may reuse the address). */
 unsigned bl_hyphen_generation(void);
