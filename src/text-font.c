@@ -369,14 +369,27 @@ bl_face *bl_face_cache_get(const char *path, char *err, size_t errlen)
             pthread_mutex_unlock(&cache_lock);
             return f;
         }
+    pthread_mutex_unlock(&cache_lock);
+    /* Opened unlocked: threads opening different faces do not wait for
+     * each other; two opening the same one keep the first. */
     bl_face *f = bl_face_open(path, err, errlen);
-    if (f && bl_grow(&cache, &cache_cap, cache_n + 1, sizeof *cache)) {
+    if (!f)
+        return NULL;
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < cache_n; i++)
+        if (!strcmp(cache[i]->path, path)) {
+            bl_face *first = cache[i];
+            pthread_mutex_unlock(&cache_lock);
+            bl_face_drop(f);
+            return first;
+        }
+    if (bl_grow(&cache, &cache_cap, cache_n + 1, sizeof *cache)) {
+        pthread_mutex_unlock(&cache_lock);
         bl_face_drop(f);
-        f = NULL;
         snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    if (f)
-        cache[cache_n++] = f;
+    cache[cache_n++] = f;
     pthread_mutex_unlock(&cache_lock);
     return f;
 }
