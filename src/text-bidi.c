@@ -477,11 +477,25 @@ int bl_bidi_levels(const char *s, size_t n, int base, uint8_t *levels, uint8_t *
     if (n > INT32_MAX / 2 || n > SIZE_MAX / PER)
         return -1;
     if (base != BL_DIR_RTL) {
-        /* The common English paragraph: ASCII has no R, AL, AN or explicit
-         * formatting characters, so see the first fast path below. */
+        /* The common left-to-right paragraph: with no R, AL or AN and no
+         * explicit formatting character, every character resolves to level
+         * 0 (W7 makes European digits L after sos L; neutrals between L are
+         * L; P2-P3 find L or nothing).  ASCII never has them; curly quotes,
+         * dashes and accented letters are looked up. */
         size_t i = 0;
-        while (i < n && !((unsigned char)s[i] & 0x80))
-            i++;
+        while (i < n) {
+            if (!((unsigned char)s[i] & 0x80)) {
+                i++;
+                continue;
+            }
+            uint32_t cp;
+            size_t l = next_char(s, n, i, &cp);
+            unsigned t = (unsigned)u_charDirection((UChar32)cp);
+            if (t == BC_R || t == BC_AL || t == BC_AN || t == BC_LRE || t == BC_RLE || t == BC_LRO ||
+                t == BC_RLO || t == BC_PDF || t == BC_LRI || t == BC_RLI || t == BC_FSI || t == BC_PDI)
+                break;
+            i += l;
+        }
         if (i == n) {
             memset(levels, 0, n);
             *para_level = 0;
