@@ -151,9 +151,9 @@ void bl_text_word_cache(int mode) { __atomic_store_n(&wc_mode, mode, __ATOMIC_RE
 
 static pthread_key_t state_key;
 static pthread_once_t state_once = PTHREAD_ONCE_INIT;
-static void state_free(void *p)
+
+static void state_destroy(shape_state *t)
 {
-    shape_state *t = p;
     if (!t)
         return;
     hb_buffer_destroy(t->buf);
@@ -162,6 +162,28 @@ static void state_free(void *p)
     free(t->hc_slot);
     free(t->hc_arena);
     free(t);
+}
+
+/* States of threads that ended, caches and all, for the next thread: the
+ * layout shapes each bulletin's second language on a short-lived thread,
+ * which would otherwise start with an empty cache every time. */
+#define STATE_POOL 8
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static shape_state *pool[STATE_POOL];
+static int npool;
+
+static void state_free(void *p)
+{
+    shape_state *t = p;
+    if (!t)
+        return;
+    pthread_mutex_lock(&pool_lock);
+    if (npool < STATE_POOL) {
+        pool[npool++] = t;
+        t = NULL;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    state_destroy(t);
 }
 static void state_key_make(void)
 {
@@ -181,12 +203,17 @@ static shape_state *shaping_state(void)
     shape_state *t = pthread_getspecific(state_key);
     if (t)
         return t;
-    t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->buf = hb_buffer_create();
+    pthread_mutex_lock(&pool_lock);
+    t = npool ? pool[--npool] : NULL;
+    pthread_mutex_unlock(&pool_lock);
+    if (!t) {
+        t = calloc(1, sizeof *t);
+        if (!t)
+            return NULL;
+        t->buf = hb_buffer_create();
+    }
     if (!hb_buffer_allocation_successful(t->buf) || pthread_setspecific(state_key, t)) {
-        state_free(t);
+        state_destroy(t);
         return NULL;
     }
     return t;
@@ -195,8 +222,12 @@ static shape_state *shaping_state(void)
 void bl_text_shutdown(void)
 {
     pthread_once(&state_once, state_key_make);
-    state_free(pthread_getspecific(state_key));
+    state_destroy(pthread_getspecific(state_key));
     pthread_setspecific(state_key, NULL);
+    pthread_mutex_lock(&pool_lock);
+    while (npool)
+        state_destroy(pool[--npool]);
+    pthread_mutex_unlock(&pool_lock);
 }
 
 void bl_text_warm(bl_face *face)
