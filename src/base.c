@@ -396,3 +396,8 @@ const char *bl_data_dir(void)
     pthread_once(&data_dir_once, find_data_dir);
     return data_dir_found;
 }
+
+static _Thread_local int no_helpers;
+
+int bl_helpers(void) { return !no_helpers; }
+void bl_set_helpers(int on) { no_helpers = !on; }

@@ -32,6 +32,13 @@ int bl_grow(void *p, size_t *cap, size_t need, size_t elem);
 char *bl_strdup(const char *s);
 char *bl_strndup(const char *s, size_t n);
 
+/* Whether the calling thread may start helper threads for the work it is
+ * doing (warm-ups, shaping the second language, subsetting fonts, loading
+ * hyphenation dictionaries in the background).  Per thread, on by default;
+ * bulletin_render sets it from bulletin_options.threads. */
+int bl_helpers(void);
+void bl_set_helpers(int on);
+
 /* UTF-8.  bl_utf8_decode reads one code point at s[0..n), stores it in *cp and
  * returns its length (1-4), or 0 for an invalid or truncated sequence
  * (overlong forms, surrogates and values above U+10FFFF are invalid). */

@@ -24,6 +24,8 @@ typedef struct bulletin_options {
     int allow_unpaired;        /* pair what can be paired; a warning instead of an error */
     int quiet;                 /* no warnings */
     FILE *diag_out;            /* borrowed; stderr when NULL */
+    int threads;               /* 1: all work on the calling thread; 0 (default): helper
+                                  threads may take parts of it (a second core's worth) */
 } bulletin_options;
 
 void bulletin_options_init(bulletin_options *o);

@@ -1174,7 +1174,7 @@ int bl_layout_bulletin(const bl_bulletin *b, const bl_layout *l, bl_device *dev,
         quiet_job q = {0};
         pthread_t qt;
         int quiet = 0;
-        if (nl >= 2) {
+        if (nl >= 2 && bl_helpers()) {
             q.lc = &c->lc[1];
             q.sec = &b->sections[1];
             quiet = pthread_create(&qt, NULL, preshape_quiet, &q) == 0;

@@ -26,7 +26,8 @@ static const char usage[] =
     "      --outdir DIR      batch mode: one PDF per source, DIR/NAME.pdf for\n"
     "                        SOURCE .../NAME.md (DIR is created if missing)\n"
     "  -j, --jobs N          batch mode: render N sources at a time (default:\n"
-    "                        the number of processors)\n"
+    "                        the number of processors); with -o, -j 1 keeps all\n"
+    "                        work on one thread (default: helper threads)\n"
     "  -l, --layout NAME|FILE  parallel (default for 2+ languages), stacked,\n"
     "                        single, letter, mod, or a layout .yaml file\n"
     "      --lang TAG        only this language (implies --layout single)\n"
@@ -83,6 +84,7 @@ static void run_job(const batch *b, job *j)
     o.output = j->output;
     FILE *mem = open_memstream(&j->diag, &j->diag_len);
     o.diag_out = mem ? mem : stderr; /* no memory for a buffer: print directly */
+    o.threads = 1; /* the -j workers keep the processors busy already */
     j->status = bulletin_render(&j->source, 1, &o);
     if (mem && fclose(mem)) {
         free(j->diag);
@@ -302,8 +304,6 @@ int main(int argc, char **argv)
         why = "-o and --outdir exclude each other (--outdir writes one PDF per source)";
     else if (outdir && o.trace)
         why = "--trace cannot be used with --outdir";
-    else if (jobs_arg && !outdir)
-        why = "-j needs --outdir DIR (one PDF per source)";
     else if (!outdir && !o.output)
         why = "no output file given (-o OUT.pdf)";
     else if (outdir && !*outdir)
@@ -330,6 +330,7 @@ int main(int argc, char **argv)
         bl_data_dir(); /* caches its answer unlocked: ask before threads start */
         rc = run_batch(src, nsrc, outdir, njobs ? njobs : default_jobs(), &o);
     } else {
+        o.threads = njobs == 1; /* -j 1: one thread; else helpers may take a second core */
         rc = bulletin_render(src, nsrc, &o);
     }
     free(src);

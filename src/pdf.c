@@ -1066,8 +1066,8 @@ static void *prepare_some(void *arg)
 
 static void prepare_fonts(bl_pdf *p)
 {
-    if (p->nfonts < 2)
-        return;
+    if (p->nfonts < 2 || !bl_helpers())
+        return; /* bl_pdf_font_finish prepares each font */
     prep_job other = {p, 1}, mine = {p, 0};
     pthread_t t;
     int threaded = pthread_create(&t, NULL, prepare_some, &other) == 0;

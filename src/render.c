@@ -151,7 +151,7 @@ static void *warm_main(void *arg)
 static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pthread_t *t)
 {
     static int once;
-    if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
+    if (!bl_helpers() || __atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
         return 0;
     w->n = 0;
     for (int i = 0; i < b->nlangs; i++) {
@@ -168,7 +168,18 @@ static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pth
     return w->n > 0 && pthread_create(t, NULL, warm_main, w) == 0;
 }
 
+static int render(const char *const *sources, int nsources, const bulletin_options *o);
+
 int bulletin_render(const char *const *sources, int nsources, const bulletin_options *o)
+{
+    int was = bl_helpers();
+    bl_set_helpers(o->threads != 1);
+    int rc = render(sources, nsources, o);
+    bl_set_helpers(was);
+    return rc;
+}
+
+static int render(const char *const *sources, int nsources, const bulletin_options *o)
 {
     bl_diag d;
     bl_diag_init(&d, o->diag_out ? o->diag_out : stderr);

@@ -1085,7 +1085,7 @@ static void *prefetch_main(void *arg)
 
 void bl_hyphen_prefetch(const char *lang)
 {
-    if (never_hyphenated(lang, strcspn(lang, "-_"))) /* no thread for those */
+    if (!bl_helpers() || never_hyphenated(lang, strcspn(lang, "-_"))) /* no thread for those */
         return;
     pthread_mutex_lock(&prefetch_lock);
     for (int i = 0; i < nprefetch; i++)

@@ -109,7 +109,10 @@ usage() { # description, expected stderr substring, args...
   check "$d: nothing written" [ ! -e "$T/u" ]
   if grep -qF -- "$want" "$T/err"; then ok; else bad "$d: stderr lacks '$want': $(head -c 300 "$T/err")"; fi
 }
-usage "-j without --outdir" "-j needs --outdir" -j 2 "$T/src/enhe.md" -o "$T/u"
+# -j with -o: threads for the one PDF; -j 1 (one thread) gives the same bytes
+"$BIN" -j 1 "$T/src/enhe.md" -o "$T/j1.pdf" 2>/dev/null; rc1=$?
+"$BIN" -j 2 "$T/src/enhe.md" -o "$T/j2.pdf" 2>/dev/null; rc2=$?
+check "-j 1 and -j 2 with -o render the same bytes" sh -c "[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && cmp -s '$T/j1.pdf' '$T/j2.pdf'"
 usage "-o with --outdir" "-o and --outdir exclude each other" --outdir "$T/u" -o "$T/u.pdf" "$T/src/enhe.md"
 usage "--trace with --outdir" "--trace cannot be used with --outdir" --outdir "$T/u" --trace "$T/u.json" "$T/src/enhe.md"
 usage "-j 0" "-j needs a number of jobs from 1 to 256, not '0'" -j 0 --outdir "$T/u" "$T/src/enhe.md"
