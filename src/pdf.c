@@ -76,7 +76,13 @@ struct bl_pdf {
     pdf_image_ref *images;
     size_t nimages, capimages;
     HPDF_Page page;  /* the open page, or NULL */
-    unsigned serial; /* pages begun so far (fonts cache their resource name per page) */
+    /* One /Font resource dictionary for the whole document (an indirect
+     * object, made with the first font): every font is in it under its
+     * local_name, and the resources of each page that shows text point at
+     * it, instead of a dictionary per page that lists the same fonts
+     * again.  Extra entries are harmless to a page that uses fewer. */
+    HPDF_Dict font_res;
+    int page_fonts;  /* the open page's resources have /Font font_res */
     /* Content-stream state on the open page, to skip redundant operators. */
     const bl_pdf_font *tf_font;
     double tf_size;
@@ -287,7 +293,7 @@ static int dev_begin_page(bl_device *d, double width, double height)
         return -1;
     p->pages[p->npages++] = (pdf_page_ref){page, width, height};
     p->page = page;
-    p->serial++;
+    p->page_fonts = 0;
     p->tf_font = NULL;
     p->fill_set = 0;
     p->tc = 0;
@@ -319,6 +325,16 @@ static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
         return NULL;
     }
     char why[300];
+    if (!p->font_res) {
+        HPDF_Dict res = HPDF_Dict_New(p->doc->mmgr);
+        /* HPDF_Xref_Add frees the object when it fails. */
+        if (res && HPDF_Xref_Add(p->doc->xref, res) == HPDF_OK)
+            p->font_res = res;
+        else if (!HPDF_GetError(p->doc))
+            HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
+        if (hcheck(p, "making the font resources"))
+            return NULL;
+    }
     bl_pdf_font *f = bl_pdf_font_new(p->doc, face, (unsigned)p->nfonts, why, sizeof why);
     if (!f) {
         fail(p, "font %s: %s", face->label, why);
@@ -326,7 +342,29 @@ static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
         return NULL;
     }
     p->fonts[p->nfonts++] = f;
+    snprintf(f->local_name, sizeof f->local_name, "F%zu", p->nfonts);
+    if (HPDF_Dict_Add(p->font_res, f->local_name, f->type0) != HPDF_OK && !HPDF_GetError(p->doc))
+        HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
+    if (hcheck(p, "adding a font to the resources"))
+        return NULL;
     return p->last_font = f;
+}
+
+/* Text is about to be shown: the open page's resources must name the
+ * document's /Font dictionary. */
+static int use_fonts(bl_pdf *p)
+{
+    if (p->page_fonts)
+        return 0;
+    HPDF_Dict res = HPDF_Dict_GetItem(p->page, "Resources", HPDF_OCLASS_DICT);
+    if (!res || HPDF_Dict_Add(res, "Font", p->font_res) != HPDF_OK) {
+        if (!HPDF_GetError(p->doc))
+            HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
+    }
+    if (hcheck(p, "adding the fonts to the page"))
+        return -1;
+    p->page_fonts = 1;
+    return 0;
 }
 
 static const char hexdig[] = "0123456789ABCDEF";
@@ -509,17 +547,8 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
 
     double size = bl_pdf_round(run->size, SIZE_DEC);
     if (p->tf_font != font || p->tf_size != size) {
-        if (font->page_serial != p->serial || !font->local_name) {
-            /* Registers the Type0 dictionary in the page's /Font resources;
-             * libharu accepts any dictionary that is in the xref here. */
-            font->local_name = HPDF_Page_GetLocalFontName(p->page, (HPDF_Font)font->type0);
-            if (!font->local_name || hcheck(p, "adding a font to the page")) {
-                if (!p->failed)
-                    fail(p, "adding a font to the page failed");
-                return -1;
-            }
-            font->page_serial = p->serial;
-        }
+        if (use_fonts(p))
+            return -1;
         *o++ = '/';
         o = put_str(o, font->local_name);
         *o++ = ' ';

@@ -525,6 +525,23 @@ static size_t count_in(const char *hay, size_t len, const char *needle)
     return n;
 }
 
+/* The objects that "KEY N 0 R" refers to in s (qpdf's QDF text), in
+ * order: returns how many there are, the first max in objs. */
+static size_t refs_to(const char *s, const char *key, unsigned *objs, size_t max)
+{
+    size_t n = 0, k = strlen(key);
+    for (const char *q = strstr(s, key); q; q = strstr(q + 1, key)) {
+        char *end;
+        unsigned long v = strtoul(q + k, &end, 10);
+        if (end == q + k || strncmp(end, " 0 R", 4))
+            continue;
+        if (n < max)
+            objs[n] = (unsigned)v;
+        n++;
+    }
+    return n;
+}
+
 /* Justifies a shaped line the way the layout engine does
  * (bl_line_out_adjust): letter after the last glyph of every cluster that
  * another cluster follows, except next to a space; space after a space. */
@@ -1132,6 +1149,14 @@ int main(void)
         snprintf(want, sizeof want, "<%04X> <00A0>", latin->num_glyphs);
         CHECK(strstr(out.data, want) != NULL, "ToUnicode maps alias code %04X to U+00A0", latin->num_glyphs);
         CHECK(strstr(out.data, "/CIDToGIDMap /Identity") != NULL, "fonts without aliases use /Identity");
+        /* One /Font dictionary for the document, named by the two pages
+         * that show text (not by the empty page or the one with a rule). */
+        unsigned fo[4];
+        size_t nfo = refs_to(out.data, "/Font ", fo, 4);
+        CHECK(nfo == 2 && fo[0] == fo[1], "%zu /Font resource entries (want 2, one dictionary)", nfo);
+        CHECK(refs_to(out.data, "/F1 ", fo, 4) == 1 && refs_to(out.data, "/F2 ", fo, 4) == 1 &&
+                  refs_to(out.data, "/F3 ", fo, 4) == 1 && refs_to(out.data, "/F4 ", fo, 4) == 0,
+              "the three fonts are listed once each");
     }
 
     /* 5. Text in logical order. */
