@@ -1101,11 +1101,42 @@ static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const
         free(tr);
     }
     free(want);
-    bl_buf_free(&out);
     bl_buf_free(&page);
     line *lines[] = {&body, &top, &bottom, &other, &after, &second_page, &arabic_line};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
         free_line(lines[i]);
+
+    /* Uncompressed: the form's content as written, Tf, colour and Tc of its
+     * own; a page of another size makes another form (its /BBox). */
+    {
+        bl_pdf_info plain = {.compress = 0};
+        pdf = bl_pdf_new(&plain);
+        dev = bl_pdf_device(pdf);
+        line t = shape(hebrew, "שמור", 1, "he", 100, 150, 10);
+        memcpy(t.run.rgb, red, sizeof red);
+        double sizes[3][2] = {{300, 200}, {300, 200}, {400, 200}};
+        for (int i = 0; i < 3; i++)
+            CHECK(dev->begin_page(dev, sizes[i][0], sizes[i][1]) == 0 && dev->group_begin(dev) == 0 &&
+                      dev->glyph_run(dev, &t.run) == 0 && dev->group_end(dev) == 0 && dev->end_page(dev) == 0,
+                  "uncompressed group page %d: %s", i + 1, dev->error(dev));
+        char plainpath[600];
+        snprintf(plainpath, sizeof plainpath, "%s/groups-plain.pdf", dir);
+        CHECK(bl_pdf_save(pdf, plainpath) == 0, "save: %s", bl_pdf_error(pdf));
+        bl_pdf_free(pdf);
+        free_line(&t);
+        bl_buf raw = {0};
+        slurp(plainpath, &raw);
+        CHECK(count_in(raw.data, raw.len, "/Subtype /Form") == 2 && count_in(raw.data, raw.len, "/X1 Do") == 3,
+              "uncompressed: 2 forms (two page sizes), shown 3 times");
+        CHECK(count_in(raw.data, raw.len, "BT\n0.7 0 0 rg\n/F1 10 Tf\n100 150 Td 0 Tc[") == 2,
+              "each form sets its colour, font and Tc (0) itself");
+        bl_buf_free(&raw);
+        if (access(PDFCHECK, R_OK) == 0) {
+            snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, plainpath);
+            int rc = bl_test_run(cmd, &out);
+            CHECK(rc == 0, "pdfcheck %s rc=%d:\n%s", plainpath, rc, out.data);
+        }
+    }
 
     /* Misuse: an error with a message, the document still usable. */
     pdf = bl_pdf_new(NULL);
@@ -1126,6 +1157,7 @@ static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const
               dev->rule(dev, 10, 10, 100, 10, 1, NULL) == 0,
           "a group left open: %s", dev->error(dev));
     bl_pdf_free(pdf); /* with the group open: nothing leaks (ASan) */
+    bl_buf_free(&out);
 }
 
 static void check_fmt(double v, int dec, const char *want)
