@@ -363,11 +363,14 @@ static void restore_text_state(bl_pdf *p, const text_state *t)
 }
 
 /* Closes the open group: the page writes to its own stream again, in the
- * state it had.  Returns the group's stream (the caller frees it). */
+ * state it had, outside a text object (group_begin ended the page's; a
+ * group's own that is still open, when end_page drops it, goes with it).
+ * Returns the group's stream (the caller frees it). */
 static HPDF_Stream close_group(bl_pdf *p)
 {
     HPDF_Stream g = p->group;
     page_attr(p)->stream = p->page_stream;
+    page_attr(p)->gmode = HPDF_GMODE_PAGE_DESCRIPTION;
     p->group = p->page_stream = NULL;
     restore_text_state(p, &p->page_ts);
     return g;

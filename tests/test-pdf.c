@@ -1138,8 +1138,10 @@ static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const
         }
     }
 
-    /* Misuse: an error with a message, the document still usable. */
-    pdf = bl_pdf_new(NULL);
+    /* Misuse: an error with a message, the document still usable
+     * (uncompressed, to count text objects below). */
+    bl_pdf_info plain = {.compress = 0};
+    pdf = bl_pdf_new(&plain);
     dev = bl_pdf_device(pdf);
     CHECK(dev->group_begin(dev) == -1 && strstr(dev->error(dev), "no page"), "group before a page: %s",
           dev->error(dev));
@@ -1148,11 +1150,33 @@ static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const
     CHECK(dev->group_end(dev) == 0, "the open group ends: %s", dev->error(dev));
     CHECK(dev->group_end(dev) == -1 && strstr(dev->error(dev), "no group"), "group_end without a group: %s",
           dev->error(dev));
-    CHECK(dev->group_begin(dev) == 0 && dev->rule(dev, 10, 10, 100, 10, 1, NULL) == 0, "group: %s",
-          dev->error(dev));
+    /* A group dropped by end_page in the middle of its text: the page
+     * goes on, with the group's drawing gone and valid content. */
+    line kept = shape(latin, "Kept", 0, "en", 20, 150, 12), lost = shape(latin, "Lost", 0, "en", 20, 100, 12);
+    CHECK(dev->glyph_run(dev, &kept.run) == 0 && dev->group_begin(dev) == 0 &&
+              dev->rule(dev, 10, 10, 100, 10, 1, NULL) == 0 && dev->glyph_run(dev, &lost.run) == 0,
+          "group: %s", dev->error(dev));
     CHECK(dev->end_page(dev) == -1 && strstr(dev->error(dev), "group"), "end_page with a group open: %s",
           dev->error(dev));
     CHECK(dev->end_page(dev) == 0, "the page ends after that: %s", dev->error(dev));
+    char dropped[600];
+    snprintf(dropped, sizeof dropped, "%s/group-dropped.pdf", dir);
+    CHECK(bl_pdf_save(pdf, dropped) == 0, "save after a dropped group: %s", bl_pdf_error(pdf));
+    if (access(PDFCHECK, R_OK) == 0) {
+        snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, dropped);
+        int rc = bl_test_run(cmd, &out);
+        CHECK(rc == 0, "pdfcheck %s rc=%d:\n%s", dropped, rc, out.data);
+    }
+    bl_buf raw = {0};
+    slurp(dropped, &raw);
+    size_t bt = count_in(raw.data, raw.len, "BT\n"), et = count_in(raw.data, raw.len, "ET\n");
+    CHECK(bt == 1 && et == 1, "one text object, ended once (BT %zu, ET %zu)", bt, et);
+    bl_buf_free(&raw);
+    snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s - 2>&1", dropped);
+    bl_test_run(cmd, &out);
+    CHECK(strstr(out.data, "Kept") && !strstr(out.data, "Lost"), "the dropped group's text is gone:\n%s", out.data);
+    free_line(&kept);
+    free_line(&lost);
     CHECK(dev->begin_page(dev, 300, 200) == 0 && dev->group_begin(dev) == 0 &&
               dev->rule(dev, 10, 10, 100, 10, 1, NULL) == 0,
           "a group left open: %s", dev->error(dev));
