@@ -1,6 +1,6 @@
 /* draw.h - the drawing interface between the layout engine and a backend.
  * Two backends implement it: the PDF writer (pdf-*.c, libharu) and the JSON
- * layout trace (trace.c).  Coordinates are PDF points, origin at the bottom
+ * layout trace (trace.c), which a tee (trace.c) can drive together.  Coordinates are PDF points, origin at the bottom
  * left of the page.  Internal header. */
 #ifndef BL_DRAW_H
 #define BL_DRAW_H
@@ -68,6 +68,21 @@ struct bl_device {
     /* A URI link annotation over the box. */
     int (*link)(bl_device *d, double x, double y, double w, double h, const char *uri);
     int (*end_page)(bl_device *d);
+    /* Optional (both NULL, or both set): a group brackets drawing that is
+     * likely to recur, byte for byte, on other pages (page furniture: the
+     * classification banners, the header, the rules).  Between group_begin
+     * and group_end the usual calls draw as they would without the group,
+     * at the same positions and in the same order; a device may keep the
+     * group's drawing once and show it again wherever the same group
+     * recurs (the PDF writer makes it a Form XObject), or ignore the
+     * brackets.  Correctness never rests on the caller's guess: a device
+     * that shares must compare what was drawn, not trust that it repeats.
+     * Groups do not nest and do not span pages (end_page with a group
+     * open is an error); a link inside a group belongs to the page.  The
+     * caller checks for NULL: a device without them is drawn on as ever.
+     * Each returns 0, or -1 after recording an error message. */
+    int (*group_begin)(bl_device *d);
+    int (*group_end)(bl_device *d);
     /* Message of the last failure (borrowed), or "". */
     const char *(*error)(bl_device *d);
 };

@@ -1013,6 +1013,15 @@ static int draw_page_furniture(ctx *c, int page, int pages)
         blang[0] = &c->lc[left];
         blang[1] = &c->lc[1 - left];
     }
+    /* All but the page label recurs from page to page (the header from
+     * page 2 on): each box's furniture after its label is a group, the
+     * last box's through the rules, for a device that draws a recurring
+     * group once (the PDF writer: a Form XObject per distinct content).
+     * A footer with {page} stays out, before the group; anything else that
+     * varies only costs a form of its own, since the device compares what
+     * was drawn.  Drawing order and positions are the same either way. */
+    bl_device *dev = c->dev;
+    int grouped = dev->group_begin && dev->group_end;
     for (int col = 0; col < nbox && !rc; col++) {
         langctx *lc = blang[col];
         double x = bx[col], w = bw;
@@ -1024,8 +1033,13 @@ static int draw_page_furniture(ctx *c, int page, int pages)
             free(foot);
             return -1;
         }
+        int foot_varies = foot && strstr(lc->cfg->footer, "{page}");
         rc = furniture(c, lc, K_SMALL, label, x, w, BL_ALIGN_END, fy, "footer");
-        if (!rc && foot)
+        if (!rc && foot_varies)
+            rc = furniture(c, lc, K_SMALL, foot, x, w, BL_ALIGN_START, fy, "footer");
+        if (!rc && grouped)
+            rc = dev->group_begin(dev);
+        if (!rc && foot && !foot_varies)
             rc = furniture(c, lc, K_SMALL, foot, x, w, BL_ALIGN_START, fy, "footer");
         free(label);
         free(foot);
@@ -1047,6 +1061,8 @@ static int draw_page_furniture(ctx *c, int page, int pages)
             if (!rc)
                 rc = furniture(c, lc, K_BANNER, cls, cx, cw, BL_ALIGN_CENTER, by, "classification");
         }
+        if (!rc && grouped && col + 1 < nbox)
+            rc = dev->group_end(dev);
     }
     if (rc)
         return rc;
@@ -1058,6 +1074,8 @@ static int draw_page_furniture(ctx *c, int page, int pages)
     if (!rc)
         rc = c->dev->rule(c->dev, x0, l->margin_bottom + l->footer_h * 0.8, x1, l->margin_bottom + l->footer_h * 0.8,
                           l->rule_width, l->rule_rgb);
+    if (!rc && grouped)
+        rc = dev->group_end(dev);
     return rc;
 }
 

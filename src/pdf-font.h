@@ -61,9 +61,10 @@ typedef struct bl_pdf_font {
     bl_buf file, tu;             /* subset font file and ToUnicode CMap, deflated if asked */
     size_t file_len;             /* the font file's size before deflating (/Length1) */
     int prepared;                /* file, tu and w are ready: 1 plain, 2 deflated */
-    /* Resource name on the page being written (borrowed from libharu). */
-    unsigned page_serial;
-    const char *local_name;
+    /* Resource name in the document's one /Font dictionary, which every
+     * page and form that shows text uses: "F1" for index 0, and so on (set
+     * by pdf.c, the same in every save). */
+    char local_name[16];
 } bl_pdf_font;
 
 /* Creates the font's PDF objects in doc (registered in its xref; libharu

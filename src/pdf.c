@@ -1,10 +1,12 @@
 /* pdf.c - the PDF writer: a bl_device on libharu.  Pages, rules, rectangles,
  * images, links, outlines and metadata go through libharu's page API; glyph
  * runs are written as raw text operators (Td, Tc and TJ) into the page's
- * content stream, in our own fonts (pdf-font.c).  Each page's content
- * stream is deflated when the page ends, so that only compressed pages wait
- * for the save.  libharu's failures reach us through an error handler that
- * only records them: nothing jumps. */
+ * content stream, in our own fonts (pdf-font.c).  A group (draw.h) is
+ * recorded into a stream of its own and becomes a Form XObject, shown on
+ * the page with Do, made once for every distinct group in the document.
+ * Each page's content stream is deflated when the page ends, so that only
+ * compressed pages wait for the save.  libharu's failures reach us through
+ * an error handler that only records them: nothing jumps. */
 #include "pdf.h"
 
 #include <errno.h>
@@ -44,6 +46,9 @@
 #define MAX_COORD 1e6
 #define MIN_FONT_SIZE 0.01
 #define MAX_FONT_SIZE 10000.0
+/* A group's stream grows by this many bytes at a time (a page's
+ * furniture is about 2 KB). */
+#define GROUP_CHUNK 4096
 
 typedef struct pdf_page_ref {
     HPDF_Page page;
@@ -61,6 +66,25 @@ typedef struct pdf_image_ref {
     HPDF_Image xobj; /* owned by the document */
 } pdf_image_ref;
 
+/* A Form XObject made from a group, and what it was made from: the page
+ * size (its /BBox) and the group's content, raw, at off in forms_raw. */
+typedef struct pdf_form {
+    uint64_t hash;   /* of the content */
+    double width, height;
+    size_t off, len;
+    HPDF_Dict xobj;  /* owned by the document */
+} pdf_form;
+
+/* The content-stream state that a form does not share with its page. */
+typedef struct text_state {
+    const bl_pdf_font *tf_font;
+    double tf_size;
+    double fill[3];
+    int fill_set;
+    double tc;
+    int tc_set;
+} text_state;
+
 struct bl_pdf {
     bl_device dev;   /* first member: device methods cast back to bl_pdf */
     HPDF_Doc doc;
@@ -76,7 +100,13 @@ struct bl_pdf {
     pdf_image_ref *images;
     size_t nimages, capimages;
     HPDF_Page page;  /* the open page, or NULL */
-    unsigned serial; /* pages begun so far (fonts cache their resource name per page) */
+    /* One /Font resource dictionary for the whole document (an indirect
+     * object, made with the first font): every font is in it under its
+     * local_name, and the resources of each page that shows text point at
+     * it, instead of a dictionary per page that lists the same fonts
+     * again.  Extra entries are harmless to a page that uses fewer. */
+    HPDF_Dict font_res;
+    int page_fonts;  /* the open page's resources have /Font font_res */
     /* Content-stream state on the open page, to skip redundant operators. */
     const bl_pdf_font *tf_font;
     double tf_size;
@@ -87,11 +117,15 @@ struct bl_pdf {
      * object (pen_ok): on the line of tl_y, at pen_x points. */
     int pen_ok;
     double pen_x;
-    /* Character spacing (Tc), points, as written.  Tc is text state, part of
-     * the graphics state (PDF 32000-1 9.3.1): it outlives ET and BT and is
-     * 0 only where a page's content stream starts (the only q/Q, libharu's
-     * around an image, never enclose a Tc). */
+    /* Character spacing (Tc), points, as written (tc_set), or unknown.  Tc
+     * is text state, part of the graphics state (PDF 32000-1 9.3.1): it
+     * outlives ET and BT and is 0 where a page's content stream starts.
+     * The q/Q in a page's content (libharu's around an image) never
+     * enclose a Tc.  A form starts with whatever Tc the page has where it
+     * is shown, so in a group Tc is unknown until written; the form's own
+     * save and restore (Do) then give the page back the Tc it had. */
     double tc;
+    int tc_set;
     bl_buf scratch;  /* one glyph run's operators */
     struct run_glyph *rg; /* one glyph run's codes and advances */
     size_t caprg;
@@ -100,6 +134,22 @@ struct bl_pdf {
     z_stream z;      /* reused for every page's content stream */
     int z_ready;
     bl_buf zbuf;     /* one page's deflated content */
+    /* The open group, or NULL: libharu's page operators and ours write to
+     * the page's attr->stream, which points at the group's stream until
+     * group_end (page_stream is the page's own meanwhile).  The page's
+     * text state is kept in page_ts: the group's starts unknown. */
+    HPDF_Stream group, page_stream;
+    text_state page_ts;
+    int group_fonts;      /* the group shows text */
+    size_t *group_images; /* the images it shows (indices in images) */
+    size_t ngroup_images, capgroup_images;
+    /* Every form made so far, found by content through an open-addressing
+     * index (nslots a power of two, 0 or 1 + index in forms). */
+    pdf_form *forms;
+    size_t nforms, capforms;
+    uint32_t *slots;
+    size_t nslots;
+    bl_buf forms_raw; /* the forms' content, back to back */
 };
 
 static int fail(bl_pdf *p, const char *fmt, ...) BL_PRINTF(2, 3);
@@ -161,6 +211,78 @@ static HPDF_STATUS write_flate_filter(HPDF_Dict d, HPDF_Stream s)
     return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
 }
 
+/* The deflated form of the memory stream raw (not empty), in a new memory
+ * stream of exactly that size, or NULL after an error.  what: "a page's
+ * content", for messages. */
+static HPDF_Stream deflate_stream(bl_pdf *p, HPDF_Stream raw, const char *what)
+{
+    z_stream *z = &p->z;
+    if (!p->z_ready) {
+        memset(z, 0, sizeof *z);
+        if (deflateInit(z, BL_PDF_DEFLATE_LEVEL) != Z_OK) {
+            fail(p, "out of memory (zlib)");
+            return NULL;
+        }
+        p->z_ready = 1;
+    } else if (deflateReset(z) != Z_OK) {
+        fail(p, "zlib cannot reset its stream");
+        return NULL;
+    }
+    bl_buf *b = &p->zbuf;
+    b->len = 0;
+    if (bl_grow(&b->data, &b->cap, deflateBound(z, HPDF_Stream_Size(raw)), 1)) {
+        fail(p, "out of memory");
+        return NULL;
+    }
+    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(raw);
+    int zr = Z_OK;
+    for (HPDF_UINT i = 0; i < nbuf && zr == Z_OK; i++) {
+        HPDF_UINT len = 0;
+        HPDF_BYTE *in = HPDF_MemStream_GetBufPtr(raw, i, &len);
+        if (!in) {
+            if (!hcheck(p, "reading a content stream"))
+                fail(p, "reading %s failed", what);
+            return NULL;
+        }
+        z->next_in = in;
+        z->avail_in = len;
+        int flush = i + 1 == nbuf ? Z_FINISH : Z_NO_FLUSH;
+        do { /* deflateBound is for one call: several may need more room */
+            if (b->cap - b->len < 64 && bl_grow(&b->data, &b->cap, b->cap + 4096, 1)) {
+                fail(p, "out of memory");
+                return NULL;
+            }
+            z->next_out = (Bytef *)b->data + b->len;
+            z->avail_out = (uInt)(b->cap - b->len);
+            zr = deflate(z, flush);
+            b->len = b->cap - z->avail_out;
+        } while (zr == Z_OK && (z->avail_in || flush == Z_FINISH));
+    }
+    if (zr != Z_STREAM_END) {
+        fail(p, "zlib failed on %s (%d)", what, zr);
+        return NULL;
+    }
+    HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)b->len);
+    if (packed)
+        HPDF_Stream_Write(packed, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
+    if (!packed || hcheck(p, "storing a content stream")) {
+        HPDF_Stream_Free(packed);
+        if (!p->failed)
+            fail(p, "out of memory");
+        return NULL;
+    }
+    return packed;
+}
+
+/* dict's stream becomes packed (deflated already); its old one is freed. */
+static void set_deflated(HPDF_Dict dict, HPDF_Stream packed)
+{
+    HPDF_Stream_Free(dict->stream);
+    dict->stream = packed;
+    dict->filter = HPDF_STREAM_FILTER_NONE;
+    dict->write_fn = write_flate_filter;
+}
+
 /* Replaces the open page's content stream by its deflated form, in a memory
  * stream of exactly that size: left to itself, libharu keeps every page's
  * raw content until the save and deflates it only while writing. */
@@ -168,8 +290,7 @@ static int deflate_page(bl_pdf *p)
 {
     HPDF_PageAttr a = page_attr(p);
     HPDF_Stream raw = a->stream;
-    HPDF_UINT32 size = HPDF_Stream_Size(raw);
-    if (size == 0) {
+    if (HPDF_Stream_Size(raw) == 0) {
         /* libharu writes an empty stream as zero bytes even when it is
          * marked /FlateDecode, which readers flag as broken. */
         a->contents->filter = HPDF_STREAM_FILTER_NONE;
@@ -177,52 +298,11 @@ static int deflate_page(bl_pdf *p)
     }
     if (!(a->contents->filter & HPDF_STREAM_FILTER_FLATE_DECODE) || raw->type != HPDF_STREAM_MEMORY)
         return 0; /* uncompressed output: libharu writes the stream as it is */
-    z_stream *z = &p->z;
-    if (!p->z_ready) {
-        memset(z, 0, sizeof *z);
-        if (deflateInit(z, BL_PDF_DEFLATE_LEVEL) != Z_OK)
-            return fail(p, "out of memory (zlib)");
-        p->z_ready = 1;
-    } else if (deflateReset(z) != Z_OK)
-        return fail(p, "zlib cannot reset its stream");
-    bl_buf *b = &p->zbuf;
-    b->len = 0;
-    if (bl_grow(&b->data, &b->cap, deflateBound(z, size), 1))
-        return fail(p, "out of memory");
-    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(raw);
-    int zr = Z_OK;
-    for (HPDF_UINT i = 0; i < nbuf && zr == Z_OK; i++) {
-        HPDF_UINT len = 0;
-        HPDF_BYTE *in = HPDF_MemStream_GetBufPtr(raw, i, &len);
-        if (!in)
-            return hcheck(p, "reading a page's content") ? -1 : fail(p, "reading a page's content failed");
-        z->next_in = in;
-        z->avail_in = len;
-        int flush = i + 1 == nbuf ? Z_FINISH : Z_NO_FLUSH;
-        do { /* deflateBound is for one call: several may need more room */
-            if (b->cap - b->len < 64 && bl_grow(&b->data, &b->cap, b->cap + 4096, 1))
-                return fail(p, "out of memory");
-            z->next_out = (Bytef *)b->data + b->len;
-            z->avail_out = (uInt)(b->cap - b->len);
-            zr = deflate(z, flush);
-            b->len = b->cap - z->avail_out;
-        } while (zr == Z_OK && (z->avail_in || flush == Z_FINISH));
-    }
-    if (zr != Z_STREAM_END)
-        return fail(p, "zlib failed on a page's content (%d)", zr);
-    HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)b->len);
-    if (packed)
-        HPDF_Stream_Write(packed, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
-    if (!packed || hcheck(p, "storing a page's content")) {
-        HPDF_Stream_Free(packed);
-        if (!p->failed)
-            fail(p, "out of memory");
+    HPDF_Stream packed = deflate_stream(p, raw, "a page's content");
+    if (!packed)
         return -1;
-    }
-    HPDF_Stream_Free(raw);
-    a->stream = a->contents->stream = packed;
-    a->contents->filter = HPDF_STREAM_FILTER_NONE;
-    a->contents->write_fn = write_flate_filter;
+    set_deflated(a->contents, packed); /* frees raw, which is contents->stream */
+    a->stream = packed;
     return 0;
 }
 
@@ -259,6 +339,43 @@ static int finite_all(const double *v, int n, double bound)
     return 1;
 }
 
+/* The page's content-stream state (fill colour, font, Tc) is kept aside
+ * while a group is recorded: a form is shown in whatever state the page
+ * has where its Do is, on any page, so the group writes its own from
+ * nothing known; and Do saves and restores the graphics state around
+ * the form (PDF 32000-1 8.10.1), so that after it the page has the state
+ * it had before, which page_ts gives back.  Only the text object does
+ * not survive: Do is not allowed inside one, so the page's is ended
+ * first, and the group's at its end. */
+static void save_text_state(const bl_pdf *p, text_state *t)
+{
+    *t = (text_state){p->tf_font, p->tf_size, {p->fill[0], p->fill[1], p->fill[2]}, p->fill_set, p->tc, p->tc_set};
+}
+
+static void restore_text_state(bl_pdf *p, const text_state *t)
+{
+    p->tf_font = t->tf_font;
+    p->tf_size = t->tf_size;
+    memcpy(p->fill, t->fill, sizeof p->fill);
+    p->fill_set = t->fill_set;
+    p->tc = t->tc;
+    p->tc_set = t->tc_set;
+}
+
+/* Closes the open group: the page writes to its own stream again, in the
+ * state it had, outside a text object (group_begin ended the page's; a
+ * group's own that is still open, when end_page drops it, goes with it).
+ * Returns the group's stream (the caller frees it). */
+static HPDF_Stream close_group(bl_pdf *p)
+{
+    HPDF_Stream g = p->group;
+    page_attr(p)->stream = p->page_stream;
+    page_attr(p)->gmode = HPDF_GMODE_PAGE_DESCRIPTION;
+    p->group = p->page_stream = NULL;
+    restore_text_state(p, &p->page_ts);
+    return g;
+}
+
 /* ---- pages ---------------------------------------------------------- */
 
 static int dev_begin_page(bl_device *d, double width, double height)
@@ -287,10 +404,11 @@ static int dev_begin_page(bl_device *d, double width, double height)
         return -1;
     p->pages[p->npages++] = (pdf_page_ref){page, width, height};
     p->page = page;
-    p->serial++;
+    p->page_fonts = 0;
     p->tf_font = NULL;
     p->fill_set = 0;
     p->tc = 0;
+    p->tc_set = 1;
     return 0;
 }
 
@@ -299,6 +417,10 @@ static int dev_end_page(bl_device *d)
     bl_pdf *p = (bl_pdf *)d;
     if (usable(p, "end_page", 1))
         return -1;
+    if (p->group) { /* the group is dropped: the page goes on without it */
+        HPDF_Stream_Free(close_group(p));
+        return fail(p, "end_page: a group is open (group_end first)");
+    }
     if (end_text(p) || deflate_page(p))
         return -1;
     p->page = NULL;
@@ -319,6 +441,16 @@ static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
         return NULL;
     }
     char why[300];
+    if (!p->font_res) {
+        HPDF_Dict res = HPDF_Dict_New(p->doc->mmgr);
+        /* HPDF_Xref_Add frees the object when it fails. */
+        if (res && HPDF_Xref_Add(p->doc->xref, res) == HPDF_OK)
+            p->font_res = res;
+        else if (!HPDF_GetError(p->doc))
+            HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
+        if (hcheck(p, "making the font resources"))
+            return NULL;
+    }
     bl_pdf_font *f = bl_pdf_font_new(p->doc, face, (unsigned)p->nfonts, why, sizeof why);
     if (!f) {
         fail(p, "font %s: %s", face->label, why);
@@ -326,7 +458,31 @@ static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
         return NULL;
     }
     p->fonts[p->nfonts++] = f;
+    snprintf(f->local_name, sizeof f->local_name, "F%zu", p->nfonts);
+    if (HPDF_Dict_Add(p->font_res, f->local_name, f->type0) != HPDF_OK && !HPDF_GetError(p->doc))
+        HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
+    if (hcheck(p, "adding a font to the resources"))
+        return NULL;
     return p->last_font = f;
+}
+
+/* Text is about to be shown: the open page's resources (or the open
+ * group's form's) must name the document's /Font dictionary. */
+static int use_fonts(bl_pdf *p)
+{
+    if (p->group)
+        p->group_fonts = 1;
+    if (p->group || p->page_fonts)
+        return 0;
+    HPDF_Dict res = HPDF_Dict_GetItem(p->page, "Resources", HPDF_OCLASS_DICT);
+    if (!res || HPDF_Dict_Add(res, "Font", p->font_res) != HPDF_OK) {
+        if (!HPDF_GetError(p->doc))
+            HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
+    }
+    if (hcheck(p, "adding the fonts to the page"))
+        return -1;
+    p->page_fonts = 1;
+    return 0;
 }
 
 static const char hexdig[] = "0123456789ABCDEF";
@@ -524,17 +680,8 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
 
     double size = bl_pdf_round(run->size, SIZE_DEC);
     if (p->tf_font != font || p->tf_size != size) {
-        if (font->page_serial != p->serial || !font->local_name) {
-            /* Registers the Type0 dictionary in the page's /Font resources;
-             * libharu accepts any dictionary that is in the xref here. */
-            font->local_name = HPDF_Page_GetLocalFontName(p->page, (HPDF_Font)font->type0);
-            if (!font->local_name || hcheck(p, "adding a font to the page")) {
-                if (!p->failed)
-                    fail(p, "adding a font to the page failed");
-                return -1;
-            }
-            font->page_serial = p->serial;
-        }
+        if (use_fonts(p))
+            return -1;
         *o++ = '/';
         o = put_str(o, font->local_name);
         *o++ = ' ';
@@ -554,8 +701,8 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     }
 
     long long lx = p->tl_x, ly = p->tl_y;
-    int pen_ok = p->pen_ok;
-    double pen = p->pen_x, tc = p->tc;
+    int pen_ok = p->pen_ok, tc_set = p->tc_set;
+    double pen = p->pen_x, tc = p->tc_set ? p->tc : 0;
     size_t i = 0;
     while (i < run->n) {
         long long xm = milli(g[i].x), ym = milli(g[i].y);
@@ -587,12 +734,13 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
         for (size_t j = i; j + 1 < end; j++)
             p->gaps[j - i] = g[j + 1].x - g[j].x - rg[j].adv;
         double t = segment_tc(p->gaps, end - i - 1, tc);
-        if (t != tc) {
+        if (t != tc || !tc_set) { /* unknown in a form until written, even 0 */
             if (o > b->data && o[-1] != '\n') /* the stream so far ends a line */
                 *o++ = ' ';
             o = bl_pdf_fmt(o, t, TC_DEC);
             o = put_str(o, " Tc");
             tc = t;
+            tc_set = 1;
         }
         *o++ = '[';
         if (lead) {
@@ -622,6 +770,7 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     p->pen_ok = pen_ok;
     p->pen_x = pen;
     p->tc = tc;
+    p->tc_set = tc_set;
     return 0;
 }
 
@@ -665,12 +814,15 @@ static int dev_rect(bl_device *d, double x, double y, double w, double h, const 
 }
 
 /* Our decoded pixels go to libharu raw: its own PNG/JPEG loaders abort the
- * process on malformed files.  One XObject per bl_image and document. */
-static HPDF_Image image_xobject(bl_pdf *p, const bl_image *img)
+ * process on malformed files.  One XObject per bl_image and document;
+ * *index: its place in p->images. */
+static HPDF_Image image_xobject(bl_pdf *p, const bl_image *img, size_t *index)
 {
     for (size_t i = 0; i < p->nimages; i++)
-        if (p->images[i].img == img)
+        if (p->images[i].img == img) {
+            *index = i;
             return p->images[i].xobj;
+        }
     if (bl_grow(&p->images, &p->capimages, p->nimages + 1, sizeof *p->images)) {
         fail(p, "out of memory");
         return NULL;
@@ -689,8 +841,37 @@ static HPDF_Image image_xobject(bl_pdf *p, const bl_image *img)
         return NULL;
     /* The cache holds a reference so that the address cannot be reused by
      * another image while the entry exists. */
+    *index = p->nimages;
     p->images[p->nimages++] = (pdf_image_ref){bl_image_keep((bl_image *)img), x};
     return x;
+}
+
+/* An image in a group, written as libharu's HPDF_Page_DrawImage would
+ * write it on a page, but under a name of its own in every form, "Im"
+ * and 1 + its index (libharu's page names depend on the page), which the
+ * form's /XObject resources will give. */
+static int group_image(bl_pdf *p, size_t index, double x, double y, double w, double h)
+{
+    size_t k = 0;
+    while (k < p->ngroup_images && p->group_images[k] != index)
+        k++;
+    if (k == p->ngroup_images) {
+        if (bl_grow(&p->group_images, &p->capgroup_images, k + 1, sizeof *p->group_images))
+            return fail(p, "out of memory");
+        p->group_images[p->ngroup_images++] = index;
+    }
+    char buf[160], *o = buf;
+    o = put_str(o, "q\n");
+    o = bl_pdf_fmt(o, w, POS_DEC);
+    o = put_str(o, " 0 0 ");
+    o = bl_pdf_fmt(o, h, POS_DEC);
+    *o++ = ' ';
+    o = bl_pdf_fmt(o, x, POS_DEC);
+    *o++ = ' ';
+    o = bl_pdf_fmt(o, y, POS_DEC);
+    o += sprintf(o, " cm\n/Im%zu Do\nQ\n", index + 1);
+    HPDF_Stream_Write(page_attr(p)->stream, (const HPDF_BYTE *)buf, (HPDF_UINT)(o - buf));
+    return hcheck(p, "drawing an image");
 }
 
 static int dev_image(bl_device *d, const bl_image *img, double x, double y, double w, double h)
@@ -705,9 +886,12 @@ static int dev_image(bl_device *d, const bl_image *img, double x, double y, doub
         return fail(p, "image: invalid box");
     if (end_text(p))
         return -1;
-    HPDF_Image xobj = image_xobject(p, img);
+    size_t index;
+    HPDF_Image xobj = image_xobject(p, img, &index);
     if (!xobj)
         return -1;
+    if (p->group)
+        return group_image(p, index, x, y, w, h);
     HPDF_Page_DrawImage(p->page, xobj, (HPDF_REAL)x, (HPDF_REAL)y, (HPDF_REAL)w, (HPDF_REAL)h);
     return hcheck(p, "drawing an image");
 }
@@ -754,6 +938,192 @@ static int dev_link(bl_device *d, double x, double y, double w, double h, const 
     if (an)
         HPDF_LinkAnnot_SetBorderStyle(an, 0, 0, 0);
     return hcheck(p, "adding a link");
+}
+
+/* ---- groups: Form XObjects ----------------------------------------- */
+
+static int dev_group_begin(bl_device *d)
+{
+    bl_pdf *p = (bl_pdf *)d;
+    if (usable(p, "group_begin", 1))
+        return -1;
+    if (p->group)
+        return fail(p, "group_begin: a group is open already (groups do not nest)");
+    if (end_text(p))
+        return -1;
+    HPDF_Stream g = HPDF_MemStream_New(p->doc->mmgr, GROUP_CHUNK);
+    if (!g) {
+        if (!hcheck(p, "starting a group"))
+            fail(p, "out of memory");
+        return -1;
+    }
+    HPDF_PageAttr a = page_attr(p);
+    p->page_stream = a->stream;
+    a->stream = p->group = g;
+    save_text_state(p, &p->page_ts);
+    p->tf_font = NULL;
+    p->fill_set = 0;
+    p->tc = 0;
+    p->tc_set = 0;
+    p->group_fonts = 0;
+    p->ngroup_images = 0;
+    return 0;
+}
+
+/* FNV-1a, 64 bits. */
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Room in the form index for one more form (at most half full); -1 when
+ * out of memory. */
+static int grow_form_index(bl_pdf *p)
+{
+    if (2 * (p->nforms + 1) <= p->nslots)
+        return 0;
+    size_t n = p->nslots ? 2 * p->nslots : 64;
+    uint32_t *slots = p->nforms < UINT32_MAX / 4 ? calloc(n, sizeof *slots) : NULL;
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < p->nforms; i++) {
+        size_t k = (size_t)p->forms[i].hash & (n - 1);
+        while (slots[k])
+            k = (k + 1) & (n - 1);
+        slots[k] = (uint32_t)(i + 1);
+    }
+    free(p->slots);
+    p->slots = slots;
+    p->nslots = n;
+    return 0;
+}
+
+/* The form made from this content on a page of this size, or NULL; *slot:
+ * where a new one goes in the index. */
+static const pdf_form *find_form(const bl_pdf *p, uint64_t hash, const char *raw, size_t len, double width,
+                                 double height, size_t *slot)
+{
+    size_t mask = p->nslots - 1;
+    for (size_t k = (size_t)hash & mask;; k = (k + 1) & mask) {
+        if (!p->slots[k]) {
+            *slot = k;
+            return NULL;
+        }
+        const pdf_form *f = &p->forms[p->slots[k] - 1];
+        if (f->hash == hash && f->len == len && f->width == width && f->height == height &&
+            !memcmp(p->forms_raw.data + f->off, raw, len))
+            return f;
+    }
+}
+
+/* A new Form XObject with the group's content g (which it takes): /BBox
+ * the page, /Resources the document's fonts and the group's images, the
+ * content deflated like a page's.  NULL after an error (g freed). */
+static HPDF_Dict make_form(bl_pdf *p, HPDF_Stream g, double width, double height)
+{
+    HPDF_MMgr mm = p->doc->mmgr;
+    HPDF_Dict x = HPDF_DictStream_New(mm, p->doc->xref);
+    HPDF_STATUS st = x ? HPDF_OK : HPDF_FAILD_TO_ALLOC_MEM;
+    HPDF_Dict res = x ? HPDF_Dict_New(mm) : NULL;
+    if (x) {
+        /* what HPDF_Page_ExecuteXObject accepts, as for libharu's images */
+        x->header.obj_class |= HPDF_OSUBCLASS_XOBJECT;
+        st |= HPDF_Dict_AddName(x, "Type", "XObject");
+        st |= HPDF_Dict_AddName(x, "Subtype", "Form");
+        HPDF_Box box = {0, 0, (HPDF_REAL)width, (HPDF_REAL)height};
+        st |= HPDF_Dict_Add(x, "BBox", HPDF_Box_Array_New(mm, box));
+        st |= HPDF_Dict_Add(x, "Resources", res);
+    }
+    if (st == HPDF_OK && p->group_fonts)
+        st |= HPDF_Dict_Add(res, "Font", p->font_res);
+    if (st == HPDF_OK && p->ngroup_images) {
+        HPDF_Dict xo = HPDF_Dict_New(mm);
+        st |= HPDF_Dict_Add(res, "XObject", xo);
+        for (size_t i = 0; i < p->ngroup_images && st == HPDF_OK; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "Im%zu", p->group_images[i] + 1);
+            st |= HPDF_Dict_Add(xo, name, p->images[p->group_images[i]].xobj);
+        }
+    }
+    if (st != HPDF_OK && !HPDF_GetError(p->doc))
+        HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
+    if (hcheck(p, "making a form")) {
+        HPDF_Stream_Free(g);
+        return NULL;
+    }
+    if (p->compress) {
+        HPDF_Stream packed = deflate_stream(p, g, "a form's content");
+        HPDF_Stream_Free(g);
+        if (!packed)
+            return NULL;
+        set_deflated(x, packed);
+    } else {
+        HPDF_Stream_Free(x->stream);
+        x->stream = g;
+    }
+    return x;
+}
+
+/* The group's content becomes a form, or is found to be one made before
+ * (same bytes, same page size: the bytes say everything, since fonts and
+ * images have the same names in every form), which the page then shows. */
+static int dev_group_end(bl_device *d)
+{
+    bl_pdf *p = (bl_pdf *)d;
+    if (usable(p, "group_end", 1))
+        return -1;
+    if (!p->group)
+        return fail(p, "group_end: no group is open");
+    if (end_text(p))
+        return -1;
+    HPDF_Stream g = close_group(p);
+    size_t len = HPDF_Stream_Size(g);
+    if (len == 0) { /* nothing drawn (links are the page's) */
+        HPDF_Stream_Free(g);
+        return 0;
+    }
+    /* The content, contiguous, at the end of forms_raw: kept there if it
+     * makes a new form. */
+    bl_buf *raw = &p->forms_raw;
+    size_t off = raw->len;
+    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(g);
+    for (HPDF_UINT i = 0; i < nbuf; i++) {
+        HPDF_UINT n = 0;
+        HPDF_BYTE *chunk = HPDF_MemStream_GetBufPtr(g, i, &n);
+        if (!chunk || bl_buf_append(raw, chunk, n)) {
+            raw->len = off;
+            HPDF_Stream_Free(g);
+            return hcheck(p, "reading a group") ? -1 : fail(p, "out of memory");
+        }
+    }
+    const pdf_page_ref *pr = &p->pages[p->npages - 1];
+    uint64_t hash = hash_bytes(raw->data + off, len);
+    size_t slot;
+    if (grow_form_index(p) || bl_grow(&p->forms, &p->capforms, p->nforms + 1, sizeof *p->forms)) {
+        raw->len = off;
+        HPDF_Stream_Free(g);
+        return fail(p, "out of memory");
+    }
+    const pdf_form *f = find_form(p, hash, raw->data + off, len, pr->width, pr->height, &slot);
+    HPDF_Dict xobj;
+    if (f) {
+        raw->len = off;
+        HPDF_Stream_Free(g);
+        xobj = f->xobj;
+    } else {
+        if (!(xobj = make_form(p, g, pr->width, pr->height))) {
+            raw->len = off;
+            return -1;
+        }
+        p->forms[p->nforms++] = (pdf_form){hash, pr->width, pr->height, off, len, xobj};
+        p->slots[slot] = (uint32_t)p->nforms;
+    }
+    /* "/Xn Do", the form registered in the page's /XObject resources. */
+    HPDF_Page_ExecuteXObject(p->page, (HPDF_XObject)xobj);
+    return hcheck(p, "showing a form");
 }
 
 static const char *dev_error(bl_device *d) { return ((bl_pdf *)d)->err; }
@@ -890,6 +1260,8 @@ bl_pdf *bl_pdf_new(const bl_pdf_info *info)
     p->dev.image = dev_image;
     p->dev.link = dev_link;
     p->dev.end_page = dev_end_page;
+    p->dev.group_begin = dev_group_begin;
+    p->dev.group_end = dev_group_end;
     p->dev.error = dev_error;
     p->compress = info ? info->compress : 1;
     p->doc = HPDF_New(on_hpdf_error, p);
@@ -924,6 +1296,9 @@ void bl_pdf_free(bl_pdf *pdf)
 {
     if (!pdf)
         return;
+    /* An open group's stream is no document object's. */
+    if (pdf->group)
+        HPDF_Stream_Free(close_group(pdf));
     /* The document first: the fonts' dictionaries point at the fonts. */
     if (pdf->doc)
         HPDF_Free(pdf->doc);
@@ -934,6 +1309,10 @@ void bl_pdf_free(bl_pdf *pdf)
         bl_image_drop(pdf->images[i].img);
     free(pdf->images);
     free(pdf->pages);
+    free(pdf->group_images);
+    free(pdf->forms);
+    free(pdf->slots);
+    bl_buf_free(&pdf->forms_raw);
     free(pdf->rg);
     free(pdf->gaps);
     bl_buf_free(&pdf->scratch);

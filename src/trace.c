@@ -122,6 +122,8 @@ bl_trace *bl_trace_new(void)
     bl_trace *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
+    /* No group_begin/group_end: the trace lists every glyph where it is
+     * drawn, inside a group or not. */
     t->dev = (bl_device){.line = t_line, .begin_page = t_begin_page, .glyph_run = t_glyph_run, .rule = t_rule,
                          .rect = t_rect, .image = t_image, .link = t_link, .end_page = t_end_page,
                          .error = t_error};
@@ -204,6 +206,20 @@ static int e_end(bl_device *d)
     int r = t->a->end_page(t->a);
     return r ? r : t->b->end_page(t->b);
 }
+/* Groups go to whichever device has them (the trace has none: it lists
+ * every glyph where it is drawn, group or not). */
+static int e_group_begin(bl_device *d)
+{
+    bl_tee *t = (bl_tee *)d;
+    int r = t->a->group_begin ? t->a->group_begin(t->a) : 0;
+    return r ? r : t->b->group_begin ? t->b->group_begin(t->b) : 0;
+}
+static int e_group_end(bl_device *d)
+{
+    bl_tee *t = (bl_tee *)d;
+    int r = t->a->group_end ? t->a->group_end(t->a) : 0;
+    return r ? r : t->b->group_end ? t->b->group_end(t->b) : 0;
+}
 static const char *e_error(bl_device *d)
 {
     bl_tee *t = (bl_tee *)d;
@@ -214,7 +230,8 @@ static const char *e_error(bl_device *d)
 void bl_tee_init(bl_tee *t, bl_device *a, bl_device *b)
 {
     t->dev = (bl_device){.line = e_line, .begin_page = e_begin, .glyph_run = e_run, .rule = e_rule,
-                         .rect = e_rect, .image = e_image, .link = e_link, .end_page = e_end, .error = e_error};
+                         .rect = e_rect, .image = e_image, .link = e_link, .end_page = e_end,
+                         .group_begin = e_group_begin, .group_end = e_group_end, .error = e_error};
     t->a = a;
     t->b = b;
 }

@@ -64,6 +64,82 @@ done
 check "--lang he renders" [ $rc -eq 0 ]
 check "--lang he: no English body text" sh -c "! pdftotext '$T/he.pdf' - | grep -q 'groundbreaking'"
 
+# ---- page furniture: once per document, as Form XObjects ----------------------
+# Three bulletins made to differ in every paragraph but not in their furniture
+# (bench/gen.sh): the classification banners, headers, footers and rules are
+# groups (one per furniture box after its page label), made into forms once
+# for the whole packet: four (two boxes; first page, later pages), each page
+# showing two, page k of every bulletin the same two; the page labels stay on
+# the pages.  The text of every page extracts with its banners, label and
+# header, and every glyph (those in forms too) is in the font the trace says,
+# the body text right after the furniture included.
+sh bench/gen.sh "$T/enhe.md" 3 "$T/pk" >/dev/null
+"$BIN" "$T"/pk/*.md -o "$T/pk.pdf" --trace "$T/pk.json" 2>"$T/err"; rc=$?
+check "packet of 3 renders (rc=$rc: $(head -c 300 "$T/err"))" [ $rc -eq 0 ]
+check "packet: pdfcheck passes" sh "$PDFCHECK" "$T/pk.pdf" >"$T/pc" 2>&1 || cat "$T/pc" >&2
+check "packet: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/pk.json" "$T/pk.pdf"
+check "packet: ToUnicode gives back the source text (forms included)" \
+  python3 tests/pdfglyphs.py tounicode "$T/pk.json" "$T/pk.pdf"
+cat > "$T/forms.py" <<'EOF'
+import json, re, subprocess, sys
+pdf, trace, nb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+q = json.loads(subprocess.run(["qpdf", "--json", "--json-key=qpdf", "--json-stream-data=none", pdf],
+                              capture_output=True, text=True, check=True).stdout)["qpdf"][1]
+obj = lambda ref: q["obj:" + ref].get("value", q["obj:" + ref].get("stream", {}).get("dict"))
+kids = obj(obj("1 0 R")["/Pages"])["/Kids"]
+forms = {k[4:] for k, v in q.items() if k.startswith("obj:") and (v.get("stream") or {}).get("dict", {}).get("/Subtype") == "/Form"}
+errors = []
+if len(forms) != 4:
+    errors.append(f"{len(forms)} forms, want 4")
+per = len(kids) // nb
+shown = []
+for i, ref in enumerate(kids):
+    res = obj(ref)["/Resources"]
+    xo = res.get("/XObject", {}) if isinstance(res, dict) else {}
+    refs = sorted(xo.values())
+    if len(refs) != 2 or not set(refs) <= forms:
+        errors.append(f"page {i+1}: shows {refs}, want two of the forms")
+    shown.append(refs)
+for i in range(per, len(kids)):
+    if shown[i] != shown[i - per]:
+        errors.append(f"page {i+1} shows {shown[i]}, page {i+1-per} {shown[i-per]}")
+if per > 1 and set(shown[0]) & set(shown[1]):
+    errors.append("the first page shows a later page's form (they differ by the header)")
+# every glyph in the font the trace says (subset tag aside)
+out = subprocess.run(["mutool", "trace", pdf], capture_output=True, text=True, check=True).stdout
+# (a ligature's second character is a <g> without a glyph)
+fonts = [re.findall(r'<span font="[A-Z]{6}\+([^"]+)"|<g [^>]*glyph="\d', p) for p in re.findall(r'<page .*?</page>', out, re.S)]
+t = json.load(open(trace, encoding="utf-8"))["pages"]
+for i, (tp, seq) in enumerate(zip(t, fonts)):
+    got, cur = [], None
+    for f in seq:
+        if f:
+            cur = f
+        else:
+            got.append(cur)
+    want = [r["font"].rsplit("/", 1)[-1].rsplit(".", 1)[0] for l in tp["lines"] for r in l["runs"] for _ in r["glyphs"]]
+    if got != want:
+        k = next((k for k, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        errors.append(f"page {i+1}: glyph {k} in {got[k:k+1]}, trace says {want[k:k+1]} ({len(got)} vs {len(want)} glyphs)")
+for e in errors[:10]:
+    print(e, file=sys.stderr)
+sys.exit(1 if errors else 0)
+EOF
+check "packet: four forms in all, two on every page, page k of each bulletin the same; fonts as traced" \
+  python3 "$T/forms.py" "$T/pk.pdf" "$T/pk.json" 3
+np=$(pdfinfo "$T/pk.pdf" 2>/dev/null | awk '/^Pages:/{print $2}')
+per=$((${np:-0} / 3)) i=1 textok=1
+while [ "$i" -le "${np:-0}" ]; do
+  pdftotext -f "$i" -l "$i" -enc UTF-8 "$T/pk.pdf" "$T/page.txt" 2>/dev/null
+  k=$(( (i - 1) % per + 1 ))
+  [ "$(grep -o UNCLASSIFIED "$T/page.txt" | wc -l)" -eq 2 ] || { textok=0; echo "page $i: not two banners" >&2; }
+  grep -q "Page $k of $per" "$T/page.txt" || { textok=0; echo "page $i: no label 'Page $k of $per'" >&2; }
+  [ "$k" -eq 1 ] || grep -q "MINISTRY OF DEFENSE" "$T/page.txt" || { textok=0; echo "page $i: no header" >&2; }
+  i=$((i + 1))
+done
+check "packet: every page extracts two banners, its label and (after the first) the header" \
+  [ "${np:-0}" -ge 6 ] && [ "$textok" -eq 1 ]
+
 # ---- emoji: warns once, still renders ---------------------------------------
 printf -- '---\nlanguages: [en]\ndate: 2021-11-24\ntitle: Test\n---\nA rocket \360\237\232\200 here and \360\237\232\200 there.\n' > "$T/emoji.md"
 "$BIN" "$T/emoji.md" -o "$T/emoji.pdf" 2>"$T/err"; rc=$?

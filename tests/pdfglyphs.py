@@ -6,7 +6,8 @@ Reads glyphs back from a PDF and compares them with the layout trace:
                 position within 0.01 pt (positions from `mutool trace`)
   tounicode     every glyph run's codes, mapped through the font's ToUnicode
                 CMap (and reversed for right-to-left runs), give the run's
-                source text in logical order (codes from the content streams)
+                source text in logical order (codes from the content streams,
+                and from the Form XObjects they show where they show them)
   hbshape       the glyph IDs of LANG's first paragraph line in the PDF equal
                 what `hb-shape` gives for that line's text, font and direction
   hbshape-all   every glyph of every run in the PDF equals hb-shape's glyph ID
@@ -79,26 +80,34 @@ def tounicode_map(cmap):
     return mp
 
 def pdf_codes(pdf):
-    """Per page: list of (font resource name, code) in drawing order, and font maps.
-    Codes are 2 bytes (Identity-H), from literal or hex strings."""
+    """Per page: list of (font object number, code) in drawing order, with
+    what Form XObjects the page shows (Do) in their place, and the fonts'
+    ToUnicode maps by object number.  Codes are 2 bytes (Identity-H), from
+    literal or hex strings."""
     data, objs = qdf(pdf)
-    pages = []
-    # QDF marks every page object with a "%% Page N" comment.
-    for m in re.finditer(r"%% Page (\d+)\n%%[^\n]*\n(\d+) 0 obj\n(.*?)\nendobj", data, re.S):
-        page = m.group(3)
-        res = re.search(r"/Resources\s+(\d+ 0 R|<<)", page)
-        resd = resolve(objs, res.group(1)) if res and res.group(1) != "<<" else page
-        fonts = {}
-        fm = re.search(r"/Font\s+(\d+ 0 R|<<(.*?)>>)", resd, re.S)
-        if fm:
-            fd = resolve(objs, fm.group(1)) if fm.group(1).endswith("R") else fm.group(2)
-            for name, num in re.findall(r"/(\S+)\s+(\d+) 0 R", fd):
-                fobj = objs[int(num)]
-                tu = re.search(r"/ToUnicode\s+(\d+) 0 R", fobj)
-                fonts[name] = tounicode_map(stream(objs[int(tu.group(1))])) if tu else {}
-        contents = re.search(r"/Contents\s+(\d+) 0 R", page)
-        content = stream(objs[int(contents.group(1))]) if contents else ""
-        codes, cur, operands, array = [], None, [], None
+    maps = {}
+
+    def resources(obj):
+        """The text of a page's or form's resource dictionary."""
+        head = obj.split("\nstream\n")[0]
+        res = re.search(r"/Resources\s+(\d+ 0 R|<<)", head)
+        return resolve(objs, res.group(1)) if res and res.group(1) != "<<" else head
+
+    def named(resd, key):
+        """name -> object number in the resource dictionary's KEY entry."""
+        m = re.search(key + r"\s+(\d+ 0 R|<<(.*?)>>)", resd, re.S)
+        if not m:
+            return {}
+        d = resolve(objs, m.group(1)) if m.group(1).endswith("R") else m.group(2)
+        return {name: int(num) for name, num in re.findall(r"/(\S+)\s+(\d+) 0 R", d)}
+
+    def show(content, resd, codes, depth):
+        fonts, xobjects = named(resd, "/Font"), named(resd, "/XObject")
+        for num in fonts.values():
+            if num not in maps:
+                tu = re.search(r"/ToUnicode\s+(\d+) 0 R", objs[num])
+                maps[num] = tounicode_map(stream(objs[int(tu.group(1))])) if tu else {}
+        cur, operands, array = None, [], None
         for kind, val in content_tokens(content):
             if kind == "[":
                 array = []
@@ -111,7 +120,11 @@ def pdf_codes(pdf):
                 operands.append(val)
             else:
                 if val == "Tf" and len(operands) >= 2:
-                    cur = operands[-2]
+                    cur = fonts.get(operands[-2])
+                if val == "Do" and operands and operands[-1] in xobjects and depth < 8:
+                    form = objs[xobjects[operands[-1]]]
+                    if re.search(r"/Subtype\s*/Form", form.split("\nstream\n")[0]):
+                        show(stream(form), resources(form), codes, depth + 1)
                 shown = []
                 if val == "TJ" and operands and isinstance(operands[-1], list):
                     shown = operands[-1]
@@ -122,7 +135,15 @@ def pdf_codes(pdf):
                         for k in range(0, len(b) - 1, 2):
                             codes.append((cur, b[k] << 8 | b[k + 1]))
                 operands = []
-        pages.append((codes, fonts))
+
+    pages = []
+    # QDF marks every page object with a "%% Page N" comment.
+    for m in re.finditer(r"%% Page (\d+)\n%%[^\n]*\n(\d+) 0 obj\n(.*?)\nendobj", data, re.S):
+        page = m.group(3)
+        contents = re.search(r"/Contents\s+(\d+) 0 R", page)
+        codes = []
+        show(stream(objs[int(contents.group(1))]) if contents else "", resources(page), codes, 0)
+        pages.append((codes, maps))
     return pages
 
 def content_tokens(s):

@@ -198,20 +198,35 @@ typedef struct traced {
     unsigned gid;
     double x, y;
     char uni[32];
+    char font[64];  /* of the enclosing <span> */
+    double rgb[3];  /* of the enclosing <fill_text> */
 } traced;
 
-/* Parses <g unicode="..." glyph="N" x="..." y="..."/> from mutool trace. */
+/* Parses <g unicode="..." glyph="N" x="..." y="..."/> from mutool trace,
+ * with the font and colour of the text they are in. */
 static size_t parse_trace(const char *t, traced **out)
 {
     size_t n = 0, cap = 0;
     *out = NULL;
-    for (const char *s = strstr(t, "<g "); s; s = strstr(s + 1, "<g ")) {
+    char font[64] = "";
+    double rgb[3] = {0, 0, 0};
+    for (const char *s = strchr(t, '<'); s; s = strchr(s + 1, '<')) {
         const char *end = strchr(s, '>');
         if (!end)
             break;
         char v[64];
+        if (!strncmp(s, "<fill_text ", 11) && attr(s, end, "color", v, sizeof v)) {
+            char *q = v;
+            for (int k = 0; k < 3; k++)
+                rgb[k] = strtod(q, &q);
+        } else if (!strncmp(s, "<span ", 6) && !attr(s, end, "font", font, sizeof font))
+            font[0] = 0;
+        if (strncmp(s, "<g ", 3))
+            continue;
         traced tr;
         memset(&tr, 0, sizeof tr);
+        memcpy(tr.font, font, sizeof font);
+        memcpy(tr.rgb, rgb, sizeof rgb);
         if (!attr(s, end, "glyph", v, sizeof v))
             continue;
         tr.gid = (unsigned)strtoul(v, NULL, 10);
@@ -525,6 +540,35 @@ static size_t count_in(const char *hay, size_t len, const char *needle)
     return n;
 }
 
+/* The first needle in [hay, end), or NULL. */
+static const char *find_bytes(const char *hay, const char *end, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (const char *q = hay; q && q + k <= end; q++)
+        if (!memcmp(q, needle, k))
+            return q;
+    return NULL;
+}
+
+/* The objects that "KEY N 0 R" refers to in the NUL-terminated buffer b
+ * (qpdf's QDF text, NULs inside), in order: returns how many there are,
+ * the first max in objs. */
+static size_t refs_to(const bl_buf *b, const char *key, unsigned *objs, size_t max)
+{
+    size_t n = 0, k = strlen(key);
+    const char *end = b->data + b->len;
+    for (const char *q = find_bytes(b->data, end, key); q; q = find_bytes(q + 1, end, key)) {
+        char *after;
+        unsigned long v = strtoul(q + k, &after, 10);
+        if (after == q + k || strncmp(after, " 0 R", 4))
+            continue;
+        if (n < max)
+            objs[n] = (unsigned)v;
+        n++;
+    }
+    return n;
+}
+
 /* Justifies a shaped line the way the layout engine does
  * (bl_line_out_adjust): letter after the last glyph of every cluster that
  * another cluster follows, except next to a space; space after a space. */
@@ -832,6 +876,314 @@ static void check_page_sizes(bl_face *latin, const char *dir)
     bl_buf_free(&out);
 }
 
+/* The object of page n (its "%% Page n" comment to endobj) in qpdf's QDF
+ * text, NUL-terminated in page (empty when there is none). */
+static void qdf_page(const bl_buf *qdf, int n, bl_buf *page)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%%%% Page %d\n", n);
+    page->len = 0;
+    const char *end = qdf->data + qdf->len;
+    const char *s = find_bytes(qdf->data, end, key);
+    const char *e = s ? find_bytes(s, end, "endobj") : NULL;
+    if (e)
+        bl_buf_append(page, s, (size_t)(e - s));
+    bl_buf_append(page, "", 0);
+}
+
+/* Appends a run's glyphs to the list of what was drawn. */
+static void want_run(drawn **w, size_t *n, size_t *cap, const line *L)
+{
+    for (size_t i = 0; i < L->n; i++) {
+        if (bl_grow(w, cap, *n + 1, sizeof **w))
+            abort();
+        (*w)[(*n)++] = (drawn){L->g[i].gid, L->g[i].x, L->g[i].y};
+    }
+}
+
+/* The group drawn on pages 1 to 3: a banner top and bottom, a rule and a
+ * rectangle (in another colour than the text), as the layout's furniture. */
+static int furniture_group(bl_device *dev, const line *top, const line *bottom)
+{
+    static const double grey[3] = {0.5, 0.5, 0.5}, green[3] = {0, 0.5, 0};
+    return dev->group_begin(dev) || dev->glyph_run(dev, &top->run) || dev->glyph_run(dev, &bottom->run) ||
+           dev->rule(dev, 40, 790, 555, 790, 0.5, grey) || dev->rect(dev, 40, 20, 20, 5, green) ||
+           dev->group_end(dev);
+}
+
+/* Groups: one Form XObject per distinct content (equal groups on other
+ * pages show the same form, a different one makes another), none for a
+ * page without a group or for an empty group; the text inside a form is
+ * where it was asked to be, in its own font, colour and letter spacing
+ * whatever the page had before the Do, and the page's text right after
+ * the Do has its own, whatever the form set.  Two saves, the second after
+ * more pages and a new font. */
+static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const char *dir)
+{
+    static const double blue[3] = {0, 0, 0.6}, red[3] = {0.7, 0, 0};
+    char first[600], second[600], cmd[1400];
+    snprintf(first, sizeof first, "%s/groups-1.pdf", dir);
+    snprintf(second, sizeof second, "%s/groups-2.pdf", dir);
+    bl_pdf *pdf = bl_pdf_new(NULL);
+    bl_device *dev = bl_pdf_device(pdf);
+    /* Before the group on page 1: letter-spaced blue Latin (a form that
+     * relied on the page's font, colour or Tc would take these). */
+    line body = shape(latin, "Body text before the banner", 0, "en", 60, 700, 12);
+    justify(&body, 0.3, 1.5);
+    memcpy(body.run.rgb, blue, sizeof blue);
+    line top = shape(hebrew, "שמור לשימוש פנימי", 1, "he", 230, 810, 10);
+    line bottom = shape(hebrew, "שמור לשימוש פנימי", 1, "he", 230, 30, 10);
+    line other = shape(hebrew, "סודי ביותר", 1, "he", 250, 810, 10);
+    line *banners[] = {&top, &bottom, &other};
+    for (int i = 0; i < 3; i++)
+        memcpy(banners[i]->run.rgb, red, sizeof red);
+    /* Right after the group, in the group's last font, size and colour and
+     * not letter-spaced: the page has body's state there, so this needs
+     * its own Tf, colour and Tc. */
+    line after = shape(hebrew, "אחרי הכותרת", 1, "he", 200, 650, 10);
+    memcpy(after.run.rgb, red, sizeof red);
+    line second_page = shape(latin, "Second page", 0, "en", 60, 700, 12);
+    line arabic_line = shape(arabic, "السلام عليكم", 1, "ar", 100, 400, 14);
+
+    drawn *want = NULL;
+    size_t nwant = 0, capwant = 0;
+    /* Page 1: body, the group, text after it.  Page 2: the same group on a
+     * fresh page, then text.  Page 3: a group with another banner. */
+    CHECK(dev->begin_page(dev, PAGE_W, PAGE_H) == 0 && dev->glyph_run(dev, &body.run) == 0 &&
+              furniture_group(dev, &top, &bottom) == 0 && dev->glyph_run(dev, &after.run) == 0 &&
+              dev->end_page(dev) == 0,
+          "groups page 1: %s", dev->error(dev));
+    want_run(&want, &nwant, &capwant, &body);
+    want_run(&want, &nwant, &capwant, &top);
+    want_run(&want, &nwant, &capwant, &bottom);
+    size_t after_at = nwant;
+    want_run(&want, &nwant, &capwant, &after);
+    CHECK(dev->begin_page(dev, PAGE_W, PAGE_H) == 0 && furniture_group(dev, &top, &bottom) == 0 &&
+              dev->glyph_run(dev, &second_page.run) == 0 && dev->end_page(dev) == 0,
+          "groups page 2: %s", dev->error(dev));
+    want_run(&want, &nwant, &capwant, &top);
+    want_run(&want, &nwant, &capwant, &bottom);
+    want_run(&want, &nwant, &capwant, &second_page);
+    CHECK(dev->begin_page(dev, PAGE_W, PAGE_H) == 0 && furniture_group(dev, &other, &bottom) == 0 &&
+              dev->end_page(dev) == 0,
+          "groups page 3: %s", dev->error(dev));
+    want_run(&want, &nwant, &capwant, &other);
+    want_run(&want, &nwant, &capwant, &bottom);
+    CHECK(bl_pdf_save(pdf, first) == 0, "save: %s", bl_pdf_error(pdf));
+    /* Page 4: no group, a font first used after the save.  Pages 5 and 6:
+     * a group with an image and a rule; page 6 also an empty group. */
+    unsigned char px[2 * 2 * 3] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255};
+    bl_image img = {.refs = 1, .width = 2, .height = 2, .components = 3, .pixels = px};
+    CHECK(dev->begin_page(dev, PAGE_W, PAGE_H) == 0 && dev->glyph_run(dev, &arabic_line.run) == 0 &&
+              dev->end_page(dev) == 0,
+          "groups page 4: %s", dev->error(dev));
+    want_run(&want, &nwant, &capwant, &arabic_line);
+    for (int i = 0; i < 2; i++) {
+        CHECK(dev->begin_page(dev, PAGE_W, PAGE_H) == 0 && dev->group_begin(dev) == 0 &&
+                  dev->image(dev, &img, 100, 500, 40, 30) == 0 && dev->rule(dev, 100, 490, 140, 490, 1, NULL) == 0 &&
+                  dev->group_end(dev) == 0,
+              "groups page %d: %s", 5 + i, dev->error(dev));
+        if (i == 1)
+            CHECK(dev->group_begin(dev) == 0 && dev->group_end(dev) == 0, "empty group: %s", dev->error(dev));
+        CHECK(dev->end_page(dev) == 0, "end_page %d: %s", 5 + i, dev->error(dev));
+    }
+    CHECK(bl_pdf_save(pdf, second) == 0, "second save: %s", bl_pdf_error(pdf));
+    bl_pdf_free(pdf);
+    CHECK(img.refs == 1, "the image's reference is given back (%d)", img.refs);
+
+    bl_buf out = {0}, page = {0};
+    const char *files[] = {first, second};
+    for (int f = 0; f < 2; f++)
+        if (access(PDFCHECK, R_OK) == 0) {
+            snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, files[f]);
+            int rc = bl_test_run(cmd, &out);
+            CHECK(rc == 0, "pdfcheck %s rc=%d:\n%s", files[f], rc, out.data);
+        }
+    if (has_tool("qpdf")) {
+        /* The first save: two forms (pages 1 and 2 share one). */
+        snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable %s - 2>/dev/null", first);
+        bl_test_run(cmd, &out);
+        CHECK(count_in(out.data, out.len, "/Subtype /Form") == 2, "first save: %zu forms, want 2",
+              count_in(out.data, out.len, "/Subtype /Form"));
+        /* The second: three, each page's in its /XObject resources; none on
+         * page 4, and the empty group on page 6 adds nothing. */
+        snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable %s - 2>/dev/null", second);
+        bl_test_run(cmd, &out);
+        CHECK(count_in(out.data, out.len, "/Subtype /Form") == 3, "second save: %zu forms, want 3",
+              count_in(out.data, out.len, "/Subtype /Form"));
+        unsigned form[7] = {0};
+        for (int i = 1; i <= 6; i++) {
+            qdf_page(&out, i, &page);
+            unsigned o[2];
+            size_t n = refs_to(&page, "/X1 ", o, 2);
+            if (i == 4)
+                CHECK(page.len > 1 && !strstr(page.data, "/XObject"), "page 4 has no /XObject resources:\n%s",
+                      page.data);
+            else {
+                CHECK(n == 1 && refs_to(&page, "/X2 ", o + 1, 1) == 0, "page %d shows one form (%zu)", i, n);
+                form[i] = n ? o[0] : 0;
+            }
+        }
+        CHECK(form[1] && form[1] == form[2], "pages 1 and 2 show the same form (%u, %u)", form[1], form[2]);
+        CHECK(form[3] && form[3] != form[1], "page 3's other banner is another form (%u)", form[3]);
+        CHECK(form[5] && form[5] == form[6] && form[5] != form[1] && form[5] != form[3],
+              "pages 5 and 6 show a third form (%u, %u)", form[5], form[6]);
+        /* The image form names the image in its own resources. */
+        unsigned im;
+        CHECK(refs_to(&out, "/Im1 ", &im, 1) == 1, "the image is in one form's /XObject resources");
+        /* Forms with text name the document's /Font dictionary, as pages do. */
+        unsigned fonts[8];
+        size_t nf = refs_to(&out, "/Font ", fonts, 8);
+        int one = 1;
+        for (size_t i = 1; i < nf && i < 8; i++)
+            one = one && fonts[i] == fonts[0];
+        CHECK(nf == 5 && one, "pages 1, 2 and 4 and the banner forms name one /Font dictionary (%zu entries)", nf);
+    }
+    /* The forms' content is deflated, like the pages'. */
+    {
+        bl_buf raw = {0};
+        slurp(second, &raw);
+        size_t forms = 0, flate = 0;
+        const char *end = raw.data + raw.len;
+        for (const char *q = find_bytes(raw.data, end, "/Subtype /Form"); q; q = find_bytes(q + 1, end, "/Subtype /Form")) {
+            const char *st = find_bytes(q, end, "stream"), *fl = find_bytes(q, end, "/FlateDecode");
+            forms++;
+            flate += st && fl && fl < st;
+        }
+        CHECK(forms == 3 && flate == 3, "%zu of %zu forms deflated", flate, forms);
+        bl_buf_free(&raw);
+    }
+
+    /* Text on every page that shows a banner (pdftotext reads forms). */
+    const char *words[7][2] = {{NULL, NULL},          {"פנימי", "אחרי"}, {"פנימי", "Second"}, {"ביותר", "פנימי"},
+                               {"السلام", NULL}, {NULL, NULL},            {NULL, NULL}};
+    for (int i = 1; i <= 4; i++) {
+        snprintf(cmd, sizeof cmd, "pdftotext -f %d -l %d -enc UTF-8 %s - 2>&1", i, i, second);
+        CHECK(bl_test_run(cmd, &out) == 0, "pdftotext runs");
+        for (int k = 0; k < 2; k++)
+            CHECK(!words[i][k] || strstr(out.data, words[i][k]), "page %d: pdftotext finds '%s':\n%s", i,
+                  words[i][k], out.data);
+    }
+
+    /* Every glyph where it was asked to be (forms included), and in its
+     * own font and colour: the banners red Hebrew on every page, the line
+     * after the group red Hebrew too, after blue Latin. */
+    if (has_tool("mutool")) {
+        snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null", second);
+        CHECK(bl_test_run(cmd, &out) == 0, "mutool trace runs");
+        traced *tr;
+        size_t nt = parse_trace(out.data, &tr);
+        double maxerr = 0;
+        size_t bad = 0;
+        for (size_t i = 0; i < nt && i < nwant; i++) {
+            maxerr = fmax(maxerr, fmax(fabs(tr[i].x - want[i].x), fabs(tr[i].y - want[i].y)));
+            bad += tr[i].gid != want[i].gid;
+        }
+        printf("groups: max position error (mutool trace): %.6f pt over %zu glyphs\n", maxerr, nt);
+        CHECK(nt == nwant && bad == 0 && maxerr < 0.003, "mutool: %zu of %zu glyphs, %zu ids differ, max error %.6f pt",
+              nt, nwant, bad, maxerr);
+        /* page 1: body, top, bottom, after; page 2: top, bottom, ... */
+        size_t spans[][2] = {{body.n, body.n + top.n + bottom.n + after.n},
+                             {after_at + after.n, after_at + after.n + top.n + bottom.n},
+                             {after_at + after.n + top.n + bottom.n + second_page.n,
+                              after_at + after.n + top.n + bottom.n + second_page.n + other.n + bottom.n}};
+        for (size_t s = 0; s < 3; s++)
+            for (size_t i = spans[s][0]; i < spans[s][1] && i < nt; i++) {
+                int ok = strstr(tr[i].font, "Hebrew") && fabs(tr[i].rgb[0] - red[0]) < 0.01 && tr[i].rgb[2] < 0.01;
+                CHECK(ok, "glyph %zu: font %s colour %g %g %g, want red Hebrew", i, tr[i].font, tr[i].rgb[0],
+                      tr[i].rgb[1], tr[i].rgb[2]);
+                if (!ok)
+                    break;
+            }
+        CHECK(nt > 0 && strstr(tr[0].font, "NotoSerif-") && fabs(tr[0].rgb[2] - blue[2]) < 0.01,
+              "body text is blue Latin (%s)", nt ? tr[0].font : "");
+        CHECK(count_in(out.data, out.len, "<fill_image") == 2, "the image is drawn on pages 5 and 6");
+        free(tr);
+    }
+    free(want);
+    bl_buf_free(&page);
+    line *lines[] = {&body, &top, &bottom, &other, &after, &second_page, &arabic_line};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        free_line(lines[i]);
+
+    /* Uncompressed: the form's content as written, Tf, colour and Tc of its
+     * own; a page of another size makes another form (its /BBox). */
+    {
+        bl_pdf_info plain = {.compress = 0};
+        pdf = bl_pdf_new(&plain);
+        dev = bl_pdf_device(pdf);
+        line t = shape(hebrew, "שמור", 1, "he", 100, 150, 10);
+        memcpy(t.run.rgb, red, sizeof red);
+        double sizes[3][2] = {{300, 200}, {300, 200}, {400, 200}};
+        for (int i = 0; i < 3; i++)
+            CHECK(dev->begin_page(dev, sizes[i][0], sizes[i][1]) == 0 && dev->group_begin(dev) == 0 &&
+                      dev->glyph_run(dev, &t.run) == 0 && dev->group_end(dev) == 0 && dev->end_page(dev) == 0,
+                  "uncompressed group page %d: %s", i + 1, dev->error(dev));
+        char plainpath[600];
+        snprintf(plainpath, sizeof plainpath, "%s/groups-plain.pdf", dir);
+        CHECK(bl_pdf_save(pdf, plainpath) == 0, "save: %s", bl_pdf_error(pdf));
+        bl_pdf_free(pdf);
+        free_line(&t);
+        bl_buf raw = {0};
+        slurp(plainpath, &raw);
+        CHECK(count_in(raw.data, raw.len, "/Subtype /Form") == 2 && count_in(raw.data, raw.len, "/X1 Do") == 3,
+              "uncompressed: 2 forms (two page sizes), shown 3 times");
+        CHECK(count_in(raw.data, raw.len, "BT\n0.7 0 0 rg\n/F1 10 Tf\n100 150 Td 0 Tc[") == 2,
+              "each form sets its colour, font and Tc (0) itself");
+        bl_buf_free(&raw);
+        if (access(PDFCHECK, R_OK) == 0) {
+            snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, plainpath);
+            int rc = bl_test_run(cmd, &out);
+            CHECK(rc == 0, "pdfcheck %s rc=%d:\n%s", plainpath, rc, out.data);
+        }
+    }
+
+    /* Misuse: an error with a message, the document still usable
+     * (uncompressed, to count text objects below). */
+    bl_pdf_info plain = {.compress = 0};
+    pdf = bl_pdf_new(&plain);
+    dev = bl_pdf_device(pdf);
+    CHECK(dev->group_begin(dev) == -1 && strstr(dev->error(dev), "no page"), "group before a page: %s",
+          dev->error(dev));
+    CHECK(dev->begin_page(dev, 300, 200) == 0 && dev->group_begin(dev) == 0, "begin: %s", dev->error(dev));
+    CHECK(dev->group_begin(dev) == -1 && strstr(dev->error(dev), "nest"), "nested group: %s", dev->error(dev));
+    CHECK(dev->group_end(dev) == 0, "the open group ends: %s", dev->error(dev));
+    CHECK(dev->group_end(dev) == -1 && strstr(dev->error(dev), "no group"), "group_end without a group: %s",
+          dev->error(dev));
+    /* A group dropped by end_page in the middle of its text: the page
+     * goes on, with the group's drawing gone and valid content. */
+    line kept = shape(latin, "Kept", 0, "en", 20, 150, 12), lost = shape(latin, "Lost", 0, "en", 20, 100, 12);
+    CHECK(dev->glyph_run(dev, &kept.run) == 0 && dev->group_begin(dev) == 0 &&
+              dev->rule(dev, 10, 10, 100, 10, 1, NULL) == 0 && dev->glyph_run(dev, &lost.run) == 0,
+          "group: %s", dev->error(dev));
+    CHECK(dev->end_page(dev) == -1 && strstr(dev->error(dev), "group"), "end_page with a group open: %s",
+          dev->error(dev));
+    CHECK(dev->end_page(dev) == 0, "the page ends after that: %s", dev->error(dev));
+    char dropped[600];
+    snprintf(dropped, sizeof dropped, "%s/group-dropped.pdf", dir);
+    CHECK(bl_pdf_save(pdf, dropped) == 0, "save after a dropped group: %s", bl_pdf_error(pdf));
+    if (access(PDFCHECK, R_OK) == 0) {
+        snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, dropped);
+        int rc = bl_test_run(cmd, &out);
+        CHECK(rc == 0, "pdfcheck %s rc=%d:\n%s", dropped, rc, out.data);
+    }
+    bl_buf raw = {0};
+    slurp(dropped, &raw);
+    size_t bt = count_in(raw.data, raw.len, "BT\n"), et = count_in(raw.data, raw.len, "ET\n");
+    CHECK(bt == 1 && et == 1, "one text object, ended once (BT %zu, ET %zu)", bt, et);
+    bl_buf_free(&raw);
+    snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s - 2>&1", dropped);
+    bl_test_run(cmd, &out);
+    CHECK(strstr(out.data, "Kept") && !strstr(out.data, "Lost"), "the dropped group's text is gone:\n%s", out.data);
+    free_line(&kept);
+    free_line(&lost);
+    CHECK(dev->begin_page(dev, 300, 200) == 0 && dev->group_begin(dev) == 0 &&
+              dev->rule(dev, 10, 10, 100, 10, 1, NULL) == 0,
+          "a group left open: %s", dev->error(dev));
+    bl_pdf_free(pdf); /* with the group open: nothing leaks (ASan) */
+    bl_buf_free(&out);
+}
+
 static void check_fmt(double v, int dec, const char *want)
 {
     char buf[32];
@@ -1132,6 +1484,14 @@ int main(void)
         snprintf(want, sizeof want, "<%04X> <00A0>", latin->num_glyphs);
         CHECK(strstr(out.data, want) != NULL, "ToUnicode maps alias code %04X to U+00A0", latin->num_glyphs);
         CHECK(strstr(out.data, "/CIDToGIDMap /Identity") != NULL, "fonts without aliases use /Identity");
+        /* One /Font dictionary for the document, named by the two pages
+         * that show text (not by the empty page or the one with a rule). */
+        unsigned fo[4];
+        size_t nfo = refs_to(&out, "/Font ", fo, 4);
+        CHECK(nfo == 2 && fo[0] == fo[1], "%zu /Font resource entries (want 2, one dictionary)", nfo);
+        CHECK(refs_to(&out, "/F1 ", fo, 4) == 1 && refs_to(&out, "/F2 ", fo, 4) == 1 &&
+                  refs_to(&out, "/F3 ", fo, 4) == 1 && refs_to(&out, "/F4 ", fo, 4) == 0,
+              "the three fonts are listed once each");
     }
 
     /* 5. Text in logical order. */
@@ -1261,7 +1621,10 @@ int main(void)
     /* 9. Page sizes. */
     check_page_sizes(latin, dir);
 
-    /* 10. A document without pages is an error. */
+    /* 10. Groups as Form XObjects. */
+    check_groups(latin, hebrew, arabic, dir);
+
+    /* 11. A document without pages is an error. */
     bl_pdf *empty = bl_pdf_new(NULL);
     CHECK(bl_pdf_save(empty, path3) == -1 && strstr(bl_pdf_error(empty), "no pages"), "empty document: %s",
           bl_pdf_error(empty));
