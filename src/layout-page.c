@@ -6,7 +6,6 @@
 #include "text.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -584,86 +583,6 @@ static int preshape(ctx *c, langctx *lc, const bl_section *sec)
     return 0;
 }
 
-/* The second language's paragraphs are shaped on another thread while the
- * first language's are shaped here.  That thread gives no diagnostics and
- * touches nothing shared: it shapes with copies of the styles that have no
- * "seen" set, and keeps its results to itself.  Afterwards a paragraph it
- * could not shape cleanly (a character no font has, an error) is shaped
- * again here, so warnings come out exactly as from preshape, in order. */
-typedef struct quiet_job {
-    langctx *lc;
-    const bl_section *sec;
-    bl_text_style st[K_COUNT];
-    bl_shaped ***pre;           /* like langctx.pre */
-} quiet_job;
-
-static void *preshape_quiet(void *arg)
-{
-    quiet_job *q = arg;
-    const bl_section *sec = q->sec;
-    for (int k = 0; k < K_COUNT; k++) {
-        q->st[k] = q->lc->st[k];
-        q->st[k].seen = NULL;
-    }
-    q->pre = calloc(sec->nblocks + 1, sizeof *q->pre);
-    for (size_t bi = 0; q->pre && bi < sec->nblocks; bi++) {
-        const bl_block *blk = &sec->blocks[bi];
-        if (blk->kind == BL_BLOCK_RULE || !blk->nparas || !(q->pre[bi] = calloc(blk->nparas, sizeof **q->pre)))
-            continue;
-        for (size_t k = 0; k < blk->nparas; k++) {
-            const bl_para *pa = &blk->paras[k];
-            if (pa->len)
-                q->pre[bi][k] = bl_text_shape(pa->text, pa->len, pa->spans, pa->nspans, q->lc->lang,
-                                              q->lc->rtl ? BL_DIR_RTL : BL_DIR_LTR, &q->st[para_kind(blk)], NULL,
-                                              NULL, pa->src_off);
-        }
-    }
-    return NULL;
-}
-
-/* preshape for a section whose paragraphs preshape_quiet may have shaped:
- * takes those that shaped cleanly (freeing the job's arrays), shapes the
- * rest. */
-static int preshape_from(ctx *c, langctx *lc, const bl_section *sec, quiet_job *q)
-{
-    int rc = 0;
-    lc->pre = calloc(sec->nblocks + 1, sizeof *lc->pre);
-    if (!lc->pre)
-        rc = -1;
-    else
-        lc->npre = sec->nblocks;
-    for (size_t bi = 0; bi < sec->nblocks; bi++) {
-        const bl_block *blk = &sec->blocks[bi];
-        bl_shaped **mine = q->pre ? q->pre[bi] : NULL;
-        if (!rc && blk->kind != BL_BLOCK_RULE && blk->nparas && !(lc->pre[bi] = calloc(blk->nparas, sizeof **lc->pre)))
-            rc = -1;
-        for (size_t k = 0; mine && k < blk->nparas; k++) {
-            bl_shaped *s = mine[k];
-            const bl_para *pa = &blk->paras[k];
-            if (!rc && s && !s->missing && !bl_grow(&c->shaped, &c->cap_shaped, c->nshaped + 1, sizeof *c->shaped)) {
-                s->style = &lc->st[para_kind(blk)]; /* the real style, "seen" set and all */
-                c->shaped[c->nshaped++] = lc->pre[bi][k] = s;
-            } else {
-                bl_shaped_free(s);
-                if (!rc && pa->len &&
-                    !(lc->pre[bi][k] = shape(c, lc, para_kind(blk), pa->text, pa->len, pa->spans, pa->nspans,
-                                             pa->src_off)))
-                    rc = -1;
-            }
-        }
-        for (size_t k = 0; !mine && !rc && blk->kind != BL_BLOCK_RULE && k < blk->nparas; k++) {
-            const bl_para *pa = &blk->paras[k];
-            if (pa->len && !(lc->pre[bi][k] = shape(c, lc, para_kind(blk), pa->text, pa->len, pa->spans,
-                                                     pa->nspans, pa->src_off)))
-                rc = -1;
-        }
-        free(mine);
-    }
-    free(q->pre);
-    q->pre = NULL;
-    return rc;
-}
-
 static int build_block(ctx *c, group *g, langctx *lc, const bl_block *blk, int bi, double w)
 {
     const bl_layout *l = c->l;
@@ -1187,40 +1106,12 @@ int bl_layout_bulletin(const bl_bulletin *b, const bl_layout *l, bl_device *dev,
             goto done;
         }
     }
-    {
-        int nl = l->arrangement == BL_ARR_SINGLE ? (b->nlangs > 0) : b->nlangs;
-        quiet_job q = {0};
-        pthread_t qt;
-        int quiet = 0;
-        if (nl >= 2 && bl_helpers()) {
-            q.lc = &c->lc[1];
-            q.sec = &b->sections[1];
-            quiet = pthread_create(&qt, NULL, preshape_quiet, &q) == 0;
-        }
-        int prc = 0;
-        for (int i = 0; i < nl; i++) {
-            if (i == 1 && quiet) {
-                pthread_join(qt, NULL);
-                quiet = 0;
-                if (!prc)
-                    prc = preshape_from(c, &c->lc[1], &b->sections[1], &q);
-            } else if (!prc) {
-                prc = preshape(c, &c->lc[i], &b->sections[i]);
-            }
-        }
-        /* Whatever the job shaped that preshape_from did not take. */
-        for (size_t bi = 0; q.pre && bi < b->sections[1].nblocks; bi++) {
-            for (size_t k = 0; q.pre[bi] && k < b->sections[1].blocks[bi].nparas; k++)
-                bl_shaped_free(q.pre[bi][k]);
-            free(q.pre[bi]);
-        }
-        free(q.pre);
-        if (prc) {
+    for (int i = 0; i < b->nlangs && (l->arrangement != BL_ARR_SINGLE || i == 0); i++)
+        if (preshape(c, &c->lc[i], &b->sections[i])) {
             if (c->oom)
                 goto oom;
             goto fail;
         }
-    }
     double text_x = l->margin_inner, text_w = l->page_w - l->margin_inner - l->margin_outer;
     int parallel = l->arrangement == BL_ARR_PARALLEL && b->nlangs >= 2;
     if (parallel) {

@@ -147,7 +147,7 @@ check "emoji: renders" [ $rc -eq 0 ]
 check "emoji: one warning naming U+1F680 and the line" \
   sh -c "[ \$(grep -c 'warning: no font has U+1F680' '$T/err') -eq 1 ] && grep -q 'emoji.md:6:1: warning' '$T/err'"
 
-# Both languages: the second is shaped on another thread, yet the warnings come
+# Both languages: the warnings come
 # in source order and a character warns once per bulletin.
 printf -- '---\nlanguages: [en, he]\ndate: 2021-11-24\ntitle: {en: T, he: T}\n---\n::: en\nA rocket \360\237\232\200 here.\n\nSecond \360\237\232\201 para.\n:::\n::: he\nטיל \360\237\232\202 כאן.\n\nשני \360\237\232\200 \360\237\232\203.\n:::\n' > "$T/emoji2.md"
 "$BIN" "$T/emoji2.md" -o "$T/emoji2.pdf" 2>"$T/err"; rc=$?
