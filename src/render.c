@@ -259,10 +259,10 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         bl_layout_stats st = {0};
         if (bl_layout_bulletin(bs[i], l, dev, &d, &st))
             failed = 1;
-        if (warming)
-            pthread_join(warm_thread, NULL); /* it borrows the layout's paths */
         else if (nsources > 1)
             bl_pdf_bookmark(pdf, page, bl_text_get(&bs[i]->title, 0));
+        if (warming)
+            pthread_join(warm_thread, NULL); /* it borrows the layout's paths */
         page += st.pages;
         bl_layout_free(l);
         bl_bulletin_free(bs[i]); /* the PDF and the trace keep copies of what they need */
