@@ -63,6 +63,8 @@ typedef struct loader {
     int errors;                          /* errors this load reported */
     int broken;                          /* a file of the chain could not be read or parsed */
     bl_file *files[MAX_EXTENDS + 1];     /* every file read; positions point into them */
+    struct stat st[MAX_EXTENDS + 1];     /* each file as it was just before it was read */
+    int stat_ok[MAX_EXTENDS + 1];
     int nfiles;
     char *chain[MAX_EXTENDS + 1];        /* real paths of the files being loaded */
     const char *chain_name[MAX_EXTENDS + 1];
@@ -1427,6 +1429,9 @@ static lstate *load_file(loader *ld, const char *path, int depth, pctx *from, ya
         free(real);
         return NULL;
     }
+    /* Stat before reading: an edit in between then looks like a change
+     * later (a reload), never like the old file (a stale layout). */
+    ld->stat_ok[ld->nfiles] = stat(path, &ld->st[ld->nfiles]) == 0;
     bl_file *f = bl_file_read(path, MAX_LAYOUT_BYTES, why, sizeof why);
     if (!f) {
         err_at(ld, where, "cannot read layout '%s': %s", path, why);
@@ -1653,13 +1658,15 @@ bl_layout *bl_layout_load(const char *name_or_path, bl_diag *d)
         l->path = bl_strdup(path);
         l->srcs = calloc((size_t)ld.nfiles + 1, sizeof *l->srcs);
         for (int i = 0; l->srcs && i < ld.nfiles; i++) {
-            struct stat st;
+            const struct stat *st = &ld.st[i];
             struct bl_layout_src *src = &l->srcs[l->nsrcs];
-            if (stat(ld.files[i]->name, &st) || !(src->path = bl_strdup(ld.files[i]->name)))
-                continue; /* unknown: bl_layout_unchanged then says changed */
-            src->size = (long long)st.st_size;
-            src->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-            src->ino = (long long)st.st_ino;
+            if (!ld.stat_ok[i] || !(src->path = bl_strdup(ld.files[i]->name))) {
+                l->srcs_incomplete = 1; /* bl_layout_unchanged then always says changed */
+                continue;
+            }
+            src->size = (long long)st->st_size;
+            src->mtime_ns = (long long)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+            src->ino = (long long)st->st_ino;
             l->nsrcs++;
         }
         if (!l->name || !l->path || !l->srcs) {
@@ -1677,6 +1684,8 @@ bl_layout *bl_layout_load(const char *name_or_path, bl_diag *d)
 
 int bl_layout_unchanged(const bl_layout *l)
 {
+    if (l->srcs_incomplete)
+        return 0;
     for (int i = 0; i < l->nsrcs; i++) {
         struct stat st;
         const struct bl_layout_src *src = &l->srcs[i];

@@ -59,12 +59,15 @@ typedef struct bl_layout {
     bl_lang_cfg langs[BL_MAX_LANG_CFG];
     int nlangs;
     /* The files it was read from (itself and what it extends), as they were
-     * then: bl_layout_unchanged tells whether a cached copy is still good. */
+     * then: bl_layout_unchanged tells whether a cached copy is still good.
+     * Font and image paths are resolved when the layout loads and are not
+     * watched: a font file added next to a cached layout later is not seen. */
     struct bl_layout_src {
         char *path;
         long long size, mtime_ns, ino;
     } *srcs;
     int nsrcs;
+    int srcs_incomplete;      /* a file could not be recorded: never "unchanged" */
     int refs;                 /* bl_layout_keep / bl_layout_free (atomic) */
 } bl_layout;
 

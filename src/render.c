@@ -240,8 +240,9 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         char key[4200];
         snprintf(key, sizeof key, "%s|%s|%s|%s", o->layout ? o->layout : "", bs[i]->layout ? bs[i]->layout : "",
                  bs[i]->nlangs > 1 ? "m" : "1", o->lang ? "l" : "");
-        /* A layout path relative to the source's folder differs by source. */
-        int relative = !o->layout && bs[i]->layout && strchr(bs[i]->layout, '/') && bs[i]->layout[0] != '/';
+        /* A layout path relative to the source's folder (any path layout_for
+         * resolves there, "custom.yaml" too) differs by source. */
+        int relative = !o->layout && bs[i]->layout && is_path(bs[i]->layout) && bs[i]->layout[0] != '/';
         bl_layout *l = relative ? NULL : cached_layout(key);
         if (!l) {
             int warnings = d.warnings;

@@ -164,9 +164,9 @@ static void state_destroy(shape_state *t)
     free(t);
 }
 
-/* States of threads that ended, caches and all, for the next thread: the
- * layout shapes each bulletin's second language on a short-lived thread,
- * which would otherwise start with an empty cache every time. */
+/* States of threads that ended, caches and all, for the next thread (a
+ * library caller that renders on short-lived threads would otherwise start
+ * with empty caches every time). */
 #define STATE_POOL 8
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static shape_state *pool[STATE_POOL];
@@ -250,7 +250,11 @@ void bl_text_word_cache_stats(unsigned long *hits, unsigned long *misses)
 }
 
 /* 1 when no lookup of the face's GSUB or GPOS involves its space glyph and
- * HarfBuzz will not kern with a legacy kern table or shape with AAT tables. */
+ * HarfBuzz will not kern with a legacy kern table or shape with AAT tables.
+ * Limit (shared with browsers' word caches): hb_ot_layout_lookup_collect_glyphs
+ * does not report glyphs of class 0 in class-based rules (PairPos format 2,
+ * context format 2), so a font whose such rule matched "any glyph, space
+ * included" across a word boundary would pass; the Noto fonts have none. */
 static int space_free(const bl_face *f)
 {
     hb_codepoint_t sp;
@@ -501,7 +505,13 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
     shape_state *t = shaping_state();
     if (!t)
         return -1;
-    if (!cache_usable(face, st, b - a))
+    /* A right-to-left script in a left-to-right run: HarfBuzz keeps the
+     * buffer left-to-right only when it holds digits and no letters
+     * (hb_ensure_native_direction), a property of the whole run that a
+     * word alone need not share. */
+    const char *sn = script >= 0 ? uscript_getShortName((UScriptCode)script) : NULL;
+    int rtl_script = sn && hb_script_get_horizontal_direction(hb_script_from_string(sn, -1)) == HB_DIRECTION_RTL;
+    if ((!rtl && rtl_script) || !cache_usable(face, st, b - a))
         return shape_direct(t, text, len, a, b, rtl, script, lang, face, st, g, ng, cap);
     const size_t ng0 = *ng;
     const double k = st->size / face->upem;
@@ -584,7 +594,7 @@ static int hyphenate_cached(const bl_hyphenator *h, const char *w, size_t n, int
         }
     }
     int ret = bl_hyphenate(h, w, n, lmin, rmin, pts);
-    if (ret < -128 || ret > 127)
+    if (ret < 0 || ret > 127) /* errors are not kept (pts may be unset) */
         return ret;
     if (t->hc_entries >= HC_MAX_ENTRIES || t->hc_used + 2 * n + 1 > HC_ARENA) { /* full: start over */
         memset(t->hc_slot, 0, HC_SLOTS * sizeof *t->hc_slot);

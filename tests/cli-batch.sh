@@ -43,6 +43,17 @@ for n in enhe frar x.en-fr; do
 done
 check "-j 2: no temporary files left" no_temp "$T/out"
 
+# ---- a layout named relative to each source's folder is that folder's --------
+mkdir -p "$T/rel/a" "$T/rel/b"
+printf 'extends: parallel\npage: {size: A4}\n' > "$T/rel/a/custom.yaml"
+printf 'extends: parallel\npage: {size: A5}\n' > "$T/rel/b/custom.yaml"
+for d in a b; do
+  sed 's/^languages:/layout: custom.yaml\nlanguages:/' "$T/src/enhe.md" > "$T/rel/$d/doc$d.md"
+done
+"$BIN" -j 1 --outdir "$T/rel/out" "$T/rel/a/doca.md" "$T/rel/b/docb.md" 2>/dev/null
+check "-j 1: each source's own custom.yaml (A4, then A5)" \
+  sh -c "pdfinfo '$T/rel/out/doca.pdf' | grep -q 'Page size: *595' && pdfinfo '$T/rel/out/docb.pdf' | grep -q 'Page size: *419'"
+
 # ---- reproducible bytes: the same source three times in one batch (the later
 # ones reuse the process's cached layout and subset font files) ----------------
 mkdir -p "$T/same"
