@@ -109,8 +109,13 @@ static void cache_layout(const char *key, bl_layout *l)
     pthread_mutex_unlock(&layout_lock);
 }
 
+/* The process's first render starts a warm-up (warm_start, below); the
+ * faces it warms go with bulletin_shutdown, so a later render warms again. */
+static int warmed;
+
 void bulletin_shutdown(void)
 {
+    __atomic_store_n(&warmed, 0, __ATOMIC_RELEASE); /* the faces go: the next render warms again */
     pthread_mutex_lock(&layout_lock);
     for (int k = 0; k < LAYOUT_CACHE; k++) {
         free(layout_cache[k].key);
@@ -150,8 +155,7 @@ static void *warm_main(void *arg)
 
 static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pthread_t *t)
 {
-    static int once;
-    if (!bl_helpers() || __atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
+    if (!bl_helpers() || __atomic_exchange_n(&warmed, 1, __ATOMIC_ACQ_REL))
         return 0;
     w->n = 0;
     for (int i = 0; i < b->nlangs; i++) {
