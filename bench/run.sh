@@ -1,8 +1,9 @@
 #!/bin/sh
 # The benchmark behind `make bench`: bench/run.sh BUILD_DIR (build/bench, which
 # holds the optimised bulletin, runner and floor).  Generates its inputs under
-# BUILD_DIR/in, runs every case after a warm-up, prints a table and checks the
-# targets of issue 5.  A missed target is reported, never an error: the exit
+# BUILD_DIR/in, runs every case after a warm-up (the two cases compared with a
+# floor by turns with it, see paired), prints a table and checks the targets of
+# issue 5.  A missed target is reported, never an error: the exit
 # status is 0 unless something could not run at all.
 #
 # Environment: RUNS (timed runs per case, default 11; the 2,000-page slope
@@ -56,6 +57,36 @@ time_case() {
   fi
   T_MED=$1 T_MIN=$2 T_MAX=$3 RSS_KB=$4 CPU_MS=$5
 }
+# Our case and its floor, run by turns (one run of each, N times, after the
+# warm-ups), so that both see the same moments of a shared machine; then
+# medians.  paired NAME WARMUP RUNS "FLOOR ARGS" CMD... -> as time_case, and
+# F_MED F_SHAPE F_ZIP F_GLYPHS F_CPU for the floor.
+median() { sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+paired() {
+  name=$1 w=$2 n=$3 fargs=$4; shift 4
+  "$B/runner" -w "$w" -n 1 -- "$@" >/dev/null 2>"$OUT/$name.err" </dev/null || true
+  "$B/floor" -w "$w" -n 1 $fargs >/dev/null
+  : > "$OUT/$name.ours"; : > "$OUT/$name.floor"
+  k=0
+  while [ $k -lt "$n" ]; do
+    "$B/runner" -w 0 -n 1 -- "$@" 2>"$OUT/$name.err" </dev/null >> "$OUT/$name.ours" || true
+    "$B/floor" -w 0 -n 1 $fargs >> "$OUT/$name.floor"
+    k=$((k + 1))
+  done
+  if [ "$(awk 'NF == 5' "$OUT/$name.ours" | wc -l)" -ne "$n" ]; then
+    echo "bench: case '$name' failed:" >&2; head -n 20 "$OUT/$name.err" >&2; exit 1
+  fi
+  T_MED=$(awk '{print $1}' "$OUT/$name.ours" | median)
+  T_MIN=$(awk '{print $1}' "$OUT/$name.ours" | sort -n | head -n 1)
+  T_MAX=$(awk '{print $1}' "$OUT/$name.ours" | sort -n | tail -n 1)
+  RSS_KB=$(awk '{print $4}' "$OUT/$name.ours" | sort -n | tail -n 1)
+  CPU_MS=$(awk '{print $5}' "$OUT/$name.ours" | median)
+  F_MED=$(awk '{print $1}' "$OUT/$name.floor" | median)
+  F_SHAPE=$(awk '{print $4}' "$OUT/$name.floor" | median)
+  F_ZIP=$(awk '{print $5}' "$OUT/$name.floor" | median)
+  F_GLYPHS=$(awk 'NR == 1 {print $6}' "$OUT/$name.floor")
+  F_CPU=$(awk '{print $10}' "$OUT/$name.floor" | median)
+}
 ROWS=$OUT/rows.txt; : > "$ROWS"
 # row CASE PAGES OUTPUT_BYTES FLOOR_MS
 row() {
@@ -69,18 +100,19 @@ echo "bench: $(uname -m), $(nproc) processors; $RUNS timed runs per case after a
 time_case startup 3 "$RUNS" "$BIN" --version
 row "start-up (bulletin --version)" 0 0 0
 
-time_case one 3 $((RUNS * 2 + 1)) "$BIN" "$SAMPLE" -o "$OUT/one.pdf"
+# The output's pages and content bytes first (the floor deflates as many).
+"$BIN" "$SAMPLE" -o "$OUT/one.pdf" 2>/dev/null
 P1=$(pages "$OUT/one.pdf") S1=$(bytes "$OUT/one.pdf") C1=$(content_bytes "$OUT/one.pdf")
-set -- $("$B/floor" -w 3 -n "$RUNS" -p "$P1" -c "$C1" "$LATIN" "$HEBREW" "$SAMPLE")
-F1=$1 F1_SHAPE=$4 F1_ZIP=$5 G1=$6 F1_CPU=${10}
+paired one 3 $((RUNS * 2 + 1)) "-p $P1 -c $C1 $LATIN $HEBREW $SAMPLE" "$BIN" "$SAMPLE" -o "$OUT/one.pdf"
+F1=$F_MED F1_SHAPE=$F_SHAPE F1_ZIP=$F_ZIP G1=$F_GLYPHS F1_CPU=$F_CPU
 row "1 bulletin" "$P1" "$S1" "$F1"
 ONE_MED=$T_MED
 
 # -j 1: every part of the work on the one thread (no helper threads).
-time_case packet 1 "$RUNS" "$BIN" -j 1 $PACKET -o "$OUT/packet.pdf"
+"$BIN" -j 1 $PACKET -o "$OUT/packet.pdf" 2>/dev/null
 PP=$(pages "$OUT/packet.pdf") SP=$(bytes "$OUT/packet.pdf") CP=$(content_bytes "$OUT/packet.pdf")
-set -- $("$B/floor" -w 1 -n "$RUNS" -p "$PP" -c "$CP" "$LATIN" "$HEBREW" $PACKET)
-FP=$1 FP_SHAPE=$4 FP_ZIP=$5 GP=$6 FP_CPU=${10}
+paired packet 1 "$RUNS" "-p $PP -c $CP $LATIN $HEBREW $PACKET" "$BIN" -j 1 $PACKET -o "$OUT/packet.pdf"
+FP=$F_MED FP_SHAPE=$F_SHAPE FP_ZIP=$F_ZIP GP=$F_GLYPHS FP_CPU=$F_CPU
 row "packet, 1 PDF, 1 thread (-j 1)" "$PP" "$SP" "$FP"
 PACKET_MED=$T_MED PACKET_RSS=$RSS_KB PACKET_CPU=$CPU_MS
 
