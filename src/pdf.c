@@ -134,6 +134,13 @@ struct bl_pdf {
     z_stream z;      /* reused for every page's content stream */
     int z_ready;
     bl_buf zbuf;     /* one page's deflated content */
+    /* With helper threads allowed (bl_helpers), pages are deflated on a
+     * second thread: it only runs zlib on a copy of a page's bytes; this
+     * thread installs the result in libharu's stream (libharu's memory
+     * manager is not thread-safe), in page order, at a later end_page or at
+     * the save.  At most ZQ pages wait. */
+    int async;
+    struct zq *zq;
     /* The open group, or NULL: libharu's page operators and ours write to
      * the page's attr->stream, which points at the group's stream until
      * group_end (page_stream is the page's own meanwhile).  The page's
@@ -283,6 +290,167 @@ static void set_deflated(HPDF_Dict dict, HPDF_Stream packed)
     dict->write_fn = write_flate_filter;
 }
 
+#define ZQ 4
+typedef struct zjob {
+    HPDF_Dict contents;        /* the page's content stream object */
+    HPDF_PageAttr attr;
+    bl_buf raw, out;
+    int state;                 /* 0 waiting, 1 deflated, -1 failed */
+} zjob;
+
+struct zq {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    zjob job[ZQ];              /* a ring: job[(head + i) % ZQ], i < count, in page order */
+    int head, count, stop;
+};
+
+static void *zq_main(void *arg)
+{
+    struct zq *q = arg;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    int ready = deflateInit(&z, BL_PDF_DEFLATE_LEVEL) == Z_OK;
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        zjob *j = NULL;
+        for (int i = 0; i < q->count && !j; i++)
+            if (q->job[(q->head + i) % ZQ].state == 0)
+                j = &q->job[(q->head + i) % ZQ];
+        if (!j) {
+            if (q->stop)
+                break;
+            pthread_cond_wait(&q->cond, &q->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&q->lock);
+        int ok = ready && deflateReset(&z) == Z_OK;
+        uLong bound = ok ? deflateBound(&z, (uLong)j->raw.len) : 0;
+        ok = ok && !bl_grow(&j->out.data, &j->out.cap, bound + 1, 1);
+        if (ok) {
+            z.next_in = (Bytef *)j->raw.data;
+            z.avail_in = (uInt)j->raw.len;
+            z.next_out = (Bytef *)j->out.data;
+            z.avail_out = (uInt)bound;
+            ok = deflate(&z, Z_FINISH) == Z_STREAM_END; /* the bound is room for all of it */
+            j->out.len = bound - z.avail_out;
+        }
+        pthread_mutex_lock(&q->lock);
+        j->state = ok ? 1 : -1;
+        pthread_cond_broadcast(&q->cond);
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (ready)
+        deflateEnd(&z);
+    return NULL;
+}
+
+/* Installs the oldest waiting page's deflated content, waiting for it. */
+static int zq_install_oldest(bl_pdf *p)
+{
+    struct zq *q = p->zq;
+    pthread_mutex_lock(&q->lock);
+    zjob *j = &q->job[q->head];
+    while (j->state == 0)
+        pthread_cond_wait(&q->cond, &q->lock);
+    pthread_mutex_unlock(&q->lock);
+    int rc = 0;
+    if (j->state < 0) {
+        rc = fail(p, "zlib failed on a page's content (out of memory?)");
+    } else {
+        HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)(j->out.len ? j->out.len : 1));
+        if (packed)
+            HPDF_Stream_Write(packed, (const HPDF_BYTE *)j->out.data, (HPDF_UINT)j->out.len);
+        if (!packed || hcheck(p, "storing a content stream")) {
+            HPDF_Stream_Free(packed);
+            rc = p->failed ? -1 : fail(p, "out of memory");
+        } else {
+            int was = j->attr->stream == j->contents->stream;
+            set_deflated(j->contents, packed); /* frees the raw stream */
+            if (was)
+                j->attr->stream = packed;
+        }
+    }
+    pthread_mutex_lock(&q->lock);
+    q->head = (q->head + 1) % ZQ;
+    q->count--;
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+/* Installs every waiting page (before the save). */
+static int zq_drain(bl_pdf *p)
+{
+    int rc = 0;
+    while (p->zq && p->zq->count)
+        rc |= zq_install_oldest(p);
+    return rc ? -1 : 0;
+}
+
+/* Hands raw (the open page's content) to the deflating thread; 1 when it
+ * took it, 0 when the page is to be deflated here, -1 after an error. */
+static int zq_put(bl_pdf *p, HPDF_PageAttr a, HPDF_Stream raw)
+{
+    if (!p->async)
+        return 0;
+    if (!p->zq) {
+        struct zq *q = calloc(1, sizeof *q);
+        if (!q)
+            return 0;
+        pthread_mutex_init(&q->lock, NULL);
+        pthread_cond_init(&q->cond, NULL);
+        if (pthread_create(&q->thread, NULL, zq_main, q)) {
+            pthread_mutex_destroy(&q->lock);
+            pthread_cond_destroy(&q->cond);
+            free(q);
+            p->async = 0;
+            return 0;
+        }
+        p->zq = q;
+    }
+    struct zq *q = p->zq;
+    if (q->count == ZQ && zq_install_oldest(p))
+        return -1;
+    zjob *j = &q->job[(q->head + q->count) % ZQ]; /* not the worker's: its state is not 0 */
+    j->raw.len = 0;
+    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(raw);
+    for (HPDF_UINT i = 0; i < nbuf; i++) {
+        HPDF_UINT len = 0;
+        HPDF_BYTE *in = HPDF_MemStream_GetBufPtr(raw, i, &len);
+        if (!in || bl_buf_append(&j->raw, in, len))
+            return 0; /* deflated here instead */
+    }
+    j->contents = a->contents;
+    j->attr = a;
+    pthread_mutex_lock(&q->lock);
+    j->state = 0;
+    q->count++;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    return 1;
+}
+
+static void zq_free(bl_pdf *p)
+{
+    struct zq *q = p->zq;
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->stop = 1;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    pthread_join(q->thread, NULL);
+    for (int i = 0; i < ZQ; i++) {
+        bl_buf_free(&q->job[i].raw);
+        bl_buf_free(&q->job[i].out);
+    }
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->cond);
+    free(q);
+    p->zq = NULL;
+}
+
 /* Replaces the open page's content stream by its deflated form, in a memory
  * stream of exactly that size: left to itself, libharu keeps every page's
  * raw content until the save and deflates it only while writing. */
@@ -298,6 +466,9 @@ static int deflate_page(bl_pdf *p)
     }
     if (!(a->contents->filter & HPDF_STREAM_FILTER_FLATE_DECODE) || raw->type != HPDF_STREAM_MEMORY)
         return 0; /* uncompressed output: libharu writes the stream as it is */
+    int taken = zq_put(p, a, raw);
+    if (taken)
+        return taken < 0 ? -1 : 0;
     HPDF_Stream packed = deflate_stream(p, raw, "a page's content");
     if (!packed)
         return -1;
@@ -1264,6 +1435,7 @@ bl_pdf *bl_pdf_new(const bl_pdf_info *info)
     p->dev.group_end = dev_group_end;
     p->dev.error = dev_error;
     p->compress = info ? info->compress : 1;
+    p->async = bl_helpers();
     p->doc = HPDF_New(on_hpdf_error, p);
     if (!p->doc) {
         free(p);
@@ -1296,6 +1468,7 @@ void bl_pdf_free(bl_pdf *pdf)
 {
     if (!pdf)
         return;
+    zq_free(pdf); /* pages still waiting are dropped with the document */
     /* An open group's stream is no document object's. */
     if (pdf->group)
         HPDF_Stream_Free(close_group(pdf));
@@ -1466,6 +1639,8 @@ int bl_pdf_save(bl_pdf *pdf, const char *path)
         return -1;
     if (p->npages == 0)
         return fail(p, "%s: the document has no pages", path);
+    if (zq_drain(p))
+        return -1;
     prepare_fonts(p);
     for (size_t i = 0; i < p->nfonts; i++) {
         char why[300];

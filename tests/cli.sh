@@ -77,6 +77,10 @@ sh bench/gen.sh "$T/enhe.md" 3 "$T/pk" >/dev/null
 "$BIN" "$T"/pk/*.md -o "$T/pk.pdf" --trace "$T/pk.json" 2>"$T/err"; rc=$?
 check "packet of 3 renders (rc=$rc: $(head -c 300 "$T/err"))" [ $rc -eq 0 ]
 check "packet: pdfcheck passes" sh "$PDFCHECK" "$T/pk.pdf" >"$T/pc" 2>&1 || cat "$T/pc" >&2
+# Pages are deflated on a second thread by default, here with -j 1: six pages
+# (more than the four that may wait) give the same bytes either way.
+"$BIN" -j 1 "$T"/pk/*.md -o "$T/pk1.pdf" 2>/dev/null
+check "packet: -j 1 (pages deflated on this thread) gives the same bytes" cmp -s "$T/pk.pdf" "$T/pk1.pdf"
 check "packet: one bookmark per bulletin, at its first page (1, 3, 5)" \
   sh -c "[ \"\$(mutool show '$T/pk.pdf' outline | sed -n 's/.*#page=\\([0-9]*\\).*/\\1/p' | tr '\\n' ' ')\" = '1 3 5 ' ]"
 check "packet: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/pk.json" "$T/pk.pdf"
