@@ -4,10 +4,11 @@
  * content stream, in our own fonts (pdf-font.c).  A group (draw.h) is
  * recorded into a stream of its own and becomes a Form XObject, shown on
  * the page with Do, made once for every distinct group in the document.
- * Each page's content stream is deflated when the page ends, so that only
- * compressed pages wait for the save.  libharu's failures reach us through
- * an error handler that only records them: nothing jumps. */
-#include "pdf.h"
+ * Each page's content stream is deflated when the page ends (pdf-zip.c),
+ * so that only compressed pages wait for the save.  libharu's failures
+ * reach us through an error handler that only records them: nothing jumps.
+ * The writer's state is in pdf-internal.h. */
+#include "pdf-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,117 +51,8 @@
  * furniture is about 2 KB). */
 #define GROUP_CHUNK 4096
 
-typedef struct pdf_page_ref {
-    HPDF_Page page;
-    double width, height;
-} pdf_page_ref;
 
-/* A glyph of the run being written: its code and its /W advance in points. */
-struct run_glyph {
-    unsigned code;
-    double adv;
-};
-
-typedef struct pdf_image_ref {
-    bl_image *img;   /* own reference: keeps the pointer unique while cached */
-    HPDF_Image xobj; /* owned by the document */
-} pdf_image_ref;
-
-/* A Form XObject made from a group, and what it was made from: the page
- * size (its /BBox) and the group's content, raw, at off in forms_raw. */
-typedef struct pdf_form {
-    uint64_t hash;   /* of the content */
-    double width, height;
-    size_t off, len;
-    HPDF_Dict xobj;  /* owned by the document */
-} pdf_form;
-
-/* The content-stream state that a form does not share with its page. */
-typedef struct text_state {
-    const bl_pdf_font *tf_font;
-    double tf_size;
-    double fill[3];
-    int fill_set;
-    double tc;
-    int tc_set;
-} text_state;
-
-struct bl_pdf {
-    bl_device dev;   /* first member: device methods cast back to bl_pdf */
-    HPDF_Doc doc;
-    int compress;
-    int failed;      /* after a libharu failure the document is unusable */
-    HPDF_STATUS hcode, hdetail; /* first failure reported to the handler */
-    char err[512];
-    bl_pdf_font **fonts;
-    size_t nfonts, capfonts;
-    bl_pdf_font *last_font;
-    pdf_page_ref *pages;
-    size_t npages, cappages;
-    pdf_image_ref *images;
-    size_t nimages, capimages;
-    HPDF_Page page;  /* the open page, or NULL */
-    /* One /Font resource dictionary for the whole document (an indirect
-     * object, made with the first font): every font is in it under its
-     * local_name, and the resources of each page that shows text point at
-     * it, instead of a dictionary per page that lists the same fonts
-     * again.  Extra entries are harmless to a page that uses fewer. */
-    HPDF_Dict font_res;
-    int page_fonts;  /* the open page's resources have /Font font_res */
-    /* Content-stream state on the open page, to skip redundant operators. */
-    const bl_pdf_font *tf_font;
-    double tf_size;
-    double fill[3];
-    int fill_set;
-    long long tl_x, tl_y; /* start of the current text line (Td), 0.001 pt, as written */
-    /* The text position a reader has after the last TJ of the open text
-     * object (pen_ok): on the line of tl_y, at pen_x points. */
-    int pen_ok;
-    double pen_x;
-    /* Character spacing (Tc), points, as written (tc_set), or unknown.  Tc
-     * is text state, part of the graphics state (PDF 32000-1 9.3.1): it
-     * outlives ET and BT and is 0 where a page's content stream starts.
-     * The q/Q in a page's content (libharu's around an image) never
-     * enclose a Tc.  A form starts with whatever Tc the page has where it
-     * is shown, so in a group Tc is unknown until written; the form's own
-     * save and restore (Do) then give the page back the Tc it had. */
-    double tc;
-    int tc_set;
-    bl_buf scratch;  /* one glyph run's operators */
-    struct run_glyph *rg; /* one glyph run's codes and advances */
-    size_t caprg;
-    double *gaps;    /* one segment's gaps, sorted */
-    size_t capgaps;
-    z_stream z;      /* reused for every page's content stream */
-    int z_ready;
-    bl_buf zbuf;     /* one page's deflated content */
-    /* With helper threads allowed (bl_helpers), pages are deflated on a
-     * second thread: it only runs zlib on a copy of a page's bytes; this
-     * thread installs the result in libharu's stream (libharu's memory
-     * manager is not thread-safe), in page order, at a later end_page or at
-     * the save.  At most ZQ pages wait. */
-    int async;
-    struct zq *zq;
-    /* The open group, or NULL: libharu's page operators and ours write to
-     * the page's attr->stream, which points at the group's stream until
-     * group_end (page_stream is the page's own meanwhile).  The page's
-     * text state is kept in page_ts: the group's starts unknown. */
-    HPDF_Stream group, page_stream;
-    text_state page_ts;
-    int group_fonts;      /* the group shows text */
-    size_t *group_images; /* the images it shows (indices in images) */
-    size_t ngroup_images, capgroup_images;
-    /* Every form made so far, found by content through an open-addressing
-     * index (nslots a power of two, 0 or 1 + index in forms). */
-    pdf_form *forms;
-    size_t nforms, capforms;
-    uint32_t *slots;
-    size_t nslots;
-    bl_buf forms_raw; /* the forms' content, back to back */
-};
-
-static int fail(bl_pdf *p, const char *fmt, ...) BL_PRINTF(2, 3);
-static int fail(bl_pdf *p, const char *fmt, ...)
+int bl_pdf_fail(bl_pdf *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -184,7 +76,7 @@ static void on_hpdf_error(HPDF_STATUS code, HPDF_STATUS detail, void *user)
  * object layer only through the document's error state.  Either way the
  * document is then poisoned (libharu's streams skip writes once an error is
  * set), so the failure is sticky. */
-static int hcheck(bl_pdf *p, const char *what)
+int bl_pdf_hcheck(bl_pdf *p, const char *what)
 {
     HPDF_STATUS code = p->hcode, detail = p->hdetail;
     if (!code) {
@@ -194,7 +86,7 @@ static int hcheck(bl_pdf *p, const char *what)
     if (!code)
         return 0;
     p->failed = 1;
-    return fail(p, "%s: %s (libharu error 0x%04X, detail %u)", what, bl_pdf_hpdf_status_name(code),
+    return bl_pdf_fail(p, "%s: %s (libharu error 0x%04X, detail %u)", what, bl_pdf_hpdf_status_name(code),
                 (unsigned)code, (unsigned)detail);
 }
 
@@ -203,285 +95,16 @@ static int usable(bl_pdf *p, const char *what, int need_page)
     if (p->failed)
         return -1; /* keep the first message */
     if (need_page && !p->page)
-        return fail(p, "%s: no page is open (begin_page first)", what);
+        return bl_pdf_fail(p, "%s: no page is open (begin_page first)", what);
     return 0;
 }
 
-static HPDF_PageAttr page_attr(bl_pdf *p) { return (HPDF_PageAttr)p->page->attr; }
-
-/* Page content streams are deflated by deflate_page, not by libharu: the
- * dictionary's filter is then "none" (so libharu copies the bytes as they
- * are and drops any /Filter entry), and this writes /Filter instead. */
-static HPDF_STATUS write_flate_filter(HPDF_Dict d, HPDF_Stream s)
-{
-    (void)d;
-    return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
-}
-
-/* The deflated form of the memory stream raw (not empty), in a new memory
- * stream of exactly that size, or NULL after an error.  what: "a page's
- * content", for messages. */
-static HPDF_Stream deflate_stream(bl_pdf *p, HPDF_Stream raw, const char *what)
-{
-    z_stream *z = &p->z;
-    if (!p->z_ready) {
-        memset(z, 0, sizeof *z);
-        if (deflateInit(z, BL_PDF_DEFLATE_LEVEL) != Z_OK) {
-            fail(p, "out of memory (zlib)");
-            return NULL;
-        }
-        p->z_ready = 1;
-    } else if (deflateReset(z) != Z_OK) {
-        fail(p, "zlib cannot reset its stream");
-        return NULL;
-    }
-    bl_buf *b = &p->zbuf;
-    b->len = 0;
-    if (bl_grow(&b->data, &b->cap, deflateBound(z, HPDF_Stream_Size(raw)), 1)) {
-        fail(p, "out of memory");
-        return NULL;
-    }
-    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(raw);
-    int zr = Z_OK;
-    for (HPDF_UINT i = 0; i < nbuf && zr == Z_OK; i++) {
-        HPDF_UINT len = 0;
-        HPDF_BYTE *in = HPDF_MemStream_GetBufPtr(raw, i, &len);
-        if (!in) {
-            if (!hcheck(p, "reading a content stream"))
-                fail(p, "reading %s failed", what);
-            return NULL;
-        }
-        z->next_in = in;
-        z->avail_in = len;
-        int flush = i + 1 == nbuf ? Z_FINISH : Z_NO_FLUSH;
-        do { /* deflateBound is for one call: several may need more room */
-            if (b->cap - b->len < 64 && bl_grow(&b->data, &b->cap, b->cap + 4096, 1)) {
-                fail(p, "out of memory");
-                return NULL;
-            }
-            z->next_out = (Bytef *)b->data + b->len;
-            z->avail_out = (uInt)(b->cap - b->len);
-            zr = deflate(z, flush);
-            b->len = b->cap - z->avail_out;
-        } while (zr == Z_OK && (z->avail_in || flush == Z_FINISH));
-    }
-    if (zr != Z_STREAM_END) {
-        fail(p, "zlib failed on %s (%d)", what, zr);
-        return NULL;
-    }
-    HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)b->len);
-    if (packed)
-        HPDF_Stream_Write(packed, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
-    if (!packed || hcheck(p, "storing a content stream")) {
-        HPDF_Stream_Free(packed);
-        if (!p->failed)
-            fail(p, "out of memory");
-        return NULL;
-    }
-    return packed;
-}
-
-/* dict's stream becomes packed (deflated already); its old one is freed. */
-static void set_deflated(HPDF_Dict dict, HPDF_Stream packed)
-{
-    HPDF_Stream_Free(dict->stream);
-    dict->stream = packed;
-    dict->filter = HPDF_STREAM_FILTER_NONE;
-    dict->write_fn = write_flate_filter;
-}
-
-#define ZQ 4
-typedef struct zjob {
-    HPDF_Dict contents;        /* the page's content stream object */
-    HPDF_PageAttr attr;
-    bl_buf raw, out;
-    int state;                 /* 0 waiting, 1 deflated, -1 failed */
-} zjob;
-
-struct zq {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    zjob job[ZQ];              /* a ring: job[(head + i) % ZQ], i < count, in page order */
-    int head, count, stop;
-};
-
-static void *zq_main(void *arg)
-{
-    struct zq *q = arg;
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    int ready = deflateInit(&z, BL_PDF_DEFLATE_LEVEL) == Z_OK;
-    pthread_mutex_lock(&q->lock);
-    for (;;) {
-        zjob *j = NULL;
-        for (int i = 0; i < q->count && !j; i++)
-            if (q->job[(q->head + i) % ZQ].state == 0)
-                j = &q->job[(q->head + i) % ZQ];
-        if (!j) {
-            if (q->stop)
-                break;
-            pthread_cond_wait(&q->cond, &q->lock);
-            continue;
-        }
-        pthread_mutex_unlock(&q->lock);
-        int ok = ready && deflateReset(&z) == Z_OK;
-        uLong bound = ok ? deflateBound(&z, (uLong)j->raw.len) : 0;
-        ok = ok && !bl_grow(&j->out.data, &j->out.cap, bound + 1, 1);
-        if (ok) {
-            z.next_in = (Bytef *)j->raw.data;
-            z.avail_in = (uInt)j->raw.len;
-            z.next_out = (Bytef *)j->out.data;
-            z.avail_out = (uInt)bound;
-            ok = deflate(&z, Z_FINISH) == Z_STREAM_END; /* the bound is room for all of it */
-            j->out.len = bound - z.avail_out;
-        }
-        pthread_mutex_lock(&q->lock);
-        j->state = ok ? 1 : -1;
-        pthread_cond_broadcast(&q->cond);
-    }
-    pthread_mutex_unlock(&q->lock);
-    if (ready)
-        deflateEnd(&z);
-    return NULL;
-}
-
-/* Installs the oldest waiting page's deflated content, waiting for it. */
-static int zq_install_oldest(bl_pdf *p)
-{
-    struct zq *q = p->zq;
-    pthread_mutex_lock(&q->lock);
-    zjob *j = &q->job[q->head];
-    while (j->state == 0)
-        pthread_cond_wait(&q->cond, &q->lock);
-    pthread_mutex_unlock(&q->lock);
-    int rc = 0;
-    if (j->state < 0) {
-        rc = fail(p, "zlib failed on a page's content (out of memory?)");
-    } else {
-        HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)(j->out.len ? j->out.len : 1));
-        if (packed)
-            HPDF_Stream_Write(packed, (const HPDF_BYTE *)j->out.data, (HPDF_UINT)j->out.len);
-        if (!packed || hcheck(p, "storing a content stream")) {
-            HPDF_Stream_Free(packed);
-            rc = p->failed ? -1 : fail(p, "out of memory");
-        } else {
-            int was = j->attr->stream == j->contents->stream;
-            set_deflated(j->contents, packed); /* frees the raw stream */
-            if (was)
-                j->attr->stream = packed;
-        }
-    }
-    pthread_mutex_lock(&q->lock);
-    q->head = (q->head + 1) % ZQ;
-    q->count--;
-    pthread_mutex_unlock(&q->lock);
-    return rc;
-}
-
-/* Installs every waiting page (before the save). */
-static int zq_drain(bl_pdf *p)
-{
-    int rc = 0;
-    while (p->zq && p->zq->count)
-        rc |= zq_install_oldest(p);
-    return rc ? -1 : 0;
-}
-
-/* Hands raw (the open page's content) to the deflating thread; 1 when it
- * took it, 0 when the page is to be deflated here, -1 after an error. */
-static int zq_put(bl_pdf *p, HPDF_PageAttr a, HPDF_Stream raw)
-{
-    if (!p->async)
-        return 0;
-    if (!p->zq) {
-        struct zq *q = calloc(1, sizeof *q);
-        if (!q)
-            return 0;
-        pthread_mutex_init(&q->lock, NULL);
-        pthread_cond_init(&q->cond, NULL);
-        if (pthread_create(&q->thread, NULL, zq_main, q)) {
-            pthread_mutex_destroy(&q->lock);
-            pthread_cond_destroy(&q->cond);
-            free(q);
-            p->async = 0;
-            return 0;
-        }
-        p->zq = q;
-    }
-    struct zq *q = p->zq;
-    if (q->count == ZQ && zq_install_oldest(p))
-        return -1;
-    zjob *j = &q->job[(q->head + q->count) % ZQ]; /* not the worker's: its state is not 0 */
-    j->raw.len = 0;
-    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(raw);
-    for (HPDF_UINT i = 0; i < nbuf; i++) {
-        HPDF_UINT len = 0;
-        HPDF_BYTE *in = HPDF_MemStream_GetBufPtr(raw, i, &len);
-        if (!in || bl_buf_append(&j->raw, in, len))
-            return 0; /* deflated here instead */
-    }
-    j->contents = a->contents;
-    j->attr = a;
-    pthread_mutex_lock(&q->lock);
-    j->state = 0;
-    q->count++;
-    pthread_cond_broadcast(&q->cond);
-    pthread_mutex_unlock(&q->lock);
-    return 1;
-}
-
-static void zq_free(bl_pdf *p)
-{
-    struct zq *q = p->zq;
-    if (!q)
-        return;
-    pthread_mutex_lock(&q->lock);
-    q->stop = 1;
-    pthread_cond_broadcast(&q->cond);
-    pthread_mutex_unlock(&q->lock);
-    pthread_join(q->thread, NULL);
-    for (int i = 0; i < ZQ; i++) {
-        bl_buf_free(&q->job[i].raw);
-        bl_buf_free(&q->job[i].out);
-    }
-    pthread_mutex_destroy(&q->lock);
-    pthread_cond_destroy(&q->cond);
-    free(q);
-    p->zq = NULL;
-}
-
-/* Replaces the open page's content stream by its deflated form, in a memory
- * stream of exactly that size: left to itself, libharu keeps every page's
- * raw content until the save and deflates it only while writing. */
-static int deflate_page(bl_pdf *p)
-{
-    HPDF_PageAttr a = page_attr(p);
-    HPDF_Stream raw = a->stream;
-    if (HPDF_Stream_Size(raw) == 0) {
-        /* libharu writes an empty stream as zero bytes even when it is
-         * marked /FlateDecode, which readers flag as broken. */
-        a->contents->filter = HPDF_STREAM_FILTER_NONE;
-        return 0;
-    }
-    if (!(a->contents->filter & HPDF_STREAM_FILTER_FLATE_DECODE) || raw->type != HPDF_STREAM_MEMORY)
-        return 0; /* uncompressed output: libharu writes the stream as it is */
-    int taken = zq_put(p, a, raw);
-    if (taken)
-        return taken < 0 ? -1 : 0;
-    HPDF_Stream packed = deflate_stream(p, raw, "a page's content");
-    if (!packed)
-        return -1;
-    set_deflated(a->contents, packed); /* frees raw, which is contents->stream */
-    a->stream = packed;
-    return 0;
-}
 
 static int end_text(bl_pdf *p)
 {
     if (page_attr(p)->gmode == HPDF_GMODE_TEXT_OBJECT) {
         HPDF_Page_EndText(p->page);
-        return hcheck(p, "ending a text object");
+        return bl_pdf_hcheck(p, "ending a text object");
     }
     return 0;
 }
@@ -555,12 +178,12 @@ static int dev_begin_page(bl_device *d, double width, double height)
     if (usable(p, "begin_page", 0))
         return -1;
     if (p->page)
-        return fail(p, "begin_page: the previous page was not ended");
+        return bl_pdf_fail(p, "begin_page: the previous page was not ended");
     /* libharu's limits for a page side (and Acrobat's): 3 to 14400 pt. */
     if (!(width >= 3 && width <= 14400 && height >= 3 && height <= 14400))
-        return fail(p, "page size %g x %g pt is outside 3..14400 pt", width, height);
+        return bl_pdf_fail(p, "page size %g x %g pt is outside 3..14400 pt", width, height);
     if (bl_grow(&p->pages, &p->cappages, p->npages + 1, sizeof *p->pages))
-        return fail(p, "out of memory");
+        return bl_pdf_fail(p, "out of memory");
     HPDF_Page page = HPDF_AddPage(p->doc);
     if (page) {
         HPDF_Page_SetWidth(page, (HPDF_REAL)width);
@@ -571,7 +194,7 @@ static int dev_begin_page(bl_device *d, double width, double height)
         if (res)
             HPDF_Dict_RemoveElement(res, "ProcSet");
     }
-    if (hcheck(p, "adding a page"))
+    if (bl_pdf_hcheck(p, "adding a page"))
         return -1;
     p->pages[p->npages++] = (pdf_page_ref){page, width, height};
     p->page = page;
@@ -590,9 +213,9 @@ static int dev_end_page(bl_device *d)
         return -1;
     if (p->group) { /* the group is dropped: the page goes on without it */
         HPDF_Stream_Free(close_group(p));
-        return fail(p, "end_page: a group is open (group_end first)");
+        return bl_pdf_fail(p, "end_page: a group is open (group_end first)");
     }
-    if (end_text(p) || deflate_page(p))
+    if (end_text(p) || bl_pdf_deflate_page(p))
         return -1;
     p->page = NULL;
     return 0;
@@ -608,7 +231,7 @@ static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
         if (p->fonts[i]->face == face)
             return p->last_font = p->fonts[i];
     if (bl_grow(&p->fonts, &p->capfonts, p->nfonts + 1, sizeof *p->fonts)) {
-        fail(p, "out of memory");
+        bl_pdf_fail(p, "out of memory");
         return NULL;
     }
     char why[300];
@@ -619,12 +242,12 @@ static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
             p->font_res = res;
         else if (!HPDF_GetError(p->doc))
             HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
-        if (hcheck(p, "making the font resources"))
+        if (bl_pdf_hcheck(p, "making the font resources"))
             return NULL;
     }
     bl_pdf_font *f = bl_pdf_font_new(p->doc, face, (unsigned)p->nfonts, why, sizeof why);
     if (!f) {
-        fail(p, "font %s: %s", face->label, why);
+        bl_pdf_fail(p, "font %s: %s", face->label, why);
         p->failed = p->hcode || HPDF_GetError(p->doc);
         return NULL;
     }
@@ -632,7 +255,7 @@ static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
     snprintf(f->local_name, sizeof f->local_name, "F%zu", p->nfonts);
     if (HPDF_Dict_Add(p->font_res, f->local_name, f->type0) != HPDF_OK && !HPDF_GetError(p->doc))
         HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
-    if (hcheck(p, "adding a font to the resources"))
+    if (bl_pdf_hcheck(p, "adding a font to the resources"))
         return NULL;
     return p->last_font = f;
 }
@@ -650,7 +273,7 @@ static int use_fonts(bl_pdf *p)
         if (!HPDF_GetError(p->doc))
             HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
     }
-    if (hcheck(p, "adding the fonts to the page"))
+    if (bl_pdf_hcheck(p, "adding the fonts to the page"))
         return -1;
     p->page_fonts = 1;
     return 0;
@@ -804,27 +427,27 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     if (usable(p, "glyph_run", 1))
         return -1;
     if (!run || !run->face)
-        return fail(p, "glyph_run: no font face");
+        return bl_pdf_fail(p, "glyph_run: no font face");
     if (run->n == 0)
         return 0;
     if (!run->glyphs)
-        return fail(p, "glyph_run: no glyphs");
+        return bl_pdf_fail(p, "glyph_run: no glyphs");
     if (!(run->size >= MIN_FONT_SIZE && run->size <= MAX_FONT_SIZE))
-        return fail(p, "glyph_run: font size %g pt is outside %g..%g", run->size, MIN_FONT_SIZE, MAX_FONT_SIZE);
+        return bl_pdf_fail(p, "glyph_run: font size %g pt is outside %g..%g", run->size, MIN_FONT_SIZE, MAX_FONT_SIZE);
     if (run->n > SIZE_MAX / 128 - 8)
-        return fail(p, "glyph_run: too many glyphs");
+        return bl_pdf_fail(p, "glyph_run: too many glyphs");
     const unsigned nglyphs = run->face->num_glyphs;
     const bl_glyph *g = run->glyphs;
     for (size_t i = 0; i < run->n; i++) {
         const bl_glyph *gl = &g[i];
         if (!(fabs(gl->x) <= MAX_COORD && fabs(gl->y) <= MAX_COORD))
-            return fail(p, "glyph_run: glyph %zu has an invalid position (%g, %g)", i, gl->x, gl->y);
+            return bl_pdf_fail(p, "glyph_run: glyph %zu has an invalid position (%g, %g)", i, gl->x, gl->y);
         if (gl->gid >= nglyphs)
-            return fail(p, "glyph_run: glyph id %u is not in font %s (%u glyphs)", gl->gid, run->face->label,
+            return bl_pdf_fail(p, "glyph_run: glyph id %u is not in font %s (%u glyphs)", gl->gid, run->face->label,
                         nglyphs);
         if (gl->text_len && (!run->text || gl->text_start > run->text_len ||
                              gl->text_len > run->text_len - gl->text_start))
-            return fail(p, "glyph_run: glyph %zu's text (%u+%u) is outside the run's text (%zu bytes)", i,
+            return bl_pdf_fail(p, "glyph_run: glyph %zu's text (%u+%u) is outside the run's text (%zu bytes)", i,
                         (unsigned)gl->text_start, (unsigned)gl->text_len, run->text_len);
     }
     bl_pdf_font *font = font_for(p, run->face);
@@ -837,7 +460,7 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
         p->pen_ok = 0;
     }
     set_fill(p, run->rgb);
-    if (hcheck(p, "starting a text object"))
+    if (bl_pdf_hcheck(p, "starting a text object"))
         return -1;
 
     /* Worst case per glyph: a new Td line (~50 bytes), a Tc (~28), a TJ
@@ -846,7 +469,7 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     b->len = 0;
     if (bl_grow(&b->data, &b->cap, run->n * 128 + 256, 1) || bl_grow(&p->rg, &p->caprg, run->n, sizeof *p->rg) ||
         bl_grow(&p->gaps, &p->capgaps, run->n, sizeof *p->gaps))
-        return fail(p, "out of memory");
+        return bl_pdf_fail(p, "out of memory");
     char *o = b->data;
 
     double size = bl_pdf_round(run->size, SIZE_DEC);
@@ -867,7 +490,7 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
         const char *text = gl->text_len ? run->text + gl->text_start : NULL;
         const bl_pdf_code *c = bl_pdf_font_code(font, gl->gid, text, gl->text_len);
         if (!c)
-            return fail(p, "out of memory");
+            return bl_pdf_fail(p, "out of memory");
         rg[i] = (struct run_glyph){c->code, c->width * k};
     }
 
@@ -931,7 +554,7 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     }
     b->len = (size_t)(o - b->data);
     HPDF_Stream_Write(page_attr(p)->stream, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
-    if (hcheck(p, "writing a glyph run"))
+    if (bl_pdf_hcheck(p, "writing a glyph run"))
         return -1;
     /* Only now: an error above returns before anything reached the page. */
     p->tf_font = font;
@@ -954,7 +577,7 @@ static int dev_rule(bl_device *d, double x0, double y0, double x1, double y1, do
         return -1;
     double v[5] = {x0, y0, x1, y1, width};
     if (!finite_all(v, 5, MAX_COORD) || width < 0)
-        return fail(p, "rule: invalid coordinates or width");
+        return bl_pdf_fail(p, "rule: invalid coordinates or width");
     if (end_text(p))
         return -1;
     if (!rgb)
@@ -965,7 +588,7 @@ static int dev_rule(bl_device *d, double x0, double y0, double x1, double y1, do
     HPDF_Page_MoveTo(p->page, (HPDF_REAL)x0, (HPDF_REAL)y0);
     HPDF_Page_LineTo(p->page, (HPDF_REAL)x1, (HPDF_REAL)y1);
     HPDF_Page_Stroke(p->page);
-    return hcheck(p, "drawing a rule");
+    return bl_pdf_hcheck(p, "drawing a rule");
 }
 
 static int dev_rect(bl_device *d, double x, double y, double w, double h, const double rgb[3])
@@ -975,13 +598,13 @@ static int dev_rect(bl_device *d, double x, double y, double w, double h, const 
         return -1;
     double v[4] = {x, y, w, h};
     if (!finite_all(v, 4, MAX_COORD))
-        return fail(p, "rect: invalid coordinates");
+        return bl_pdf_fail(p, "rect: invalid coordinates");
     if (end_text(p))
         return -1;
     set_fill(p, rgb);
     HPDF_Page_Rectangle(p->page, (HPDF_REAL)x, (HPDF_REAL)y, (HPDF_REAL)w, (HPDF_REAL)h);
     HPDF_Page_Fill(p->page);
-    return hcheck(p, "drawing a rectangle");
+    return bl_pdf_hcheck(p, "drawing a rectangle");
 }
 
 /* Our decoded pixels go to libharu raw: its own PNG/JPEG loaders abort the
@@ -995,7 +618,7 @@ static HPDF_Image image_xobject(bl_pdf *p, const bl_image *img, size_t *index)
             return p->images[i].xobj;
         }
     if (bl_grow(&p->images, &p->capimages, p->nimages + 1, sizeof *p->images)) {
-        fail(p, "out of memory");
+        bl_pdf_fail(p, "out of memory");
         return NULL;
     }
     HPDF_Image x = HPDF_LoadRawImageFromMem(p->doc, img->pixels, img->width, img->height,
@@ -1008,7 +631,7 @@ static HPDF_Image image_xobject(bl_pdf *p, const bl_image *img, size_t *index)
     }
     if (!x && !p->hcode)
         p->hcode = HPDF_INVALID_IMAGE;
-    if (hcheck(p, "embedding an image"))
+    if (bl_pdf_hcheck(p, "embedding an image"))
         return NULL;
     /* The cache holds a reference so that the address cannot be reused by
      * another image while the entry exists. */
@@ -1028,7 +651,7 @@ static int group_image(bl_pdf *p, size_t index, double x, double y, double w, do
         k++;
     if (k == p->ngroup_images) {
         if (bl_grow(&p->group_images, &p->capgroup_images, k + 1, sizeof *p->group_images))
-            return fail(p, "out of memory");
+            return bl_pdf_fail(p, "out of memory");
         p->group_images[p->ngroup_images++] = index;
     }
     char buf[160], *o = buf;
@@ -1042,7 +665,7 @@ static int group_image(bl_pdf *p, size_t index, double x, double y, double w, do
     o = bl_pdf_fmt(o, y, POS_DEC);
     o += sprintf(o, " cm\n/Im%zu Do\nQ\n", index + 1);
     HPDF_Stream_Write(page_attr(p)->stream, (const HPDF_BYTE *)buf, (HPDF_UINT)(o - buf));
-    return hcheck(p, "drawing an image");
+    return bl_pdf_hcheck(p, "drawing an image");
 }
 
 static int dev_image(bl_device *d, const bl_image *img, double x, double y, double w, double h)
@@ -1051,10 +674,10 @@ static int dev_image(bl_device *d, const bl_image *img, double x, double y, doub
     if (usable(p, "image", 1))
         return -1;
     if (!img || !img->pixels || !img->width || !img->height || (img->components != 1 && img->components != 3))
-        return fail(p, "image: not a decoded image");
+        return bl_pdf_fail(p, "image: not a decoded image");
     double v[4] = {x, y, w, h};
     if (!finite_all(v, 4, MAX_COORD))
-        return fail(p, "image: invalid box");
+        return bl_pdf_fail(p, "image: invalid box");
     if (end_text(p))
         return -1;
     size_t index;
@@ -1064,7 +687,7 @@ static int dev_image(bl_device *d, const bl_image *img, double x, double y, doub
     if (p->group)
         return group_image(p, index, x, y, w, h);
     HPDF_Page_DrawImage(p->page, xobj, (HPDF_REAL)x, (HPDF_REAL)y, (HPDF_REAL)w, (HPDF_REAL)h);
-    return hcheck(p, "drawing an image");
+    return bl_pdf_hcheck(p, "drawing an image");
 }
 
 /* URIs are ASCII (RFC 3986): percent-encode everything else, and spaces. */
@@ -1094,21 +717,21 @@ static int dev_link(bl_device *d, double x, double y, double w, double h, const 
         return -1;
     double v[4] = {x, y, w, h};
     if (!finite_all(v, 4, MAX_COORD))
-        return fail(p, "link: invalid box");
+        return bl_pdf_fail(p, "link: invalid box");
     if (!uri || !*uri)
-        return fail(p, "link: empty URI");
+        return bl_pdf_fail(p, "link: empty URI");
     if (strlen(uri) > 8000)
-        return fail(p, "link: URI longer than 8000 bytes");
+        return bl_pdf_fail(p, "link: URI longer than 8000 bytes");
     char *a = uri_ascii(uri);
     if (!a)
-        return fail(p, "out of memory");
+        return bl_pdf_fail(p, "out of memory");
     HPDF_Rect r = {(HPDF_REAL)fmin(x, x + w), (HPDF_REAL)fmin(y, y + h), (HPDF_REAL)fmax(x, x + w),
                    (HPDF_REAL)fmax(y, y + h)};
     HPDF_Annotation an = HPDF_Page_CreateURILinkAnnot(p->page, r, a);
     free(a);
     if (an)
         HPDF_LinkAnnot_SetBorderStyle(an, 0, 0, 0);
-    return hcheck(p, "adding a link");
+    return bl_pdf_hcheck(p, "adding a link");
 }
 
 /* ---- groups: Form XObjects ----------------------------------------- */
@@ -1119,13 +742,13 @@ static int dev_group_begin(bl_device *d)
     if (usable(p, "group_begin", 1))
         return -1;
     if (p->group)
-        return fail(p, "group_begin: a group is open already (groups do not nest)");
+        return bl_pdf_fail(p, "group_begin: a group is open already (groups do not nest)");
     if (end_text(p))
         return -1;
     HPDF_Stream g = HPDF_MemStream_New(p->doc->mmgr, GROUP_CHUNK);
     if (!g) {
-        if (!hcheck(p, "starting a group"))
-            fail(p, "out of memory");
+        if (!bl_pdf_hcheck(p, "starting a group"))
+            bl_pdf_fail(p, "out of memory");
         return -1;
     }
     HPDF_PageAttr a = page_attr(p);
@@ -1221,16 +844,16 @@ static HPDF_Dict make_form(bl_pdf *p, HPDF_Stream g, double width, double height
     }
     if (st != HPDF_OK && !HPDF_GetError(p->doc))
         HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
-    if (hcheck(p, "making a form")) {
+    if (bl_pdf_hcheck(p, "making a form")) {
         HPDF_Stream_Free(g);
         return NULL;
     }
     if (p->compress) {
-        HPDF_Stream packed = deflate_stream(p, g, "a form's content");
+        HPDF_Stream packed = bl_pdf_deflate_stream(p, g, "a form's content");
         HPDF_Stream_Free(g);
         if (!packed)
             return NULL;
-        set_deflated(x, packed);
+        bl_pdf_set_deflated(x, packed);
     } else {
         HPDF_Stream_Free(x->stream);
         x->stream = g;
@@ -1247,7 +870,7 @@ static int dev_group_end(bl_device *d)
     if (usable(p, "group_end", 1))
         return -1;
     if (!p->group)
-        return fail(p, "group_end: no group is open");
+        return bl_pdf_fail(p, "group_end: no group is open");
     if (end_text(p))
         return -1;
     HPDF_Stream g = close_group(p);
@@ -1267,7 +890,7 @@ static int dev_group_end(bl_device *d)
         if (!chunk || bl_buf_append(raw, chunk, n)) {
             raw->len = off;
             HPDF_Stream_Free(g);
-            return hcheck(p, "reading a group") ? -1 : fail(p, "out of memory");
+            return bl_pdf_hcheck(p, "reading a group") ? -1 : bl_pdf_fail(p, "out of memory");
         }
     }
     const pdf_page_ref *pr = &p->pages[p->npages - 1];
@@ -1276,7 +899,7 @@ static int dev_group_end(bl_device *d)
     if (grow_form_index(p) || bl_grow(&p->forms, &p->capforms, p->nforms + 1, sizeof *p->forms)) {
         raw->len = off;
         HPDF_Stream_Free(g);
-        return fail(p, "out of memory");
+        return bl_pdf_fail(p, "out of memory");
     }
     const pdf_form *f = find_form(p, hash, raw->data + off, len, pr->width, pr->height, &slot);
     HPDF_Dict xobj;
@@ -1294,7 +917,7 @@ static int dev_group_end(bl_device *d)
     }
     /* "/Xn Do", the form registered in the page's /XObject resources. */
     HPDF_Page_ExecuteXObject(p->page, (HPDF_XObject)xobj);
-    return hcheck(p, "showing a form");
+    return bl_pdf_hcheck(p, "showing a form");
 }
 
 static const char *dev_error(bl_device *d) { return ((bl_pdf *)d)->err; }
@@ -1388,7 +1011,7 @@ int bl_pdf_bookmark(bl_pdf *pdf, int page, const char *title_utf8)
     if (usable(p, "bookmark", 0))
         return -1;
     if (page < 0 || (size_t)page >= p->npages)
-        return fail(p, "bookmark: page %d does not exist (%zu pages so far)", page + 1, p->npages);
+        return bl_pdf_fail(p, "bookmark: page %d does not exist (%zu pages so far)", page + 1, p->npages);
     if (!title_utf8)
         title_utf8 = "";
     pdf_page_ref *pr = &p->pages[page];
@@ -1414,7 +1037,7 @@ int bl_pdf_bookmark(bl_pdf *pdf, int page, const char *title_utf8)
             HPDF_SetError(&p->doc->error, st, 0);
     } else if (ol && !HPDF_GetError(p->doc))
         HPDF_SetError(&p->doc->error, HPDF_FAILD_TO_ALLOC_MEM, 0);
-    return hcheck(p, "adding a bookmark");
+    return bl_pdf_hcheck(p, "adding a bookmark");
 }
 
 /* ---- lifecycle ------------------------------------------------------ */
@@ -1453,7 +1076,7 @@ bl_pdf *bl_pdf_new(const bl_pdf_info *info)
         set_info(p, "Keywords", info->keywords);
         set_info(p, "Creator", info->creator);
     }
-    if (hcheck(p, "creating the document")) {
+    if (bl_pdf_hcheck(p, "creating the document")) {
         bl_pdf_free(p);
         return NULL;
     }
@@ -1468,7 +1091,7 @@ void bl_pdf_free(bl_pdf *pdf)
 {
     if (!pdf)
         return;
-    zq_free(pdf); /* pages still waiting are dropped with the document */
+    bl_pdf_pages_stop(pdf); /* pages still waiting are dropped with the document */
     /* An open group's stream is no document object's. */
     if (pdf->group)
         HPDF_Stream_Free(close_group(pdf));
@@ -1526,7 +1149,7 @@ static int place_media_boxes(bl_pdf *p)
         st = HPDF_Dict_RemoveElement(root, "MediaBox");
     if (st != HPDF_OK && !HPDF_GetError(p->doc))
         HPDF_SetError(&p->doc->error, st, 0);
-    return hcheck(p, "writing the page sizes");
+    return bl_pdf_hcheck(p, "writing the page sizes");
 }
 
 /* Creates "PATH.tmp.XXXXXX" exclusively.  Not mkstemp: that makes the file
@@ -1634,19 +1257,19 @@ int bl_pdf_save(bl_pdf *pdf, const char *path)
     if (usable(p, "save", 0))
         return -1;
     if (!path || !*path)
-        return fail(p, "save: no output file name");
+        return bl_pdf_fail(p, "save: no output file name");
     if (p->page && dev_end_page(&p->dev))
         return -1;
     if (p->npages == 0)
-        return fail(p, "%s: the document has no pages", path);
-    if (zq_drain(p))
+        return bl_pdf_fail(p, "%s: the document has no pages", path);
+    if (bl_pdf_pages_drain(p))
         return -1;
     prepare_fonts(p);
     for (size_t i = 0; i < p->nfonts; i++) {
         char why[300];
         if (bl_pdf_font_finish(p->fonts[i], p->doc, p->compress, why, sizeof why)) {
             p->failed = p->hcode || HPDF_GetError(p->doc);
-            return fail(p, "font %s: %s", p->fonts[i]->face->label, why);
+            return bl_pdf_fail(p, "font %s: %s", p->fonts[i]->face->label, why);
         }
     }
     if (place_media_boxes(p))
@@ -1654,11 +1277,11 @@ int bl_pdf_save(bl_pdf *pdf, const char *path)
     size_t tmplen = strlen(path) + 16;
     char *tmp = malloc(tmplen);
     if (!tmp)
-        return fail(p, "out of memory");
+        return bl_pdf_fail(p, "out of memory");
     if (make_temp(path, tmp, tmplen)) {
         int e = errno;
         free(tmp);
-        return fail(p, "%s: cannot create a file there: %s", path, strerror(e));
+        return bl_pdf_fail(p, "%s: cannot create a file there: %s", path, strerror(e));
     }
     errno = 0;
     HPDF_SaveToFile(p->doc, tmp);
@@ -1666,7 +1289,7 @@ int bl_pdf_save(bl_pdf *pdf, const char *path)
     char why[sizeof p->err + 64];
     int bad = 1;
     if (p->hcode || HPDF_GetError(p->doc)) {
-        hcheck(p, "writing the PDF");
+        bl_pdf_hcheck(p, "writing the PDF");
         int io = e && (p->hcode == HPDF_FILE_IO_ERROR || p->hcode == HPDF_FILE_OPEN_ERROR);
         snprintf(why, sizeof why, "%s%s%s", p->err, io ? ": " : "", io ? strerror(e) : "");
     } else if (verify_and_sync(tmp, why, sizeof why))
@@ -1678,7 +1301,7 @@ int bl_pdf_save(bl_pdf *pdf, const char *path)
     if (bad) {
         unlink(tmp);
         free(tmp);
-        return fail(p, "%s: %s", path, why);
+        return bl_pdf_fail(p, "%s: %s", path, why);
     }
     free(tmp);
     return 0;

@@ -1,0 +1,144 @@
+/* pdf-internal.h - what the PDF writer's files (pdf.c, pdf-zip.c) share:
+ * the writer's state and its error reporting.  Internal header. */
+#ifndef BL_PDF_INTERNAL_H
+#define BL_PDF_INTERNAL_H
+#include <stdint.h>
+#include <zlib.h>
+
+#include "base.h"
+#include "image.h"
+#include "pdf-font.h"
+#include "pdf.h"
+
+typedef struct pdf_page_ref {
+    HPDF_Page page;
+    double width, height;
+} pdf_page_ref;
+
+/* A glyph of the run being written: its code and its /W advance in points. */
+struct run_glyph {
+    unsigned code;
+    double adv;
+};
+
+typedef struct pdf_image_ref {
+    bl_image *img;   /* own reference: keeps the pointer unique while cached */
+    HPDF_Image xobj; /* owned by the document */
+} pdf_image_ref;
+
+/* A Form XObject made from a group, and what it was made from: the page
+ * size (its /BBox) and the group's content, raw, at off in forms_raw. */
+typedef struct pdf_form {
+    uint64_t hash;   /* of the content */
+    double width, height;
+    size_t off, len;
+    HPDF_Dict xobj;  /* owned by the document */
+} pdf_form;
+
+/* The content-stream state that a form does not share with its page. */
+typedef struct text_state {
+    const bl_pdf_font *tf_font;
+    double tf_size;
+    double fill[3];
+    int fill_set;
+    double tc;
+    int tc_set;
+} text_state;
+
+struct bl_pdf {
+    bl_device dev;   /* first member: device methods cast back to bl_pdf */
+    HPDF_Doc doc;
+    int compress;
+    int failed;      /* after a libharu failure the document is unusable */
+    HPDF_STATUS hcode, hdetail; /* first failure reported to the handler */
+    char err[512];
+    bl_pdf_font **fonts;
+    size_t nfonts, capfonts;
+    bl_pdf_font *last_font;
+    pdf_page_ref *pages;
+    size_t npages, cappages;
+    pdf_image_ref *images;
+    size_t nimages, capimages;
+    HPDF_Page page;  /* the open page, or NULL */
+    /* One /Font resource dictionary for the whole document (an indirect
+     * object, made with the first font): every font is in it under its
+     * local_name, and the resources of each page that shows text point at
+     * it, instead of a dictionary per page that lists the same fonts
+     * again.  Extra entries are harmless to a page that uses fewer. */
+    HPDF_Dict font_res;
+    int page_fonts;  /* the open page's resources have /Font font_res */
+    /* Content-stream state on the open page, to skip redundant operators. */
+    const bl_pdf_font *tf_font;
+    double tf_size;
+    double fill[3];
+    int fill_set;
+    long long tl_x, tl_y; /* start of the current text line (Td), 0.001 pt, as written */
+    /* The text position a reader has after the last TJ of the open text
+     * object (pen_ok): on the line of tl_y, at pen_x points. */
+    int pen_ok;
+    double pen_x;
+    /* Character spacing (Tc), points, as written (tc_set), or unknown.  Tc
+     * is text state, part of the graphics state (PDF 32000-1 9.3.1): it
+     * outlives ET and BT and is 0 where a page's content stream starts.
+     * The q/Q in a page's content (libharu's around an image) never
+     * enclose a Tc.  A form starts with whatever Tc the page has where it
+     * is shown, so in a group Tc is unknown until written; the form's own
+     * save and restore (Do) then give the page back the Tc it had. */
+    double tc;
+    int tc_set;
+    bl_buf scratch;  /* one glyph run's operators */
+    struct run_glyph *rg; /* one glyph run's codes and advances */
+    size_t caprg;
+    double *gaps;    /* one segment's gaps, sorted */
+    size_t capgaps;
+    z_stream z;      /* reused for every page's content stream */
+    int z_ready;
+    bl_buf zbuf;     /* one page's deflated content */
+    /* With helper threads allowed (bl_helpers), pages are deflated on a
+     * second thread: it only runs zlib on a copy of a page's bytes; this
+     * thread installs the result in libharu's stream (libharu's memory
+     * manager is not thread-safe), in page order, at a later end_page or at
+     * the save.  At most ZQ pages wait. */
+    int async;
+    struct zq *zq;
+    /* The open group, or NULL: libharu's page operators and ours write to
+     * the page's attr->stream, which points at the group's stream until
+     * group_end (page_stream is the page's own meanwhile).  The page's
+     * text state is kept in page_ts: the group's starts unknown. */
+    HPDF_Stream group, page_stream;
+    text_state page_ts;
+    int group_fonts;      /* the group shows text */
+    size_t *group_images; /* the images it shows (indices in images) */
+    size_t ngroup_images, capgroup_images;
+    /* Every form made so far, found by content through an open-addressing
+     * index (nslots a power of two, 0 or 1 + index in forms). */
+    pdf_form *forms;
+    size_t nforms, capforms;
+    uint32_t *slots;
+    size_t nslots;
+    bl_buf forms_raw; /* the forms' content, back to back */
+};
+
+/* The open page's libharu attributes (content stream, graphics mode). */
+static inline HPDF_PageAttr page_attr(bl_pdf *p) { return (HPDF_PageAttr)p->page->attr; }
+
+/* Records the first failure in p->err (later ones are dropped); returns -1. */
+int bl_pdf_fail(bl_pdf *p, const char *fmt, ...) BL_PRINTF(2, 3);
+/* -1 (and p->err) when libharu has reported a failure, else 0. */
+int bl_pdf_hcheck(bl_pdf *p, const char *what);
+
+/* ---- pdf-zip.c: deflating content streams ------------------------------- */
+
+/* The deflated form of the memory stream raw (not empty), in a new memory
+ * stream of exactly that size, or NULL after an error (what: "a page's
+ * content", for messages). */
+HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, const char *what);
+/* dict's stream becomes packed (deflated already); its old one is freed. */
+void bl_pdf_set_deflated(HPDF_Dict dict, HPDF_Stream packed);
+/* Deflates the open page's content, here or on the deflating thread. */
+int bl_pdf_deflate_page(bl_pdf *p);
+/* Installs every page the deflating thread still holds (before a save). */
+int bl_pdf_pages_drain(bl_pdf *p);
+/* Stops the deflating thread; pages it still holds are dropped. */
+void bl_pdf_pages_stop(bl_pdf *p);
+#endif

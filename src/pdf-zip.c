@@ -1,0 +1,276 @@
+/* pdf-zip.c - deflating the PDF writer's content streams: pages as they
+ * end (on a second thread when helper threads are allowed) and forms. */
+#include "pdf-internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Page content streams are deflated by deflate_page, not by libharu: the
+ * dictionary's filter is then "none" (so libharu copies the bytes as they
+ * are and drops any /Filter entry), and this writes /Filter instead. */
+static HPDF_STATUS write_flate_filter(HPDF_Dict d, HPDF_Stream s)
+{
+    (void)d;
+    return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
+}
+
+/* The deflated form of the memory stream raw (not empty), in a new memory
+ * stream of exactly that size, or NULL after an error.  what: "a page's
+ * content", for messages. */
+HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, const char *what)
+{
+    z_stream *z = &p->z;
+    if (!p->z_ready) {
+        memset(z, 0, sizeof *z);
+        if (deflateInit(z, BL_PDF_DEFLATE_LEVEL) != Z_OK) {
+            bl_pdf_fail(p, "out of memory (zlib)");
+            return NULL;
+        }
+        p->z_ready = 1;
+    } else if (deflateReset(z) != Z_OK) {
+        bl_pdf_fail(p, "zlib cannot reset its stream");
+        return NULL;
+    }
+    bl_buf *b = &p->zbuf;
+    b->len = 0;
+    if (bl_grow(&b->data, &b->cap, deflateBound(z, HPDF_Stream_Size(raw)), 1)) {
+        bl_pdf_fail(p, "out of memory");
+        return NULL;
+    }
+    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(raw);
+    int zr = Z_OK;
+    for (HPDF_UINT i = 0; i < nbuf && zr == Z_OK; i++) {
+        HPDF_UINT len = 0;
+        HPDF_BYTE *in = HPDF_MemStream_GetBufPtr(raw, i, &len);
+        if (!in) {
+            if (!bl_pdf_hcheck(p, "reading a content stream"))
+                bl_pdf_fail(p, "reading %s failed", what);
+            return NULL;
+        }
+        z->next_in = in;
+        z->avail_in = len;
+        int flush = i + 1 == nbuf ? Z_FINISH : Z_NO_FLUSH;
+        do { /* deflateBound is for one call: several may need more room */
+            if (b->cap - b->len < 64 && bl_grow(&b->data, &b->cap, b->cap + 4096, 1)) {
+                bl_pdf_fail(p, "out of memory");
+                return NULL;
+            }
+            z->next_out = (Bytef *)b->data + b->len;
+            z->avail_out = (uInt)(b->cap - b->len);
+            zr = deflate(z, flush);
+            b->len = b->cap - z->avail_out;
+        } while (zr == Z_OK && (z->avail_in || flush == Z_FINISH));
+    }
+    if (zr != Z_STREAM_END) {
+        bl_pdf_fail(p, "zlib failed on %s (%d)", what, zr);
+        return NULL;
+    }
+    HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)b->len);
+    if (packed)
+        HPDF_Stream_Write(packed, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
+    if (!packed || bl_pdf_hcheck(p, "storing a content stream")) {
+        HPDF_Stream_Free(packed);
+        if (!p->failed)
+            bl_pdf_fail(p, "out of memory");
+        return NULL;
+    }
+    return packed;
+}
+
+/* dict's stream becomes packed (deflated already); its old one is freed. */
+void bl_pdf_set_deflated(HPDF_Dict dict, HPDF_Stream packed)
+{
+    HPDF_Stream_Free(dict->stream);
+    dict->stream = packed;
+    dict->filter = HPDF_STREAM_FILTER_NONE;
+    dict->write_fn = write_flate_filter;
+}
+
+#define ZQ 4
+typedef struct zjob {
+    HPDF_Dict contents;        /* the page's content stream object */
+    HPDF_PageAttr attr;
+    bl_buf raw, out;
+    int state;                 /* 0 waiting, 1 deflated, -1 failed */
+} zjob;
+
+struct zq {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    zjob job[ZQ];              /* a ring: job[(head + i) % ZQ], i < count, in page order */
+    int head, count, stop;
+};
+
+static void *zq_main(void *arg)
+{
+    struct zq *q = arg;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    int ready = deflateInit(&z, BL_PDF_DEFLATE_LEVEL) == Z_OK;
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        zjob *j = NULL;
+        for (int i = 0; i < q->count && !j; i++)
+            if (q->job[(q->head + i) % ZQ].state == 0)
+                j = &q->job[(q->head + i) % ZQ];
+        if (!j) {
+            if (q->stop)
+                break;
+            pthread_cond_wait(&q->cond, &q->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&q->lock);
+        int ok = ready && deflateReset(&z) == Z_OK;
+        uLong bound = ok ? deflateBound(&z, (uLong)j->raw.len) : 0;
+        ok = ok && !bl_grow(&j->out.data, &j->out.cap, bound + 1, 1);
+        if (ok) {
+            z.next_in = (Bytef *)j->raw.data;
+            z.avail_in = (uInt)j->raw.len;
+            z.next_out = (Bytef *)j->out.data;
+            z.avail_out = (uInt)bound;
+            ok = deflate(&z, Z_FINISH) == Z_STREAM_END; /* the bound is room for all of it */
+            j->out.len = bound - z.avail_out;
+        }
+        pthread_mutex_lock(&q->lock);
+        j->state = ok ? 1 : -1;
+        pthread_cond_broadcast(&q->cond);
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (ready)
+        deflateEnd(&z);
+    return NULL;
+}
+
+/* Installs the oldest waiting page's deflated content, waiting for it. */
+static int zq_install_oldest(bl_pdf *p)
+{
+    struct zq *q = p->zq;
+    pthread_mutex_lock(&q->lock);
+    zjob *j = &q->job[q->head];
+    while (j->state == 0)
+        pthread_cond_wait(&q->cond, &q->lock);
+    pthread_mutex_unlock(&q->lock);
+    int rc = 0;
+    if (j->state < 0) {
+        rc = bl_pdf_fail(p, "zlib failed on a page's content (out of memory?)");
+    } else {
+        HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)(j->out.len ? j->out.len : 1));
+        if (packed)
+            HPDF_Stream_Write(packed, (const HPDF_BYTE *)j->out.data, (HPDF_UINT)j->out.len);
+        if (!packed || bl_pdf_hcheck(p, "storing a content stream")) {
+            HPDF_Stream_Free(packed);
+            rc = p->failed ? -1 : bl_pdf_fail(p, "out of memory");
+        } else {
+            int was = j->attr->stream == j->contents->stream;
+            bl_pdf_set_deflated(j->contents, packed); /* frees the raw stream */
+            if (was)
+                j->attr->stream = packed;
+        }
+    }
+    pthread_mutex_lock(&q->lock);
+    q->head = (q->head + 1) % ZQ;
+    q->count--;
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+/* Installs every waiting page (before the save). */
+int bl_pdf_pages_drain(bl_pdf *p)
+{
+    int rc = 0;
+    while (p->zq && p->zq->count)
+        rc |= zq_install_oldest(p);
+    return rc ? -1 : 0;
+}
+
+/* Hands raw (the open page's content) to the deflating thread; 1 when it
+ * took it, 0 when the page is to be deflated here, -1 after an error. */
+static int zq_put(bl_pdf *p, HPDF_PageAttr a, HPDF_Stream raw)
+{
+    if (!p->async)
+        return 0;
+    if (!p->zq) {
+        struct zq *q = calloc(1, sizeof *q);
+        if (!q)
+            return 0;
+        pthread_mutex_init(&q->lock, NULL);
+        pthread_cond_init(&q->cond, NULL);
+        if (pthread_create(&q->thread, NULL, zq_main, q)) {
+            pthread_mutex_destroy(&q->lock);
+            pthread_cond_destroy(&q->cond);
+            free(q);
+            p->async = 0;
+            return 0;
+        }
+        p->zq = q;
+    }
+    struct zq *q = p->zq;
+    if (q->count == ZQ && zq_install_oldest(p))
+        return -1;
+    zjob *j = &q->job[(q->head + q->count) % ZQ]; /* not the worker's: its state is not 0 */
+    j->raw.len = 0;
+    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(raw);
+    for (HPDF_UINT i = 0; i < nbuf; i++) {
+        HPDF_UINT len = 0;
+        HPDF_BYTE *in = HPDF_MemStream_GetBufPtr(raw, i, &len);
+        if (!in || bl_buf_append(&j->raw, in, len))
+            return 0; /* deflated here instead */
+    }
+    j->contents = a->contents;
+    j->attr = a;
+    pthread_mutex_lock(&q->lock);
+    j->state = 0;
+    q->count++;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    return 1;
+}
+
+void bl_pdf_pages_stop(bl_pdf *p)
+{
+    struct zq *q = p->zq;
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->stop = 1;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    pthread_join(q->thread, NULL);
+    for (int i = 0; i < ZQ; i++) {
+        bl_buf_free(&q->job[i].raw);
+        bl_buf_free(&q->job[i].out);
+    }
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->cond);
+    free(q);
+    p->zq = NULL;
+}
+
+/* Replaces the open page's content stream by its deflated form, in a memory
+ * stream of exactly that size: left to itself, libharu keeps every page's
+ * raw content until the save and deflates it only while writing. */
+int bl_pdf_deflate_page(bl_pdf *p)
+{
+    HPDF_PageAttr a = page_attr(p);
+    HPDF_Stream raw = a->stream;
+    if (HPDF_Stream_Size(raw) == 0) {
+        /* libharu writes an empty stream as zero bytes even when it is
+         * marked /FlateDecode, which readers flag as broken. */
+        a->contents->filter = HPDF_STREAM_FILTER_NONE;
+        return 0;
+    }
+    if (!(a->contents->filter & HPDF_STREAM_FILTER_FLATE_DECODE) || raw->type != HPDF_STREAM_MEMORY)
+        return 0; /* uncompressed output: libharu writes the stream as it is */
+    int taken = zq_put(p, a, raw);
+    if (taken)
+        return taken < 0 ? -1 : 0;
+    HPDF_Stream packed = bl_pdf_deflate_stream(p, raw, "a page's content");
+    if (!packed)
+        return -1;
+    bl_pdf_set_deflated(a->contents, packed); /* frees raw, which is contents->stream */
+    a->stream = packed;
+    return 0;
+}
+
