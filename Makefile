@@ -108,10 +108,10 @@ build/bench/obj/%.o: src/%.c | $(DEPSTAMP)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 build/bench/bulletin: $(BENCH_OBJ)
 	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
-build/bench/runner: bench/runner.c
+build/bench/runner: bench/runner.c bench/timing.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDFLAGS)
-build/bench/floor: bench/floor.c | $(DEPSTAMP)
+build/bench/floor: bench/floor.c bench/timing.h | $(DEPSTAMP)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(OPT) $(shell pkg-config --cflags harfbuzz zlib) $(CFLAGS) -o $@ $< \
 	  $(shell pkg-config --libs harfbuzz zlib) $(LDFLAGS)

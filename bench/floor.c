@@ -28,6 +28,8 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "timing.h"
+
 #define MAX_RUNS 1000
 #define LINE_GLYPHS 55
 
@@ -40,14 +42,6 @@ typedef struct {
     glyph *g;
     size_t n, cap;
 } glyphs;
-
-static double clock_ms(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-static double now_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -285,18 +279,6 @@ static hb_font_t *open_font(const char *path)
     hb_face_destroy(face);
     hb_blob_destroy(b);
     return f;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
 int main(int argc, char **argv)

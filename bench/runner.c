@@ -23,14 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_RUNS 1000
+#include "timing.h"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#define MAX_RUNS 1000
 
 /* Runs argv once; returns 0 and the time and peak RSS, or -1. */
 static int run_once(char **argv, double *ms, long *rss_kb, double *cpu_ms)
@@ -66,19 +61,6 @@ static int run_once(char **argv, double *ms, long *rss_kb, double *cpu_ms)
         return -1;
     }
     return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts t. */
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
 int main(int argc, char **argv)
