@@ -321,11 +321,17 @@ static uint32_t features_hash(const bl_text_style *st)
     return h;
 }
 
+/* HarfBuzz's script for an ICU script code (-1: unknown). */
+static hb_script_t hb_script_of(int script)
+{
+    const char *sn = script >= 0 ? uscript_getShortName((UScriptCode)script) : NULL;
+    return sn ? hb_script_from_string(sn, -1) : HB_SCRIPT_UNKNOWN;
+}
+
 static void hb_setup(hb_buffer_t *buf, int rtl, int script, const char *lang)
 {
     hb_buffer_set_direction(buf, rtl ? HB_DIRECTION_RTL : HB_DIRECTION_LTR);
-    const char *sn = script >= 0 ? uscript_getShortName((UScriptCode)script) : NULL;
-    hb_script_t hs = sn ? hb_script_from_string(sn, -1) : HB_SCRIPT_UNKNOWN;
+    hb_script_t hs = hb_script_of(script);
     if (hs != HB_SCRIPT_UNKNOWN && hs != HB_SCRIPT_COMMON && hs != HB_SCRIPT_INHERITED)
         hb_buffer_set_script(buf, hs);
     hb_buffer_set_language(buf, hb_language_from_string(lang, -1));
@@ -509,8 +515,7 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
      * buffer left-to-right only when it holds digits and no letters
      * (hb_ensure_native_direction), a property of the whole run that a
      * word alone need not share. */
-    const char *sn = script >= 0 ? uscript_getShortName((UScriptCode)script) : NULL;
-    int rtl_script = sn && hb_script_get_horizontal_direction(hb_script_from_string(sn, -1)) == HB_DIRECTION_RTL;
+    int rtl_script = hb_script_get_horizontal_direction(hb_script_of(script)) == HB_DIRECTION_RTL;
     if ((!rtl && rtl_script) || !cache_usable(face, st, b - a))
         return shape_direct(t, text, len, a, b, rtl, script, lang, face, st, g, ng, cap);
     const size_t ng0 = *ng;
