@@ -611,18 +611,44 @@ static HPDF_STATUS put_stream(HPDF_Dict d, const void *data, size_t len, int z)
     return HPDF_Stream_Write(d->stream, (const HPDF_BYTE *)data, (HPDF_UINT)len);
 }
 
-/* Deflates b in place (at BL_PDF_DEFLATE_LEVEL, as every other stream). */
-static int deflate_buf(bl_buf *b)
+int bl_pdf_deflate(z_stream *z, const void *in, size_t len, bl_buf *out)
 {
-    uLongf zlen = compressBound((uLong)b->len);
-    unsigned char *z = malloc(zlen ? zlen : 1);
-    if (!z || compress2(z, &zlen, (const Bytef *)b->data, (uLong)b->len, BL_PDF_DEFLATE_LEVEL) != Z_OK) {
-        free(z);
+    z_stream own;
+    if (len > UINT32_MAX / 2)
+        return -1;
+    if (!z) {
+        memset(&own, 0, sizeof own);
+        if (deflateInit(&own, BL_PDF_DEFLATE_LEVEL) != Z_OK)
+            return -1;
+        z = &own;
+    } else if (deflateReset(z) != Z_OK) {
         return -1;
     }
-    free(b->data);
-    b->data = (char *)z;
-    b->len = b->cap = zlen;
+    uLong bound = deflateBound(z, (uLong)len);
+    int ok = !bl_grow(&out->data, &out->cap, bound + 1, 1);
+    if (ok) {
+        z->next_in = (Bytef *)(uintptr_t)in;
+        z->avail_in = (uInt)len;
+        z->next_out = (Bytef *)out->data;
+        z->avail_out = (uInt)bound;
+        ok = deflate(z, Z_FINISH) == Z_STREAM_END; /* the bound is room for all of it */
+        out->len = bound - z->avail_out;
+    }
+    if (z == &own)
+        deflateEnd(&own);
+    return ok ? 0 : -1;
+}
+
+/* Deflates b in place. */
+static int deflate_buf(bl_buf *b)
+{
+    bl_buf z = {0};
+    if (bl_pdf_deflate(NULL, b->data, b->len, &z)) {
+        bl_buf_free(&z);
+        return -1;
+    }
+    bl_buf_free(b);
+    *b = z;
     return 0;
 }
 

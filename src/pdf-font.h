@@ -26,6 +26,7 @@
 #pragma GCC diagnostic ignored "-Wstrict-prototypes"
 #endif
 #include <hpdf.h>
+#include <zlib.h>
 #include <hpdf_objects.h>
 #include <hpdf_pages.h>
 #include <hpdf_doc.h>
@@ -108,6 +109,12 @@ void bl_pdf_font_free(bl_pdf_font *f);
  * reads and checks the face's tables on its first use, which a thread can
  * do ahead of the save that needs them. */
 void bl_pdf_font_warm(bl_face *face);
+
+/* Deflates in[0, len) into out (replacing its contents) at
+ * BL_PDF_DEFLATE_LEVEL, with the stream z (reset first; a thread's own,
+ * to spare zlib's set-up) or, when z is NULL, a stream of its own.
+ * Returns 0 or -1. */
+int bl_pdf_deflate(z_stream *z, const void *in, size_t len, bl_buf *out);
 
 /* Frees the process-wide cache of subset font files (bl_pdf_font_prepare
  * reuses a file made earlier for the same face and glyph set). */

@@ -122,17 +122,7 @@ static void *zq_main(void *arg)
             continue;
         }
         pthread_mutex_unlock(&q->lock);
-        int ok = ready && deflateReset(&z) == Z_OK;
-        uLong bound = ok ? deflateBound(&z, (uLong)j->raw.len) : 0;
-        ok = ok && !bl_grow(&j->out.data, &j->out.cap, bound + 1, 1);
-        if (ok) {
-            z.next_in = (Bytef *)j->raw.data;
-            z.avail_in = (uInt)j->raw.len;
-            z.next_out = (Bytef *)j->out.data;
-            z.avail_out = (uInt)bound;
-            ok = deflate(&z, Z_FINISH) == Z_STREAM_END; /* the bound is room for all of it */
-            j->out.len = bound - z.avail_out;
-        }
+        int ok = ready && !bl_pdf_deflate(&z, j->raw.data, j->raw.len, &j->out);
         pthread_mutex_lock(&q->lock);
         j->state = ok ? 1 : -1;
         pthread_cond_broadcast(&q->cond);
