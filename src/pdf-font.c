@@ -535,8 +535,9 @@ void bl_pdf_font_warm(bl_face *face)
     hb_subset_input_destroy(in);
 }
 
-/* Returns the subset font file (caller destroys), or NULL. */
-static hb_blob_t *subset(const bl_pdf_font *f, char *err, size_t errlen)
+/* The subset font file of the glyphs gids (glyph_set's list; caller
+ * destroys), or NULL. */
+static hb_blob_t *subset(const bl_pdf_font *f, const uint32_t *gids, size_t ngids, char *err, size_t errlen)
 {
     hb_subset_input_t *in = hb_subset_input_create_or_fail();
     if (!in) {
@@ -544,18 +545,17 @@ static hb_blob_t *subset(const bl_pdf_font *f, char *err, size_t errlen)
         return NULL;
     }
     hb_set_t *glyphs = hb_subset_input_glyph_set(in);
-    hb_set_add(glyphs, 0);
-    for (unsigned g = 0; g < f->face->num_glyphs; g++)
-        if (f->slot[g]) {
-            /* Opening the face checked the glyph tables' structure; the
-             * outlines that go into the PDF are loaded here, one by one. */
-            if (bl_face_check_glyph(f->face, g)) {
-                snprintf(err, errlen, "corrupt font file (glyph %u does not load)", g);
-                hb_subset_input_destroy(in);
-                return NULL;
-            }
-            hb_set_add(glyphs, g);
+    for (size_t i = 0; i < ngids; i++) {
+        unsigned g = gids[i];
+        /* Opening the face checked the glyph tables' structure; the
+         * outlines that go into the PDF are loaded here, one by one. */
+        if (f->slot[g] && bl_face_check_glyph(f->face, g)) {
+            snprintf(err, errlen, "corrupt font file (glyph %u does not load)", g);
+            hb_subset_input_destroy(in);
+            return NULL;
         }
+        hb_set_add(glyphs, g);
+    }
     hb_subset_input_set_flags(in, SUBSET_FLAGS);
     hb_face_t *src = subset_source(f->face);
     hb_face_t *sub = src ? hb_subset_or_fail(src, in) : NULL;
@@ -766,9 +766,13 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
     size_t ngids = 0;
     uint64_t hash = 0;
     uint32_t *gids = glyph_set(f, &ngids, &hash);
+    if (!gids) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     int bad = 0;
-    if (!gids || !file_cached(f, compress, gids, ngids, hash)) {
-        hb_blob_t *blob = subset(f, err, errlen);
+    if (!file_cached(f, compress, gids, ngids, hash)) {
+        hb_blob_t *blob = subset(f, gids, ngids, err, errlen);
         if (!blob) {
             free(gids);
             return -1;
@@ -780,7 +784,7 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
         f->file_len = blen;
         if (!bad && compress)
             bad = deflate_buf(&f->file);
-        if (!bad && gids) {
+        if (!bad) {
             file_keep(f, compress, gids, ngids, hash);
             gids = NULL;
         }
