@@ -360,29 +360,34 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static bl_face **cache;
 static size_t cache_n, cache_cap;
 
+/* The cached face for path, or NULL (cache_lock held). */
+static bl_face *cached_locked(const char *path)
+{
+    for (size_t i = 0; i < cache_n; i++)
+        if (!strcmp(cache[i]->path, path))
+            return cache[i];
+    return NULL;
+}
+
 bl_face *bl_face_cache_get(const char *path, char *err, size_t errlen)
 {
     pthread_mutex_lock(&cache_lock);
-    for (size_t i = 0; i < cache_n; i++)
-        if (!strcmp(cache[i]->path, path)) {
-            bl_face *f = cache[i];
-            pthread_mutex_unlock(&cache_lock);
-            return f;
-        }
+    bl_face *known = cached_locked(path);
     pthread_mutex_unlock(&cache_lock);
+    if (known)
+        return known;
     /* Opened unlocked: threads opening different faces do not wait for
      * each other; two opening the same one keep the first. */
     bl_face *f = bl_face_open(path, err, errlen);
     if (!f)
         return NULL;
     pthread_mutex_lock(&cache_lock);
-    for (size_t i = 0; i < cache_n; i++)
-        if (!strcmp(cache[i]->path, path)) {
-            bl_face *first = cache[i];
-            pthread_mutex_unlock(&cache_lock);
-            bl_face_drop(f);
-            return first;
-        }
+    bl_face *first = cached_locked(path);
+    if (first) {
+        pthread_mutex_unlock(&cache_lock);
+        bl_face_drop(f);
+        return first;
+    }
     if (bl_grow(&cache, &cache_cap, cache_n + 1, sizeof *cache)) {
         pthread_mutex_unlock(&cache_lock);
         bl_face_drop(f);
