@@ -378,9 +378,11 @@ static long shape_direct(shape_state *t, const char *text, size_t len, size_t a,
 }
 
 /* The cached glyphs of the piece text[a, b), shaping and storing it on a
- * miss; NULL when out of memory or the piece does not fit the cache. */
+ * miss; NULL when out of memory or the piece does not fit the cache.  hl
+ * and feat: lang as HarfBuzz's language and features_hash(st), once per run. */
 static const wc_entry *piece_glyphs(shape_state *t, const char *text, size_t a, size_t b, int rtl, int script,
-                                    const char *lang, bl_face *face, const bl_text_style *st)
+                                    const char *lang, hb_language_t hl, uint32_t feat, bl_face *face,
+                                    const bl_text_style *st)
 {
     if (!t->slot) {
         t->slot = calloc(WC_SLOTS, sizeof *t->slot);
@@ -394,8 +396,6 @@ static const wc_entry *piece_glyphs(shape_state *t, const char *text, size_t a, 
         }
     }
     const size_t len = b - a;
-    hb_language_t hl = hb_language_from_string(lang, -1);
-    uint32_t feat = features_hash(st);
     uint64_t h = 0xcbf29ce484222325ull;
 #define MIX(v) (h = (h ^ (uint64_t)(v)) * 0x100000001b3ull)
     for (size_t i = a; i < b; i++)
@@ -520,6 +520,8 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
         return shape_direct(t, text, len, a, b, rtl, script, lang, face, st, g, ng, cap);
     const size_t ng0 = *ng;
     const double k = st->size / face->upem;
+    const hb_language_t hl = hb_language_from_string(lang, -1);
+    const uint32_t feat = features_hash(st);
     size_t pending = SIZE_MAX; /* start of text not yet shaped that the cache cannot serve */
     for (size_t p = a; p < b;) {
         size_t q = p;
@@ -529,7 +531,7 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
             q++;
         const wc_entry *e = NULL;
         if (piece_alone(text, len, a, b, p, q, script))
-            e = piece_glyphs(t, text, p, q, rtl, script, lang, face, st);
+            e = piece_glyphs(t, text, p, q, rtl, script, lang, hl, feat, face, st);
         if (!e) {
             if (pending == SIZE_MAX)
                 pending = p;
