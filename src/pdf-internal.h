@@ -93,7 +93,8 @@ struct bl_pdf {
     size_t capgaps;
     z_stream z;      /* reused for every page's content stream */
     int z_ready;
-    bl_buf zbuf;     /* one page's deflated content */
+    bl_buf zraw;     /* one page's (or form's) content, gathered from libharu's buffers */
+    bl_buf zbuf;     /* and deflated */
     /* With helper threads allowed (bl_helpers), pages are deflated on a
      * second thread: it only runs zlib on a copy of a page's bytes; this
      * thread installs the result in libharu's stream (libharu's memory

@@ -15,58 +15,24 @@ static HPDF_STATUS write_flate_filter(HPDF_Dict d, HPDF_Stream s)
     return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
 }
 
-/* The deflated form of the memory stream raw (not empty), in a new memory
- * stream of exactly that size, or NULL after an error.  what: "a page's
- * content", for messages. */
-HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, const char *what)
+/* Appends the bytes of the libharu memory stream raw to out; -1 when a
+ * buffer cannot be read or out cannot grow. */
+static int gather(HPDF_Stream raw, bl_buf *out)
 {
-    z_stream *z = &p->z;
-    if (!p->z_ready) {
-        memset(z, 0, sizeof *z);
-        if (deflateInit(z, BL_PDF_DEFLATE_LEVEL) != Z_OK) {
-            bl_pdf_fail(p, "out of memory (zlib)");
-            return NULL;
-        }
-        p->z_ready = 1;
-    } else if (deflateReset(z) != Z_OK) {
-        bl_pdf_fail(p, "zlib cannot reset its stream");
-        return NULL;
-    }
-    bl_buf *b = &p->zbuf;
-    b->len = 0;
-    if (bl_grow(&b->data, &b->cap, deflateBound(z, HPDF_Stream_Size(raw)), 1)) {
-        bl_pdf_fail(p, "out of memory");
-        return NULL;
-    }
     HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(raw);
-    int zr = Z_OK;
-    for (HPDF_UINT i = 0; i < nbuf && zr == Z_OK; i++) {
+    for (HPDF_UINT i = 0; i < nbuf; i++) {
         HPDF_UINT len = 0;
         HPDF_BYTE *in = HPDF_MemStream_GetBufPtr(raw, i, &len);
-        if (!in) {
-            if (!bl_pdf_hcheck(p, "reading a content stream"))
-                bl_pdf_fail(p, "reading %s failed", what);
-            return NULL;
-        }
-        z->next_in = in;
-        z->avail_in = len;
-        int flush = i + 1 == nbuf ? Z_FINISH : Z_NO_FLUSH;
-        do { /* deflateBound is for one call: several may need more room */
-            if (b->cap - b->len < 64 && bl_grow(&b->data, &b->cap, b->cap + 4096, 1)) {
-                bl_pdf_fail(p, "out of memory");
-                return NULL;
-            }
-            z->next_out = (Bytef *)b->data + b->len;
-            z->avail_out = (uInt)(b->cap - b->len);
-            zr = deflate(z, flush);
-            b->len = b->cap - z->avail_out;
-        } while (zr == Z_OK && (z->avail_in || flush == Z_FINISH));
+        if (!in || bl_buf_append(out, in, len))
+            return -1;
     }
-    if (zr != Z_STREAM_END) {
-        bl_pdf_fail(p, "zlib failed on %s (%d)", what, zr);
-        return NULL;
-    }
-    HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)b->len);
+    return 0;
+}
+
+/* A new libharu memory stream of exactly b's bytes, or NULL (reported). */
+static HPDF_Stream stream_of(bl_pdf *p, const bl_buf *b)
+{
+    HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)(b->len ? b->len : 1));
     if (packed)
         HPDF_Stream_Write(packed, (const HPDF_BYTE *)b->data, (HPDF_UINT)b->len);
     if (!packed || bl_pdf_hcheck(p, "storing a content stream")) {
@@ -76,6 +42,32 @@ HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, const char *what)
         return NULL;
     }
     return packed;
+}
+
+/* The deflated form of the memory stream raw (not empty), in a new memory
+ * stream of exactly that size, or NULL after an error.  what: "a page's
+ * content", for messages. */
+HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, const char *what)
+{
+    if (!p->z_ready) { /* bl_pdf_deflate resets it for every stream */
+        memset(&p->z, 0, sizeof p->z);
+        if (deflateInit(&p->z, BL_PDF_DEFLATE_LEVEL) != Z_OK) {
+            bl_pdf_fail(p, "out of memory (zlib)");
+            return NULL;
+        }
+        p->z_ready = 1;
+    }
+    p->zraw.len = 0;
+    if (gather(raw, &p->zraw)) {
+        if (!bl_pdf_hcheck(p, "reading a content stream"))
+            bl_pdf_fail(p, "reading %s failed (out of memory?)", what);
+        return NULL;
+    }
+    if (bl_pdf_deflate(&p->z, p->zraw.data, p->zraw.len, &p->zbuf)) {
+        bl_pdf_fail(p, "zlib failed on %s (out of memory?)", what);
+        return NULL;
+    }
+    return stream_of(p, &p->zbuf);
 }
 
 /* dict's stream becomes packed (deflated already); its old one is freed. */
@@ -146,12 +138,9 @@ static int zq_install_oldest(bl_pdf *p)
     if (j->state < 0) {
         rc = bl_pdf_fail(p, "zlib failed on a page's content (out of memory?)");
     } else {
-        HPDF_Stream packed = HPDF_MemStream_New(p->doc->mmgr, (HPDF_UINT)(j->out.len ? j->out.len : 1));
-        if (packed)
-            HPDF_Stream_Write(packed, (const HPDF_BYTE *)j->out.data, (HPDF_UINT)j->out.len);
-        if (!packed || bl_pdf_hcheck(p, "storing a content stream")) {
-            HPDF_Stream_Free(packed);
-            rc = p->failed ? -1 : bl_pdf_fail(p, "out of memory");
+        HPDF_Stream packed = stream_of(p, &j->out);
+        if (!packed) {
+            rc = -1;
         } else {
             int was = j->attr->stream == j->contents->stream;
             bl_pdf_set_deflated(j->contents, packed); /* frees the raw stream */
@@ -201,13 +190,8 @@ static int zq_put(bl_pdf *p, HPDF_PageAttr a, HPDF_Stream raw)
         return -1;
     zjob *j = &q->job[(q->head + q->count) % ZQ]; /* not the worker's: its state is not 0 */
     j->raw.len = 0;
-    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(raw);
-    for (HPDF_UINT i = 0; i < nbuf; i++) {
-        HPDF_UINT len = 0;
-        HPDF_BYTE *in = HPDF_MemStream_GetBufPtr(raw, i, &len);
-        if (!in || bl_buf_append(&j->raw, in, len))
-            return 0; /* deflated here instead */
-    }
+    if (gather(raw, &j->raw))
+        return 0; /* deflated here instead */
     j->contents = a->contents;
     j->attr = a;
     pthread_mutex_lock(&q->lock);

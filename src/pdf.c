@@ -1114,6 +1114,7 @@ void bl_pdf_free(bl_pdf *pdf)
     bl_buf_free(&pdf->scratch);
     if (pdf->z_ready)
         deflateEnd(&pdf->z);
+    bl_buf_free(&pdf->zraw);
     bl_buf_free(&pdf->zbuf);
     free(pdf);
 }
