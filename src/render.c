@@ -78,6 +78,14 @@ static struct {
     bl_layout *l;
 } layout_cache[LAYOUT_CACHE];
 
+static void layout_slot_clear(int k) /* layout_lock held */
+{
+    free(layout_cache[k].key);
+    bl_layout_free(layout_cache[k].l);
+    layout_cache[k].key = NULL;
+    layout_cache[k].l = NULL;
+}
+
 /* A reference to the cached layout for key, or NULL. */
 static bl_layout *cached_layout(const char *key)
 {
@@ -88,10 +96,7 @@ static bl_layout *cached_layout(const char *key)
             if (bl_layout_unchanged(layout_cache[k].l)) {
                 l = bl_layout_keep(layout_cache[k].l);
             } else { /* edited since: forget it */
-                free(layout_cache[k].key);
-                bl_layout_free(layout_cache[k].l);
-                layout_cache[k].key = NULL;
-                layout_cache[k].l = NULL;
+                layout_slot_clear(k);
             }
         }
     pthread_mutex_unlock(&layout_lock);
@@ -115,14 +120,10 @@ static int warmed;
 
 void bulletin_shutdown(void)
 {
-    __atomic_store_n(&warmed, 0, __ATOMIC_RELEASE); /* the faces go: the next render warms again */
+    __atomic_store_n(&warmed, 0, __ATOMIC_RELEASE);
     pthread_mutex_lock(&layout_lock);
-    for (int k = 0; k < LAYOUT_CACHE; k++) {
-        free(layout_cache[k].key);
-        bl_layout_free(layout_cache[k].l);
-        layout_cache[k].key = NULL;
-        layout_cache[k].l = NULL;
-    }
+    for (int k = 0; k < LAYOUT_CACHE; k++)
+        layout_slot_clear(k);
     pthread_mutex_unlock(&layout_lock);
     bl_pdf_font_cache_clear();
     bl_face_cache_clear();
