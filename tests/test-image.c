@@ -32,15 +32,6 @@ static const char *fixture(const char *name)
     return path[k];
 }
 
-static int write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    size_t w = fwrite(data, 1, n, f);
-    return fclose(f) || w != n ? -1 : 0;
-}
-
 static bl_buf read_all(const char *path)
 {
     bl_buf b = {0};
@@ -242,7 +233,7 @@ int main(void)
     bl_buf png = read_all(fixture("rgb.png")), jpg = read_all(fixture("rgb.jpg"));
     CHECK(png.len > 100 && jpg.len > 100, "fixtures written (%zu, %zu bytes)", png.len, jpg.len);
     bl_buf phys = with_phys(&png, 11811); /* 300 dpi */
-    write_file(fixture("phys.png"), phys.data, phys.len);
+    bl_test_write_file(fixture("phys.png"), phys.data, phys.len);
 
     /* ---- valid files ---- */
     bl_image *img = load("rgb.png", err, sizeof err);
@@ -328,44 +319,44 @@ int main(void)
     bl_image_drop(NULL);
 
     /* ---- broken files: each with its reason ---- */
-    write_file(fixture("empty.png"), "", 0);
+    bl_test_write_file(fixture("empty.png"), "", 0);
     expect_error("empty.png", "empty file (zero bytes)");
     expect_error("missing.png", "cannot open");
-    write_file(fixture("text.png"), "hello, I am not a picture\n", 26);
+    bl_test_write_file(fixture("text.png"), "hello, I am not a picture\n", 26);
     expect_error("text.png", "not a PNG or JPEG image");
-    write_file(fixture("anim.gif"), "GIF89a\x01\x00\x01\x00", 10);
+    bl_test_write_file(fixture("anim.gif"), "GIF89a\x01\x00\x01\x00", 10);
     expect_error("anim.gif", "not a PNG or JPEG image (it looks like a GIF image)");
 
     size_t cuts[] = {1, 4, 7, 8, 12, 20, 33, 40, png.len / 2, png.len - 20, png.len - 13};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "cut%zu.png", cuts[i]);
-        write_file(fixture(name), png.data, cuts[i]);
+        bl_test_write_file(fixture(name), png.data, cuts[i]);
         expect_error(name, "truncated or corrupt PNG: ");
     }
     bl_buf bad = read_all(fixture("rgb.png"));
     bad.data[bad.len - 20] ^= 0x55; /* inside the last IDAT: CRC mismatch */
-    write_file(fixture("crc.png"), bad.data, bad.len);
+    bl_test_write_file(fixture("crc.png"), bad.data, bad.len);
     expect_error("crc.png", "truncated or corrupt PNG: ");
     bl_buf_free(&bad);
 
-    write_file(fixture("cut.jpg"), jpg.data, jpg.len / 2);
+    bl_test_write_file(fixture("cut.jpg"), jpg.data, jpg.len / 2);
     expect_error("cut.jpg", "truncated or corrupt JPEG: ");
-    write_file(fixture("cut2.jpg"), jpg.data, 3);
+    bl_test_write_file(fixture("cut2.jpg"), jpg.data, 3);
     expect_error("cut2.jpg", "truncated or corrupt JPEG: ");
-    write_file(fixture("cut3.jpg"), jpg.data, 100);
+    bl_test_write_file(fixture("cut3.jpg"), jpg.data, 100);
     expect_error("cut3.jpg", "truncated or corrupt JPEG: ");
 
     bl_buf huge = fake_png(100000, 100000);
-    write_file(fixture("huge.png"), huge.data, huge.len);
+    bl_test_write_file(fixture("huge.png"), huge.data, huge.len);
     expect_error("huge.png", "image too large (100000 x 100000)");
     bl_buf_free(&huge);
     huge = fake_png(20001, 1);
-    write_file(fixture("wide.png"), huge.data, huge.len);
+    bl_test_write_file(fixture("wide.png"), huge.data, huge.len);
     expect_error("wide.png", "image too large (20001 x 1)");
     bl_buf_free(&huge);
     huge = fake_png(10000, 10000); /* 100 Mpixels, sides within limits */
-    write_file(fixture("many.png"), huge.data, huge.len);
+    bl_test_write_file(fixture("many.png"), huge.data, huge.len);
     expect_error("many.png", "image too large (10000 x 10000)");
     bl_buf_free(&huge);
     /* A JPEG header claiming 30000 x 30000: patch SOF0 of a real file. */
@@ -378,7 +369,7 @@ int main(void)
             big.data[i + 8] = (char)(30000 & 0xFF);
             break;
         }
-    write_file(fixture("huge.jpg"), big.data, big.len);
+    bl_test_write_file(fixture("huge.jpg"), big.data, big.len);
     expect_error("huge.jpg", "image too large (30000 x 30000)");
     bl_buf_free(&big);
 
@@ -396,7 +387,7 @@ int main(void)
                     char save = m.data[i];
                     m.data[i] = (char)(v == 0 ? 0xFF : (unsigned char)save ^ x[v]);
                     size_t len = v == 2 ? i + 1 : m.len; /* also: cut right after the change */
-                    write_file(fixture("mut.bin"), m.data, len);
+                    bl_test_write_file(fixture("mut.bin"), m.data, len);
                     bl_image *r = load("mut.bin", err, sizeof err);
                     tried++;
                     if (r ? r->width && r->height && r->pixels && (r->components == 1 || r->components == 3)

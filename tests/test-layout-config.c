@@ -2,6 +2,7 @@
  * Run from the repository root (tests/run.sh does): layouts and fonts are
  * found through bl_set_data_dir("."), fixtures under tests/data/layouts. */
 #include "harness.h"
+#include "testutil.h"
 #include "bulletin.h"
 #include "layout-config.h"
 
@@ -514,24 +515,21 @@ static void test_templates(void)
  * the edited layout although the process keeps layouts between renders. */
 static double media_width(const char *pdf)
 {
-    FILE *fp = fopen(pdf, "rb");
-    static char buf[1 << 20];
-    size_t n = fp ? fread(buf, 1, sizeof buf - 1, fp) : 0;
-    if (fp)
-        fclose(fp);
-    buf[n] = 0;
+    char err[256];
+    bl_file *f = bl_file_read(pdf, 1u << 24, err, sizeof err);
     const char *m = NULL;
-    for (size_t i = 0; i + 10 < n && !m; i++)
-        if (!memcmp(buf + i, "/MediaBox", 9))
-            m = buf + i + 9;
+    for (size_t i = 0; f && i + 10 < f->len && !m; i++)
+        if (!memcmp(f->text + i, "/MediaBox", 9))
+            m = f->text + i + 9;
     double x0, y0, x1, y1;
-    return m && sscanf(m, " [ %lf %lf %lf %lf", &x0, &y0, &x1, &y1) == 4 ? x1 - x0 : -1;
+    double w = m && sscanf(m, " [ %lf %lf %lf %lf", &x0, &y0, &x1, &y1) == 4 ? x1 - x0 : -1;
+    bl_file_free(f);
+    return w;
 }
 
 static void write_text(const char *path, const char *text)
 {
-    FILE *fp = fopen(path, "wb");
-    CHECK(fp && fputs(text, fp) >= 0 && fclose(fp) == 0, "write %s", path);
+    CHECK(bl_test_write_file(path, text, strlen(text)) == 0, "write %s", path);
 }
 
 static void test_cache(void)

@@ -22,6 +22,16 @@ static inline int bl_test_run(const char *cmd, bl_buf *out)
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+/* Writes n bytes of data to path; 0, or -1 on any failure. */
+static inline int bl_test_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(data, 1, n, f);
+    return fclose(f) || w != n ? -1 : 0;
+}
+
 /* Removes a test's scratch folder, unless a check failed or BL_TEST_KEEP is
  * set: then it stays for inspection.  Call just before bl_test_done(). */
 static inline void bl_test_cleanup(const char *dir, int failed)
