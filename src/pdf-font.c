@@ -1,8 +1,9 @@
-/* pdf-font.c - embedded fonts of the PDF backend: Type0 / Identity-H fonts
- * with CIDFontType2 descendants, built on libharu's object layer (libharu's
- * own TrueType support re-encodes text through its encoders and cannot draw
- * shaped glyph ids).  Subset with hb-subset at save time; /W, ToUnicode and,
- * when aliases exist, a CIDToGIDMap stream.  See pdf-font.h. */
+/* pdf-font.c - embedded fonts of the PDF backend: Type0 fonts with
+ * CIDFontType2 descendants and an embedded encoding CMap, built on
+ * libharu's object layer (libharu's own TrueType support re-encodes text
+ * through its encoders and cannot draw shaped glyph ids).  Subset with
+ * hb-subset at save time; /W, the encoding and ToUnicode CMaps and, when
+ * aliases exist, a CIDToGIDMap stream.  See pdf-font.h. */
 #include "pdf-font.h"
 
 #include <math.h>
@@ -13,8 +14,8 @@
 #include <hb-subset.h>
 #include <zlib.h>
 
-/* Alias codes must fit the 2-byte codes of Identity-H. */
-#define MAX_CODE 0xFFFFu
+/* CIDs are 2 bytes (PDF 32000-1 9.7.4.2, the CIDToGIDMap). */
+#define MAX_CID 0xFFFFu
 /* A ToUnicode destination string is at most 512 bytes (PDF 32000-1 9.10.3,
  * CMap limits): 256 UTF-16 code units. */
 #define MAX_UNITS 256
@@ -137,9 +138,10 @@ static HPDF_Dict new_indirect(HPDF_MMgr mm, HPDF_Xref xref)
 
 static long scale1000(const bl_face *face, double v) { return lround(v * 1000.0 / face->upem); }
 
-bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *err, size_t errlen)
+bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, int identity_h, char *err,
+                             size_t errlen)
 {
-    if (!face || face->num_glyphs == 0 || face->num_glyphs > MAX_CODE + 1 || !face->upem) {
+    if (!face || face->num_glyphs == 0 || face->num_glyphs > MAX_CID + 1 || !face->upem) {
         snprintf(err, errlen, "unusable font face");
         return NULL;
     }
@@ -154,6 +156,9 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *
     f->face = bl_face_keep(face);
     f->index = index;
     f->next_alias = face->num_glyphs;
+    f->compact = !identity_h && face->num_glyphs <= BL_PDF_COMPACT_GLYPHS;
+    hb_codepoint_t sp = 0;
+    f->space_gid = hb_font_get_nominal_glyph(face->hb_font, 0x20, &sp) && sp ? sp : face->num_glyphs;
 
     HPDF_MMgr mm = doc->mmgr;
     HPDF_Xref xref = doc->xref;
@@ -163,7 +168,9 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *
         goto fail;
     f->fontfile = HPDF_DictStream_New(mm, xref);
     f->tounicode = HPDF_DictStream_New(mm, xref);
-    if (!f->fontfile || !f->tounicode)
+    if (f->compact)
+        f->encoding = HPDF_DictStream_New(mm, xref);
+    if (!f->fontfile || !f->tounicode || (f->compact && !f->encoding))
         goto fail;
 
     /* Names get their subset tag at finish time; placeholders until then. */
@@ -171,7 +178,10 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *
     st |= HPDF_Dict_AddName(f->type0, "Type", "Font");
     st |= HPDF_Dict_AddName(f->type0, "Subtype", "Type0");
     st |= HPDF_Dict_AddName(f->type0, "BaseFont", ps);
-    st |= HPDF_Dict_AddName(f->type0, "Encoding", "Identity-H");
+    if (f->compact)
+        st |= HPDF_Dict_Add(f->type0, "Encoding", f->encoding);
+    else
+        st |= HPDF_Dict_AddName(f->type0, "Encoding", "Identity-H");
     HPDF_Array desc = HPDF_Array_New(mm);
     if (!desc)
         goto fail;
@@ -191,6 +201,22 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *
     st |= HPDF_Dict_AddNumber(csi, "Supplement", 0);
     st |= HPDF_Dict_Add(f->cidfont, "FontDescriptor", f->descriptor);
     st |= HPDF_Dict_AddName(f->cidfont, "CIDToGIDMap", "Identity");
+
+    /* The encoding CMap's dictionary (PDF 32000-1 9.7.5.3): its
+     * CIDSystemInfo is the CIDFont's, as PDF/A requires; the name gets
+     * the subset tag at finish time. */
+    if (f->compact) {
+        HPDF_Dict csi2 = HPDF_Dict_New(mm);
+        if (!csi2)
+            goto fail;
+        st |= HPDF_Dict_AddName(f->encoding, "Type", "CMap");
+        st |= HPDF_Dict_AddName(f->encoding, "CMapName", "Bulletin");
+        st |= HPDF_Dict_Add(f->encoding, "CIDSystemInfo", csi2);
+        st |= HPDF_Dict_Add(csi2, "Registry", HPDF_String_New(mm, "Adobe", NULL));
+        st |= HPDF_Dict_Add(csi2, "Ordering", HPDF_String_New(mm, "Identity", NULL));
+        st |= HPDF_Dict_AddNumber(csi2, "Supplement", 0);
+        st |= HPDF_Dict_AddNumber(f->encoding, "WMode", 0);
+    }
     f->cidfont->write_fn = write_w;
     f->cidfont->attr = f;
 
@@ -241,11 +267,60 @@ void bl_pdf_font_free(bl_pdf_font *f)
     bl_buf_free(&f->w);
     bl_buf_free(&f->file);
     bl_buf_free(&f->tu);
+    bl_buf_free(&f->cmap);
     free(f);
 }
 
-static bl_pdf_code *add_code(bl_pdf_font *f, unsigned gid, unsigned code, const char *text, size_t len)
+/* Codes of a compact font: 00..DF but the space's 20, then E000..FFFF
+ * (pdf-font.h). */
+#define ONE_BYTE_CODES 0xDFu
+#define COMPACT_CODES (ONE_BYTE_CODES + 0x2000u)
+
+/* The k-th one-byte code given out (k < ONE_BYTE_CODES): those a literal
+ * string must escape (LF, CR, parentheses, backslash: two bytes each in
+ * the content) come last, since the first codes go to the most frequent
+ * glyphs; 20 is never given out (the space's). */
+static unsigned one_byte_code(unsigned k)
 {
+    static const unsigned char late[] = {0x0A, 0x0D, 0x28, 0x29, 0x5C};
+    const unsigned early = ONE_BYTE_CODES - sizeof late;
+    if (k >= early)
+        return late[k - early];
+    for (unsigned c = 0;; c++)
+        if (c != BL_PDF_SPACE_CODE && !memchr(late, (int)c, sizeof late) && k-- == 0)
+            return c;
+}
+
+static int is_space_pair(const bl_pdf_font *f, unsigned gid, const char *text, size_t len)
+{
+    return f->compact && gid == f->space_gid && len == 1 && text[0] == ' ';
+}
+
+/* Whether a new pair (gid, text) can get a code: always a glyph's first
+ * pair (BL_PDF_COMPACT_GLYPHS), an alias while codes or CIDs are left. */
+static int code_left(const bl_pdf_font *f, unsigned gid, const char *text, size_t len)
+{
+    if (!f->compact)
+        return f->next_alias <= MAX_CID;
+    return is_space_pair(f, gid, text, len) || f->next_seq < COMPACT_CODES;
+}
+
+/* A new pair (gid, text), which code_left allows: a compact font's next
+ * code (the CID is the code), or in Identity-H the CID cid; NULL when out
+ * of memory. */
+static bl_pdf_code *add_code(bl_pdf_font *f, unsigned gid, unsigned cid, const char *text, size_t len)
+{
+    unsigned code = cid, clen = 2;
+    if (f->compact) {
+        if (is_space_pair(f, gid, text, len)) {
+            code = BL_PDF_SPACE_CODE;
+        } else {
+            code = f->next_seq < ONE_BYTE_CODES ? one_byte_code(f->next_seq) : 0xE000u + (f->next_seq - ONE_BYTE_CODES);
+            f->next_seq++;
+        }
+        clen = code < 0x100u ? 1 : 2;
+        cid = code;
+    }
     if (f->ncodes >= UINT32_MAX - 1 || (uint64_t)f->texts.len + len > UINT32_MAX)
         return NULL;
     if (bl_grow(&f->codes, &f->capcodes, f->ncodes + 1, sizeof *f->codes))
@@ -258,7 +333,9 @@ static bl_pdf_code *add_code(bl_pdf_font *f, unsigned gid, unsigned code, const 
     c->text_len = (uint32_t)len;
     c->next = 0;
     c->gid = (uint16_t)gid;
+    c->cid = (uint16_t)cid;
     c->code = (uint16_t)code;
+    c->len = (uint8_t)clen;
     /* Rounded to 3 decimals: exactly the number written into /W, so that
      * text positioning reproduces what a reader computes. */
     c->width = bl_pdf_round(bl_face_advance(f->face, gid) * 1000.0 / f->face->upem, 3);
@@ -281,57 +358,56 @@ const bl_pdf_code *bl_pdf_font_code_slow(bl_pdf_font *f, unsigned gid, const cha
             return c;
         last = i;
     }
-    if (f->next_alias > MAX_CODE) {
-        /* All 65536 codes taken: draw the glyph with its first code (right
-         * on the page, only its extracted text is that of the first use). */
+    if (!code_left(f, gid, text, len)) {
+        /* All codes taken: draw the glyph with its first code (right on
+         * the page, only its extracted text is that of the first use). */
         f->lost_aliases++;
         return &f->codes[s - 1];
     }
     bl_pdf_code *c = add_code(f, gid, f->next_alias, text, len);
     if (!c)
         return NULL;
-    f->next_alias++;
+    if (!f->compact)
+        f->next_alias++;
     f->codes[last - 1].next = (uint32_t)f->ncodes;
     return c;
 }
 
-/* Runs the block for every pair c in code order: glyph ids first (each
- * glyph's first pair has code == gid), then the aliases, which are
- * allocated in increasing order. */
-#define FOR_EACH_CODE(f, c, ...)                                                    \
-    do {                                                                            \
-        for (unsigned g_ = 0; g_ < (f)->face->num_glyphs; g_++)                     \
-            if ((f)->slot[g_]) {                                                    \
-                const bl_pdf_code *c = &(f)->codes[(f)->slot[g_] - 1];              \
-                __VA_ARGS__                                                         \
-            }                                                                       \
-        for (size_t i_ = 0; i_ < (f)->ncodes; i_++)                                 \
-            if ((f)->codes[i_].code >= (f)->face->num_glyphs) {                     \
-                const bl_pdf_code *c = &(f)->codes[i_];                             \
-                __VA_ARGS__                                                         \
-            }                                                                       \
-    } while (0)
+static int by_cid(const void *x, const void *y)
+{
+    unsigned a = (*(const bl_pdf_code *const *)x)->cid, b = (*(const bl_pdf_code *const *)y)->cid;
+    return (a > b) - (a < b);
+}
 
+/* "/W [...]" in CID order, consecutive CIDs in one array. */
 static int build_w(bl_pdf_font *f)
 {
+    const bl_pdf_code **by = malloc((f->ncodes ? f->ncodes : 1) * sizeof *by);
+    if (!by)
+        return -1;
+    for (size_t i = 0; i < f->ncodes; i++)
+        by[i] = &f->codes[i];
+    qsort(by, f->ncodes, sizeof *by, by_cid);
     int bad = 0;
     char num[32];
     long prev = -2;
     f->w.len = 0;
     bad |= bl_buf_puts(&f->w, "/W [");
-    FOR_EACH_CODE(f, c, {
-        if ((long)c->code != prev + 1) {
+    for (size_t i = 0; i < f->ncodes; i++) {
+        const bl_pdf_code *c = by[i];
+        if ((long)c->cid != prev + 1) {
             if (prev >= 0)
                 bad |= bl_buf_puts(&f->w, "]");
-            bad |= bl_buf_printf(&f->w, "%u [", (unsigned)c->code);
+            bad |= bl_buf_printf(&f->w, "%u [", (unsigned)c->cid);
         } else
             bad |= bl_buf_puts(&f->w, " ");
         bad |= bl_buf_append(&f->w, num, (size_t)(bl_pdf_fmt(num, c->width, 3) - num));
-        prev = c->code;
-    });
+        prev = c->cid;
+    }
     if (prev >= 0)
         bad |= bl_buf_puts(&f->w, "]");
     bad |= bl_buf_puts(&f->w, "]\012");
+    free(by);
     return bad ? -1 : 0;
 }
 
@@ -366,15 +442,26 @@ static unsigned to_utf16(const char *s, size_t n, uint16_t *out)
 
 typedef struct tu_item {
     uint16_t code;
-    uint16_t n;
-    uint32_t off; /* into the unit pool */
+    uint8_t len;  /* of the code, bytes */
+    uint16_t n;   /* UTF-16 units */
+    uint32_t off; /* into the unit pool; the CID in the encoding CMap */
 } tu_item;
 
-static void put_hex4(bl_buf *b, int *bad, unsigned v)
+/* v as 2 * len hex digits. */
+static void put_hex(bl_buf *b, int *bad, unsigned v, int len)
 {
     static const char hx[] = "0123456789ABCDEF";
-    char t[4] = {hx[(v >> 12) & 15], hx[(v >> 8) & 15], hx[(v >> 4) & 15], hx[v & 15]};
-    *bad |= bl_buf_append(b, t, 4);
+    char t[8];
+    for (int i = 0; i < 2 * len; i++)
+        t[i] = hx[(v >> (4 * (2 * len - 1 - i))) & 15];
+    *bad |= bl_buf_append(b, t, (size_t)(2 * len));
+}
+
+static void put_code_hex(bl_buf *b, int *bad, const tu_item *it)
+{
+    *bad |= bl_buf_puts(b, "<");
+    put_hex(b, bad, it->code, it->len);
+    *bad |= bl_buf_puts(b, ">");
 }
 
 static void flush_block(bl_buf *out, bl_buf *blk, int *count, const char *kind, int *bad)
@@ -388,9 +475,83 @@ static void flush_block(bl_buf *out, bl_buf *blk, int *count, const char *kind, 
     *count = 0;
 }
 
-/* The ToUnicode CMap (PDF 32000-1 9.10.3).  Codes without text get no
- * entry: extra glyphs of a cluster add nothing to extracted text. */
-static int build_tounicode(bl_pdf_font *f, bl_buf *out)
+/* The codespace ranges (pdf-font.h), the same in both CMaps: compact
+ * fonts up to their longest code in use. */
+static void put_codespace(const bl_pdf_font *f, bl_buf *out, int *bad)
+{
+    if (!f->compact) {
+        *bad |= bl_buf_puts(out, "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
+        return;
+    }
+    int two = f->next_seq > ONE_BYTE_CODES;
+    *bad |= bl_buf_printf(out, "%d begincodespacerange\n<00> <DF>\n%sendcodespacerange\n", 1 + two,
+                          two ? "<E000> <FFFF>\n" : "");
+}
+
+/* Consecutive codes a and b may share a range entry when only their last
+ * byte differs (PDF 32000-1 9.7.6.2 and 9.10.3). */
+static int same_range(const tu_item *a, const tu_item *b)
+{
+    return a->len == b->len && (a->code >> 8) == (b->code >> 8);
+}
+
+static int by_code(const void *x, const void *y)
+{
+    unsigned a = ((const tu_item *)x)->code, b = ((const tu_item *)y)->code;
+    return (a > b) - (a < b);
+}
+
+static const char cmap_head[] = "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n";
+static const char cmap_tail[] = "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n";
+
+/* A compact font's encoding CMap (PDF 32000-1 9.7.5.4): code -> CID (the
+ * same number), as cidrange entries over runs of consecutive codes. */
+static int build_encoding(const bl_pdf_font *f, bl_buf *out)
+{
+    int bad = 0;
+    tu_item *items = malloc((f->ncodes ? f->ncodes : 1) * sizeof *items);
+    bl_buf chars = {0}, ranges = {0};
+    if (!items)
+        return -1;
+    for (size_t i = 0; i < f->ncodes; i++)
+        items[i] = (tu_item){f->codes[i].code, f->codes[i].len, 0, f->codes[i].cid};
+    qsort(items, f->ncodes, sizeof *items, by_code);
+    bad |= bl_buf_puts(out, cmap_head);
+    bad |= bl_buf_printf(out, "/CIDSystemInfo 3 dict dup begin\n/Registry (Adobe) def\n/Ordering (Identity) def\n"
+                              "/Supplement 0 def\nend def\n/CMapName /Bulletin-%s def\n/CMapType 1 def\n"
+                              "/WMode 0 def\n", f->tag);
+    put_codespace(f, out, &bad);
+    int nchars = 0, nranges = 0;
+    for (size_t i = 0, j; i < f->ncodes && !bad; i = j) {
+        for (j = i + 1; j < f->ncodes && items[j].code == items[i].code + (j - i) &&
+                        items[j].off == items[i].off + (j - i) && same_range(&items[i], &items[j]);)
+            j++;
+        if (j - i >= 2) {
+            put_code_hex(&ranges, &bad, &items[i]);
+            bad |= bl_buf_puts(&ranges, " ");
+            put_code_hex(&ranges, &bad, &items[j - 1]);
+            bad |= bl_buf_printf(&ranges, " %u\n", (unsigned)items[i].off);
+            if (++nranges == CMAP_BLOCK)
+                flush_block(out, &ranges, &nranges, "cidrange", &bad);
+        } else {
+            put_code_hex(&chars, &bad, &items[i]);
+            bad |= bl_buf_printf(&chars, " %u\n", (unsigned)items[i].off);
+            if (++nchars == CMAP_BLOCK)
+                flush_block(out, &chars, &nchars, "cidchar", &bad);
+        }
+    }
+    flush_block(out, &chars, &nchars, "cidchar", &bad);
+    flush_block(out, &ranges, &nranges, "cidrange", &bad);
+    bad |= bl_buf_puts(out, cmap_tail);
+    free(items);
+    bl_buf_free(&chars);
+    bl_buf_free(&ranges);
+    return bad ? -1 : 0;
+}
+
+/* The ToUnicode CMap (PDF 32000-1 9.10.3), by code.  Codes without text
+ * get no entry: extra glyphs of a cluster add nothing to extracted text. */
+static int build_tounicode(const bl_pdf_font *f, bl_buf *out)
 {
     int bad = 0;
     size_t n = 0;
@@ -400,24 +561,24 @@ static int build_tounicode(bl_pdf_font *f, bl_buf *out)
     if (!items)
         return -1;
     uint16_t units[MAX_UNITS];
-    FOR_EACH_CODE(f, c, {
-        if (c->text_len) {
-            unsigned k = to_utf16(f->texts.data + c->text_off, c->text_len, units);
-            if (k) {
-                if (pool.len / 2 > UINT32_MAX - MAX_UNITS)
-                    bad = 1;
-                items[n].code = c->code;
-                items[n].n = (uint16_t)k;
-                items[n].off = (uint32_t)(pool.len / 2);
-                bad |= bl_buf_append(&pool, units, k * sizeof units[0]);
-                n++;
-            }
-        }
-    });
-    bad |= bl_buf_puts(out, "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
-                            "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
-                            "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
-                            "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
+    for (size_t i = 0; i < f->ncodes; i++) {
+        const bl_pdf_code *c = &f->codes[i];
+        if (!c->text_len)
+            continue;
+        unsigned k = to_utf16(f->texts.data + c->text_off, c->text_len, units);
+        if (!k)
+            continue;
+        if (pool.len / 2 > UINT32_MAX - MAX_UNITS)
+            bad = 1;
+        items[n] = (tu_item){c->code, c->len, (uint16_t)k, (uint32_t)(pool.len / 2)};
+        bad |= bl_buf_append(&pool, units, k * sizeof units[0]);
+        n++;
+    }
+    qsort(items, n, sizeof *items, by_code);
+    bad |= bl_buf_puts(out, cmap_head);
+    bad |= bl_buf_puts(out, "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+                            "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n");
+    put_codespace(f, out, &bad);
     int nchars = 0, nranges = 0;
     const uint16_t *u = (const uint16_t *)pool.data;
     for (size_t i = 0; i < n && !bad;) {
@@ -427,28 +588,26 @@ static int build_tounicode(bl_pdf_font *f, bl_buf *out)
         size_t j = i + 1;
         if (items[i].n == 1 && (u[items[i].off] < 0xD800 || u[items[i].off] > 0xDFFF)) {
             unsigned c0 = items[i].code, u0 = u[items[i].off];
-            while (j < n && items[j].n == 1 && items[j].code == c0 + (j - i) &&
-                   u[items[j].off] == u0 + (j - i) && (items[j].code >> 8) == (c0 >> 8) &&
-                   (u[items[j].off] >> 8) == (u0 >> 8) && (u0 + (j - i) < 0xD800 || u0 + (j - i) > 0xDFFF))
+            while (j < n && items[j].n == 1 && items[j].code == c0 + (j - i) && u[items[j].off] == u0 + (j - i) &&
+                   same_range(&items[i], &items[j]) && (u[items[j].off] >> 8) == (u0 >> 8) &&
+                   (u0 + (j - i) < 0xD800 || u0 + (j - i) > 0xDFFF))
                 j++;
         }
         if (j - i >= 2) {
-            bad |= bl_buf_puts(&ranges, "<");
-            put_hex4(&ranges, &bad, items[i].code);
-            bad |= bl_buf_puts(&ranges, "> <");
-            put_hex4(&ranges, &bad, items[j - 1].code);
-            bad |= bl_buf_puts(&ranges, "> <");
-            put_hex4(&ranges, &bad, u[items[i].off]);
+            put_code_hex(&ranges, &bad, &items[i]);
+            bad |= bl_buf_puts(&ranges, " ");
+            put_code_hex(&ranges, &bad, &items[j - 1]);
+            bad |= bl_buf_puts(&ranges, " <");
+            put_hex(&ranges, &bad, u[items[i].off], 2);
             bad |= bl_buf_puts(&ranges, ">\n");
             if (++nranges == CMAP_BLOCK)
                 flush_block(out, &ranges, &nranges, "bfrange", &bad);
             i = j;
         } else {
-            bad |= bl_buf_puts(&chars, "<");
-            put_hex4(&chars, &bad, items[i].code);
-            bad |= bl_buf_puts(&chars, "> <");
+            put_code_hex(&chars, &bad, &items[i]);
+            bad |= bl_buf_puts(&chars, " <");
             for (unsigned k = 0; k < items[i].n; k++)
-                put_hex4(&chars, &bad, u[items[i].off + k]);
+                put_hex(&chars, &bad, u[items[i].off + k], 2);
             bad |= bl_buf_puts(&chars, ">\n");
             if (++nchars == CMAP_BLOCK)
                 flush_block(out, &chars, &nchars, "bfchar", &bad);
@@ -457,7 +616,7 @@ static int build_tounicode(bl_pdf_font *f, bl_buf *out)
     }
     flush_block(out, &chars, &nchars, "bfchar", &bad);
     flush_block(out, &ranges, &nranges, "bfrange", &bad);
-    bad |= bl_buf_puts(out, "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+    bad |= bl_buf_puts(out, cmap_tail);
     free(items);
     bl_buf_free(&pool);
     bl_buf_free(&chars);
@@ -762,7 +921,9 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
 {
     bl_buf_free(&f->file);
     bl_buf_free(&f->tu);
+    bl_buf_free(&f->cmap);
     f->prepared = 0;
+    subset_tag(f, f->tag);
     size_t ngids = 0;
     uint64_t hash = 0;
     uint32_t *gids = glyph_set(f, &ngids, &hash);
@@ -790,9 +951,9 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
         }
     }
     free(gids);
-    bad = bad || build_w(f) || build_tounicode(f, &f->tu);
+    bad = bad || build_w(f) || build_tounicode(f, &f->tu) || (f->compact && build_encoding(f, &f->cmap));
     if (!bad && compress)
-        bad = deflate_buf(&f->tu);
+        bad = deflate_buf(&f->tu) || (f->compact && deflate_buf(&f->cmap));
     if (bad) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -810,21 +971,32 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
     st |= put_stream(f->fontfile, f->file.data, f->file.len, compress);
     st |= HPDF_Dict_AddNumber(f->fontfile, "Length1", (HPDF_INT32)f->file_len);
     st |= put_stream(f->tounicode, f->tu.data, f->tu.len, compress);
+    char name[80];
+    if (f->compact) {
+        st |= put_stream(f->encoding, f->cmap.data, f->cmap.len, compress);
+        snprintf(name, sizeof name, "Bulletin-%s", f->tag);
+        st |= HPDF_Dict_AddName(f->encoding, "CMapName", name);
+    }
     bl_buf_free(&f->file);
     bl_buf_free(&f->tu);
+    bl_buf_free(&f->cmap);
 
-    char tag[7], name[80];
-    subset_tag(f, tag);
-    snprintf(name, sizeof name, "%s+%s", tag, f->face->ps_name && f->face->ps_name[0] ? f->face->ps_name : "Font");
+    snprintf(name, sizeof name, "%s+%s", f->tag, f->face->ps_name && f->face->ps_name[0] ? f->face->ps_name : "Font");
     st |= HPDF_Dict_AddName(f->type0, "BaseFont", name);
     st |= HPDF_Dict_AddName(f->cidfont, "BaseFont", name);
     st |= HPDF_Dict_AddName(f->descriptor, "FontName", name);
 
-    if (f->next_alias > f->face->num_glyphs) {
-        /* Aliases exist: CID -> GID through a stream, 2 bytes per CID
-         * (PDF 32000-1 9.7.4.2).  Unused CIDs map to 0: the zeros compress
-         * to almost nothing, where an identity ramp would not. */
+    if (f->compact || f->next_alias > f->face->num_glyphs) {
+        /* Codes as CIDs, or aliases: CID -> GID through a stream, 2 bytes
+         * per CID (PDF 32000-1 9.7.4.2).  Unused CIDs map to 0: the zeros
+         * compress to almost nothing, where an identity ramp would not. */
         size_t ncid = f->next_alias;
+        if (f->compact) {
+            ncid = 1;
+            for (size_t i = 0; i < f->ncodes; i++)
+                if (f->codes[i].cid >= ncid)
+                    ncid = f->codes[i].cid + 1u;
+        }
         unsigned char *map = calloc(ncid, 2);
         if (!map) {
             snprintf(err, errlen, "out of memory");
@@ -832,8 +1004,8 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
         }
         for (size_t i = 0; i < f->ncodes; i++) {
             const bl_pdf_code *c = &f->codes[i];
-            map[2 * c->code] = (unsigned char)(c->gid >> 8);
-            map[2 * c->code + 1] = (unsigned char)c->gid;
+            map[2 * c->cid] = (unsigned char)(c->gid >> 8);
+            map[2 * c->cid + 1] = (unsigned char)c->gid;
         }
         if (!f->cidtogid) {
             f->cidtogid = HPDF_DictStream_New(doc->mmgr, doc->xref);

@@ -1,13 +1,29 @@
 /* pdf-font.h - private to the PDF backend (pdf.c, pdf-font.c): one embedded
  * font per bl_face and document, written through libharu's object layer as
- * Type0 / Identity-H with a CIDFontType2 descendant.
+ * Type0 with a CIDFontType2 descendant, addressed by glyph.
  *
- * Codes (CIDs) are the face's glyph ids, except when one glyph stands for
- * two different texts (a space used for U+0020 and U+00A0, a ligature in two
- * contexts): the second text gets an alias code >= num_glyphs, mapped back to
+ * CIDs are the face's glyph ids, except when one glyph stands for two
+ * different texts (a space used for U+0020 and U+00A0, a ligature in two
+ * contexts): the second text gets an alias CID >= num_glyphs, mapped back to
  * the real glyph by a CIDToGIDMap stream, so that ToUnicode can say what each
- * occurrence means.  The font file is subset at save time, when every used
- * glyph is known (hb-subset, glyph ids retained, hinting dropped). */
+ * occurrence means.
+ *
+ * Compact fonts (faces of at most BL_PDF_COMPACT_GLYPHS glyphs: every
+ * Latin, Hebrew and Arabic face) do not draw with Identity-H: the Type0
+ * font's /Encoding is an embedded CMap (PDF 32000-1 9.7.5) that gives
+ * each (glyph, text) pair a code in order of first use, one byte (00..DF)
+ * for the first 223 and two bytes (E000..FFFF) for the next 8,192; the
+ * CID is the code's value, and the CIDToGIDMap stream gives its glyph.
+ * One-byte codes halve the text's bytes against Identity-H's two, and
+ * the one-byte code 32 is reserved for the face's space glyph standing
+ * for U+0020, so that word spacing (Tw) applies to it (PDF 32000-1
+ * 9.3.3): justified lines need one Tw instead of an adjustment per space.
+ * CIDs equal to codes keep within the codespace what MuPDF 1.21 checks
+ * there (it gives a CID-keyed ToUnicode the encoding's codespace).
+ * Larger faces (CJK) keep Identity-H, codes = CIDs as above.
+ *
+ * The font file is subset at save time, when every used glyph is known
+ * (hb-subset, glyph ids retained, hinting dropped). */
 #ifndef BL_PDF_FONT_H
 #define BL_PDF_FONT_H
 #include <stddef.h>
@@ -39,9 +55,20 @@
 typedef struct bl_pdf_code {
     uint32_t text_off, text_len; /* bytes in bl_pdf_font.texts */
     uint32_t next;               /* 1 + index of the next pair of the same glyph, 0 = none */
-    uint16_t gid, code;
+    uint16_t code;               /* character code, of len bytes */
+    uint8_t len;
+    uint16_t gid, cid;
     double width;                /* advance in PDF glyph units (1000/em), as written in /W */
 } bl_pdf_code;
+
+/* The one-byte code of the space glyph standing for U+0020 (compact
+ * fonts only). */
+#define BL_PDF_SPACE_CODE 0x20u
+static inline int bl_pdf_code_is_space(const bl_pdf_code *c) { return c->len == 1 && c->code == BL_PDF_SPACE_CODE; }
+
+/* Faces with at most this many glyphs get compact fonts: each glyph's
+ * first pair always finds a code (223 + 8,192 of them). */
+#define BL_PDF_COMPACT_GLYPHS 8192u
 
 /* zlib level for every stream we deflate: 5 gives page content within
  * 0.3% of the default level 6 in 85% of the time (measured on the 200-page
@@ -52,26 +79,33 @@ typedef struct bl_pdf_font {
     bl_face *face;               /* own reference */
     unsigned index;              /* 0-based, order of first use in the document */
     HPDF_Dict type0, cidfont, descriptor, fontfile, tounicode, cidtogid;
+    int compact;                 /* encoded by our CMap, else Identity-H (pdf-font.h) */
+    HPDF_Dict encoding;          /* compact: the embedded CMap stream, code -> CID */
+    unsigned space_gid;          /* the face's glyph for U+0020, or num_glyphs when none */
+    uint32_t next_seq;           /* compact: order of the next new code */
     uint32_t *slot;              /* per glyph id: 1 + index of its first pair, 0 = unused */
     bl_pdf_code *codes;
     size_t ncodes, capcodes;
     bl_buf texts;                /* text of every pair, back to back */
-    unsigned next_alias;         /* next free alias code */
+    unsigned next_alias;         /* Identity-H: next free alias CID */
     size_t lost_aliases;         /* pairs that fell back to the glyph's first code */
     bl_buf w;                    /* "/W [...]", built by bl_pdf_font_prepare */
-    bl_buf file, tu;             /* subset font file and ToUnicode CMap, deflated if asked */
+    bl_buf file, tu, cmap;       /* subset font file, ToUnicode and encoding CMaps, deflated if asked */
+    char tag[7];                 /* subset tag, set by bl_pdf_font_prepare */
     size_t file_len;             /* the font file's size before deflating (/Length1) */
-    int prepared;                /* file, tu and w are ready: 1 plain, 2 deflated */
+    int prepared;                /* file, tu, cmap, tag and w are ready: 1 plain, 2 deflated */
     /* Resource name in the document's one /Font dictionary, which every
      * page and form that shows text uses: "F1" for index 0, and so on (set
      * by pdf.c, the same in every save). */
     char local_name[16];
 } bl_pdf_font;
 
-/* Creates the font's PDF objects in doc (registered in its xref; libharu
+/* Creates the font's PDF objects in doc (compact unless identity_h or the
+ * face is larger) (registered in its xref; libharu
  * frees them with the document) and returns a font the caller owns
  * (bl_pdf_font_free), or NULL with a reason in err. */
-bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, char *err, size_t errlen);
+bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, int identity_h, char *err,
+                             size_t errlen);
 
 /* The pair (gid, text) for a drawn glyph: returns its entry (borrowed, valid
  * until the next call), or NULL when out of memory.  gid must be below

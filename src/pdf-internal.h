@@ -15,9 +15,13 @@ typedef struct pdf_page_ref {
     double width, height;
 } pdf_page_ref;
 
-/* A glyph of the run being written: its code and its /W advance in points. */
+/* A glyph of the run being written: its code, its /W advance in points,
+ * and whether its position is left to the pen (free: a space between two
+ * glyphs of a segment, see dev_glyph_run). */
 struct run_glyph {
-    unsigned code;
+    uint16_t code;
+    uint8_t len, space; /* code bytes; BL_PDF_SPACE_CODE */
+    uint8_t free;
     double adv;
 };
 
@@ -35,6 +39,15 @@ typedef struct pdf_form {
     HPDF_Dict xobj;  /* owned by the document */
 } pdf_form;
 
+/* A set of page resources seen on a finished page: its key (what it
+ * holds), the first page that had it, and once a second page has it too,
+ * the indirect dictionary both share. */
+typedef struct pdf_shared_res {
+    char *key;
+    HPDF_Page first;
+    HPDF_Dict dict;
+} pdf_shared_res;
+
 /* The content-stream state that a form does not share with its page. */
 typedef struct text_state {
     const bl_pdf_font *tf_font;
@@ -43,12 +56,15 @@ typedef struct text_state {
     int fill_set;
     double tc;
     int tc_set;
+    double tw;
+    int tw_set;
 } text_state;
 
 struct bl_pdf {
     bl_device dev;   /* first member: device methods cast back to bl_pdf */
     HPDF_Doc doc;
     int compress;
+    int identity_h;  /* bl_pdf_info.identity_h */
     int failed;      /* after a libharu failure the document is unusable */
     HPDF_STATUS hcode, hdetail; /* first failure reported to the handler */
     char err[512];
@@ -67,6 +83,9 @@ struct bl_pdf {
      * again.  Extra entries are harmless to a page that uses fewer. */
     HPDF_Dict font_res;
     int page_fonts;  /* the open page's resources have /Font font_res */
+    pdf_shared_res *shared; /* resource sets of finished pages */
+    size_t nshared, capshared;
+    bl_buf res_key;
     /* Content-stream state on the open page, to skip redundant operators. */
     const bl_pdf_font *tf_font;
     double tf_size;
@@ -86,10 +105,14 @@ struct bl_pdf {
      * save and restore (Do) then give the page back the Tc it had. */
     double tc;
     int tc_set;
+    /* Word spacing (Tw), points, the same way: a reader adds it after
+     * every one-byte code 32 (BL_PDF_SPACE_CODE), that is every space. */
+    double tw;
+    int tw_set;
     bl_buf scratch;  /* one glyph run's operators */
     struct run_glyph *rg; /* one glyph run's codes and advances */
     size_t caprg;
-    double *gaps;    /* one segment's gaps, sorted */
+    double *gaps;    /* one segment's gaps (Tc's, then Tw's), sorted */
     size_t capgaps;
     z_stream z;      /* reused for every page's content stream */
     int z_ready;

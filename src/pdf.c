@@ -143,7 +143,8 @@ static int finite_all(const double *v, int n, double bound)
  * first, and the group's at its end. */
 static void save_text_state(const bl_pdf *p, text_state *t)
 {
-    *t = (text_state){p->tf_font, p->tf_size, {p->fill[0], p->fill[1], p->fill[2]}, p->fill_set, p->tc, p->tc_set};
+    *t = (text_state){p->tf_font, p->tf_size, {p->fill[0], p->fill[1], p->fill[2]}, p->fill_set, p->tc, p->tc_set,
+                      p->tw, p->tw_set};
 }
 
 static void restore_text_state(bl_pdf *p, const text_state *t)
@@ -154,6 +155,8 @@ static void restore_text_state(bl_pdf *p, const text_state *t)
     p->fill_set = t->fill_set;
     p->tc = t->tc;
     p->tc_set = t->tc_set;
+    p->tw = t->tw;
+    p->tw_set = t->tw_set;
 }
 
 /* Closes the open group: the page writes to its own stream again, in the
@@ -203,7 +206,95 @@ static int dev_begin_page(bl_device *d, double width, double height)
     p->fill_set = 0;
     p->tc = 0;
     p->tc_set = 1;
+    p->tw = 0;
+    p->tw_set = 1;
     return 0;
+}
+
+/* Pages whose resources hold the same things (the document's fonts, the
+ * same forms and images under the same names) share one indirect
+ * resource dictionary: a packet's pages come in a few such sets, and a
+ * page then says "/Resources 9 0 R" instead of listing them again.  Done
+ * when a page is finished: libharu's drawing calls add to the open page's
+ * own dictionary.  A page whose set no other page has keeps its own; a
+ * dictionary with anything else than /Font and /XObject too. */
+static int share_resources(bl_pdf *p)
+{
+    HPDF_Dict res = HPDF_Dict_GetItem(p->page, "Resources", HPDF_OCLASS_DICT);
+    if (!res)
+        return 0;
+    bl_buf *k = &p->res_key;
+    k->len = 0;
+    int bad = 0;
+    for (HPDF_UINT i = 0; i < res->list->count; i++) {
+        const HPDF_DictElement e = HPDF_List_ItemAt(res->list, i);
+        const HPDF_Obj_Header *v = e->value;
+        if (!strcmp(e->key, "Font") && v->obj_class == HPDF_OCLASS_PROXY && ((HPDF_Proxy)e->value)->obj == p->font_res) {
+            bad |= bl_buf_puts(k, "F;");
+        } else if (!strcmp(e->key, "XObject") && (v->obj_class & HPDF_OCLASS_ANY) == HPDF_OCLASS_DICT) {
+            HPDF_Dict xo = e->value;
+            for (HPDF_UINT j = 0; j < xo->list->count; j++) {
+                const HPDF_DictElement x = HPDF_List_ItemAt(xo->list, j);
+                const HPDF_Obj_Header *xv = x->value;
+                if (xv->obj_class != HPDF_OCLASS_PROXY)
+                    return 0;
+                const HPDF_Obj_Header *target = ((HPDF_Proxy)x->value)->obj;
+                bad |= bl_buf_printf(k, "%s=%u;", x->key, (unsigned)(target->obj_id & 0x00FFFFFF));
+            }
+        } else {
+            return 0;
+        }
+    }
+    if (bad || bl_buf_append(k, "", 1))
+        return bl_pdf_fail(p, "out of memory");
+    pdf_shared_res *s = NULL;
+    for (size_t i = 0; i < p->nshared && !s; i++)
+        if (!strcmp(p->shared[i].key, k->data))
+            s = &p->shared[i];
+    if (!s) { /* the first page with this set keeps its own, for now */
+        if (bl_grow(&p->shared, &p->capshared, p->nshared + 1, sizeof *p->shared))
+            return bl_pdf_fail(p, "out of memory");
+        char *key = malloc(k->len);
+        if (!key)
+            return bl_pdf_fail(p, "out of memory");
+        memcpy(key, k->data, k->len);
+        p->shared[p->nshared++] = (pdf_shared_res){key, p->page, NULL};
+        return 0;
+    }
+    if (!s->dict) { /* a second page: the set becomes an indirect dictionary */
+        HPDF_Dict d = HPDF_Dict_New(p->doc->mmgr);
+        if (d && HPDF_Xref_Add(p->doc->xref, d) == HPDF_OK) {
+            HPDF_STATUS st = HPDF_OK;
+            for (HPDF_UINT i = 0; i < res->list->count && st == HPDF_OK; i++) {
+                const HPDF_DictElement e = HPDF_List_ItemAt(res->list, i);
+                if (!strcmp(e->key, "Font")) {
+                    st = HPDF_Dict_Add(d, "Font", p->font_res);
+                } else {
+                    HPDF_Dict xo = e->value, copy = HPDF_Dict_New(p->doc->mmgr);
+                    st = copy ? HPDF_Dict_Add(d, "XObject", copy) : HPDF_FAILD_TO_ALLOC_MEM;
+                    for (HPDF_UINT j = 0; j < xo->list->count && st == HPDF_OK; j++) {
+                        const HPDF_DictElement x = HPDF_List_ItemAt(xo->list, j);
+                        st = HPDF_Dict_Add(copy, x->key, ((HPDF_Proxy)x->value)->obj);
+                    }
+                }
+            }
+            HPDF_PageAttr fa = (HPDF_PageAttr)s->first->attr;
+            if (st == HPDF_OK && HPDF_Dict_Add(s->first, "Resources", d) == HPDF_OK) {
+                fa->fonts = fa->xobjects = NULL;
+                s->dict = d;
+            }
+        }
+        if (bl_pdf_hcheck(p, "sharing page resources"))
+            return -1;
+        if (!s->dict)
+            return bl_pdf_fail(p, "out of memory");
+    }
+    /* The page's own dictionary goes (libharu frees it); so do the
+     * page's pointers into it, which nothing uses after end_page. */
+    HPDF_PageAttr a = page_attr(p);
+    a->fonts = a->xobjects = NULL;
+    HPDF_Dict_Add(p->page, "Resources", s->dict);
+    return bl_pdf_hcheck(p, "sharing page resources");
 }
 
 static int dev_end_page(bl_device *d)
@@ -215,7 +306,7 @@ static int dev_end_page(bl_device *d)
         HPDF_Stream_Free(close_group(p));
         return bl_pdf_fail(p, "end_page: a group is open (group_end first)");
     }
-    if (end_text(p) || bl_pdf_deflate_page(p))
+    if (end_text(p) || bl_pdf_deflate_page(p) || share_resources(p))
         return -1;
     p->page = NULL;
     return 0;
@@ -245,7 +336,7 @@ static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
         if (bl_pdf_hcheck(p, "making the font resources"))
             return NULL;
     }
-    bl_pdf_font *f = bl_pdf_font_new(p->doc, face, (unsigned)p->nfonts, why, sizeof why);
+    bl_pdf_font *f = bl_pdf_font_new(p->doc, face, (unsigned)p->nfonts, p->identity_h, why, sizeof why);
     if (!f) {
         bl_pdf_fail(p, "font %s: %s", face->label, why);
         p->failed = p->hcode || HPDF_GetError(p->doc);
@@ -288,12 +379,12 @@ static char *put_str(char *o, const char *s)
     return o + n;
 }
 
-/* A 2-byte code as part of a literal string (PDF 32000-1 7.3.4.2):
+/* A 1- or 2-byte code as part of a literal string (PDF 32000-1 7.3.4.2):
  * backslash and parentheses escaped, and CR and LF too, since an unescaped
  * end of line inside a string reads back as LF. */
-static char *put_code(char *o, unsigned code)
+static char *put_code(char *o, unsigned code, int len)
 {
-    for (int shift = 8; shift >= 0; shift -= 8) {
+    for (int shift = 8 * (len - 1); shift >= 0; shift -= 8) {
         char c = (char)(code >> shift & 0xFF);
         switch (c) {
         case '(': case ')': case '\\': *o++ = '\\'; *o++ = c; break;
@@ -434,7 +525,7 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
         return bl_pdf_fail(p, "glyph_run: no glyphs");
     if (!(run->size >= MIN_FONT_SIZE && run->size <= MAX_FONT_SIZE))
         return bl_pdf_fail(p, "glyph_run: font size %g pt is outside %g..%g", run->size, MIN_FONT_SIZE, MAX_FONT_SIZE);
-    if (run->n > SIZE_MAX / 128 - 8)
+    if (run->n > SIZE_MAX / 160 - 8)
         return bl_pdf_fail(p, "glyph_run: too many glyphs");
     const unsigned nglyphs = run->face->num_glyphs;
     const bl_glyph *g = run->glyphs;
@@ -463,12 +554,12 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     if (bl_pdf_hcheck(p, "starting a text object"))
         return -1;
 
-    /* Worst case per glyph: a new Td line (~50 bytes), a Tc (~28), a TJ
-     * adjustment (~24) and the escaped code (4). */
+    /* Worst case per glyph: a new Td line (~50 bytes), a Tc and a Tw
+     * (~28 each), a TJ adjustment (~24) and the escaped code (6). */
     bl_buf *b = &p->scratch;
     b->len = 0;
-    if (bl_grow(&b->data, &b->cap, run->n * 128 + 256, 1) || bl_grow(&p->rg, &p->caprg, run->n, sizeof *p->rg) ||
-        bl_grow(&p->gaps, &p->capgaps, run->n, sizeof *p->gaps))
+    if (bl_grow(&b->data, &b->cap, run->n * 160 + 256, 1) || bl_grow(&p->rg, &p->caprg, run->n, sizeof *p->rg) ||
+        bl_grow(&p->gaps, &p->capgaps, 2 * run->n, sizeof *p->gaps))
         return bl_pdf_fail(p, "out of memory");
     char *o = b->data;
 
@@ -491,12 +582,12 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
         const bl_pdf_code *c = bl_pdf_font_code(font, gl->gid, text, gl->text_len);
         if (!c)
             return bl_pdf_fail(p, "out of memory");
-        rg[i] = (struct run_glyph){c->code, c->width * k};
+        rg[i] = (struct run_glyph){c->code, (uint8_t)c->len, (uint8_t)bl_pdf_code_is_space(c), 0, c->width * k};
     }
 
     long long lx = p->tl_x, ly = p->tl_y;
-    int pen_ok = p->pen_ok, tc_set = p->tc_set;
-    double pen = p->pen_x, tc = p->tc_set ? p->tc : 0;
+    int pen_ok = p->pen_ok, tc_set = p->tc_set, tw_set = p->tw_set;
+    double pen = p->pen_x, tc = p->tc_set ? p->tc : 0, tw = p->tw_set ? p->tw : 0;
     size_t i = 0;
     while (i < run->n) {
         long long xm = milli(g[i].x), ym = milli(g[i].y);
@@ -525,9 +616,31 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
             ly = ym;
             pen = (double)xm / 1000.0;
         }
+        /* A space between two glyphs of the segment is left where the pen
+         * puts it: the adjustment that would place it (the letter spacing
+         * a justified line gives every glyph but the one before a space)
+         * goes into the gap after it instead, which Tw can then take for
+         * every space of the line.  The space glyph draws nothing; the
+         * glyph after it lands exactly. */
+        for (size_t j = i + 1; j + 1 < end; j++)
+            rg[j].free = rg[j].space && !rg[j - 1].free;
+        rg[i].free = rg[end - 1].free = 0;
+        /* Tc from the gaps between glyphs that are not spaces (nor before a
+         * free space), Tw from those after spaces, given that Tc. */
+        double *tcg = p->gaps, *twg = p->gaps + run->n;
+        size_t ntc = 0, ntw = 0;
+        int spaces = 0;
+        for (size_t j = i; j < end; j++)
+            spaces |= rg[j].space;
         for (size_t j = i; j + 1 < end; j++)
-            p->gaps[j - i] = g[j + 1].x - g[j].x - rg[j].adv;
-        double t = segment_tc(p->gaps, end - i - 1, tc);
+            if (!rg[j].space && !rg[j + 1].free)
+                tcg[ntc++] = g[j + 1].x - g[j].x - rg[j].adv;
+        double t = segment_tc(tcg, ntc, tc);
+        for (size_t j = i; j + 1 < end; j++)
+            if (rg[j].space)
+                twg[ntw++] = rg[j].free ? g[j + 1].x - g[j - 1].x - rg[j - 1].adv - rg[j].adv - 2 * t
+                                        : g[j + 1].x - g[j].x - rg[j].adv - t;
+        double w = segment_tc(twg, ntw, tw);
         if (t != tc || !tc_set) { /* unknown in a form until written, even 0 */
             if (o > b->data && o[-1] != '\n') /* the stream so far ends a line */
                 *o++ = ' ';
@@ -536,6 +649,14 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
             tc = t;
             tc_set = 1;
         }
+        if ((ntw && w != tw) || (spaces && !tw_set)) { /* as Tc in a form */
+            if (o > b->data && o[-1] != '\n')
+                *o++ = ' ';
+            o = bl_pdf_fmt(o, w, TC_DEC);
+            o = put_str(o, " Tw");
+            tw = w;
+            tw_set = 1;
+        }
         *o++ = '[';
         if (lead) {
             o = bl_pdf_fmt_fixed(o, an, ad);
@@ -543,10 +664,10 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
         }
         *o++ = '(';
         for (size_t j = i; j < end; j++) {
-            if (j != i)
+            if (j != i && !rg[j].free)
                 o = put_adjust(o, &pen, g[j].x, k);
-            o = put_code(o, rg[j].code);
-            pen += rg[j].adv + tc;
+            o = put_code(o, rg[j].code, rg[j].len);
+            pen += rg[j].adv + tc + (rg[j].space ? tw : 0);
         }
         o = put_str(o, ")]TJ\n");
         pen_ok = 1;
@@ -565,6 +686,8 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
     p->pen_x = pen;
     p->tc = tc;
     p->tc_set = tc_set;
+    p->tw = tw;
+    p->tw_set = tw_set;
     return 0;
 }
 
@@ -759,6 +882,8 @@ static int dev_group_begin(bl_device *d)
     p->fill_set = 0;
     p->tc = 0;
     p->tc_set = 0;
+    p->tw = 0;
+    p->tw_set = 0;
     p->group_fonts = 0;
     p->ngroup_images = 0;
     return 0;
@@ -1058,6 +1183,7 @@ bl_pdf *bl_pdf_new(const bl_pdf_info *info)
     p->dev.group_end = dev_group_end;
     p->dev.error = dev_error;
     p->compress = info ? info->compress : 1;
+    p->identity_h = info ? info->identity_h : 0;
     p->async = bl_helpers();
     p->doc = HPDF_New(on_hpdf_error, p);
     if (!p->doc) {
@@ -1111,6 +1237,10 @@ void bl_pdf_free(bl_pdf *pdf)
     bl_buf_free(&pdf->forms_raw);
     free(pdf->rg);
     free(pdf->gaps);
+    for (size_t i = 0; i < pdf->nshared; i++)
+        free(pdf->shared[i].key);
+    free(pdf->shared);
+    bl_buf_free(&pdf->res_key);
     bl_buf_free(&pdf->scratch);
     if (pdf->z_ready)
         deflateEnd(&pdf->z);

@@ -1,7 +1,8 @@
 /* pdf.h - the PDF backend: a bl_device that writes PDF through libharu, with
- * shaped glyph runs drawn through our own Type0/Identity-H fonts (CIDFontType2
- * descendants, subset with hb-subset at save time, /W widths, ToUnicode).
- * Internal header. */
+ * shaped glyph runs drawn through our own Type0 fonts (CIDFontType2
+ * descendants addressed by glyph, one-byte codes through an embedded CMap
+ * or Identity-H, subset with hb-subset at save time, /W widths, ToUnicode:
+ * see pdf-font.h).  Internal header. */
 #ifndef BL_PDF_H
 #define BL_PDF_H
 #include "draw.h"
@@ -11,6 +12,8 @@ typedef struct bl_pdf bl_pdf;
 typedef struct bl_pdf_info {
     const char *title, *author, *subject, *keywords, *creator;
     int compress;          /* deflate content and font streams (default 1) */
+    int identity_h;        /* every font Identity-H (2-byte codes), not only those of
+                              more than BL_PDF_COMPACT_GLYPHS glyphs: for tests */
 } bl_pdf_info;
 
 /* New PDF writer; returns an owned object (bl_pdf_free) or NULL. */

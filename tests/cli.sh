@@ -101,6 +101,8 @@ per = len(kids) // nb
 shown = []
 for i, ref in enumerate(kids):
     res = obj(ref)["/Resources"]
+    if isinstance(res, str):  # pages with the same resources share one dictionary
+        res = obj(res)
     xo = res.get("/XObject", {}) if isinstance(res, dict) else {}
     refs = sorted(xo.values())
     if len(refs) != 2 or not set(refs) <= forms:

@@ -18,6 +18,7 @@
 
 #include "base.h"
 #include "harness.h"
+#include "pdfread.h"
 #include "testutil.h"
 #include "image.h"
 #include "pdf.h"
@@ -31,6 +32,7 @@
 typedef struct drawn {
     unsigned gid;
     double x, y;
+    int space; /* read back as the one-byte code 32 (replay_page) */
 } drawn;
 static drawn *all;
 static size_t nall, capall;
@@ -144,18 +146,11 @@ static int draw(bl_device *dev, const bl_glyph_run *run)
         for (size_t i = 0; i < run->n; i++) {
             if (bl_grow(&all, &capall, nall + 1, sizeof *all))
                 abort();
-            all[nall++] = (drawn){run->glyphs[i].gid, run->glyphs[i].x, run->glyphs[i].y};
+            all[nall++] = (drawn){run->glyphs[i].gid, run->glyphs[i].x, run->glyphs[i].y, 0};
         }
     return rc;
 }
 
-
-static int has_tool(const char *name)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", name);
-    return system(cmd) == 0;
-}
 
 static long file_size(const char *path)
 {
@@ -174,71 +169,6 @@ static int count_temps(const char *dir)
         if (strstr(e->d_name, ".tmp."))
             n++;
     closedir(d);
-    return n;
-}
-
-/* The value of attribute name="..." in the tag starting at s (before end). */
-static int attr(const char *s, const char *end, const char *name, char *val, size_t vlen)
-{
-    char key[32];
-    snprintf(key, sizeof key, " %s=\"", name);
-    const char *a = strstr(s, key);
-    if (!a || a > end)
-        return 0;
-    a += strlen(key);
-    const char *q = strchr(a, '"');
-    if (!q || q > end || (size_t)(q - a) >= vlen)
-        return 0;
-    memcpy(val, a, (size_t)(q - a));
-    val[q - a] = 0;
-    return 1;
-}
-
-typedef struct traced {
-    unsigned gid;
-    double x, y;
-    char uni[32];
-    char font[64];  /* of the enclosing <span> */
-    double rgb[3];  /* of the enclosing <fill_text> */
-} traced;
-
-/* Parses <g unicode="..." glyph="N" x="..." y="..."/> from mutool trace,
- * with the font and colour of the text they are in. */
-static size_t parse_trace(const char *t, traced **out)
-{
-    size_t n = 0, cap = 0;
-    *out = NULL;
-    char font[64] = "";
-    double rgb[3] = {0, 0, 0};
-    for (const char *s = strchr(t, '<'); s; s = strchr(s + 1, '<')) {
-        const char *end = strchr(s, '>');
-        if (!end)
-            break;
-        char v[64];
-        if (!strncmp(s, "<fill_text ", 11) && attr(s, end, "color", v, sizeof v)) {
-            char *q = v;
-            for (int k = 0; k < 3; k++)
-                rgb[k] = strtod(q, &q);
-        } else if (!strncmp(s, "<span ", 6) && !attr(s, end, "font", font, sizeof font))
-            font[0] = 0;
-        if (strncmp(s, "<g ", 3))
-            continue;
-        traced tr;
-        memset(&tr, 0, sizeof tr);
-        memcpy(tr.font, font, sizeof font);
-        memcpy(tr.rgb, rgb, sizeof rgb);
-        if (!attr(s, end, "glyph", v, sizeof v))
-            continue;
-        tr.gid = (unsigned)strtoul(v, NULL, 10);
-        if (attr(s, end, "x", v, sizeof v))
-            tr.x = strtod(v, NULL);
-        if (attr(s, end, "y", v, sizeof v))
-            tr.y = strtod(v, NULL);
-        attr(s, end, "unicode", tr.uni, sizeof tr.uni);
-        if (bl_grow(out, &cap, n + 1, sizeof **out))
-            abort();
-        (*out)[n++] = tr;
-    }
     return n;
 }
 
@@ -360,7 +290,7 @@ static void check_font_program(bl_face *face, const unsigned *gids, size_t n)
 {
     char err[256];
     HPDF_Doc doc = HPDF_New(NULL, NULL);
-    bl_pdf_font *f = doc ? bl_pdf_font_new(doc, face, 0, err, sizeof err) : NULL;
+    bl_pdf_font *f = doc ? bl_pdf_font_new(doc, face, 0, 0, err, sizeof err) : NULL;
     CHECK(f != NULL, "bl_pdf_font_new: %s", doc ? err : "no document");
     if (!f) {
         HPDF_Free(doc);
@@ -432,23 +362,26 @@ static void free_line(line *L)
 }
 
 /* What an uncompressed content stream's text operators say, read with a
- * small tokenizer of our own (PDF 32000-1 7.2, 7.3.4): the 2-byte codes of
- * every string in drawing order, the TJ adjustments and the operators. */
+ * small tokenizer of our own (PDF 32000-1 7.2, 7.3.4): the glyph ids of
+ * every string in drawing order (its codes cut and mapped by the fonts of
+ * fs, as Tf selects them), the TJ adjustments and the operators. */
 typedef struct content_stats {
-    unsigned codes[256];
+    long codes[512];
     size_t ncodes;
     size_t nadj, nonint_adj, hex, tm, td, bt;
     double min_adj_pt; /* smallest |adjustment| in points */
     int bad;           /* a string that does not decode */
 } content_stats;
 
-static void read_content(const char *s, size_t n, content_stats *st)
+static void read_content(const char *s, size_t n, const pr_fonts *fs, content_stats *st)
 {
     memset(st, 0, sizeof *st);
     st->min_adj_pt = 1e9;
     double size = 0, num[2] = {0, 0};
     int in_array = 0;
     unsigned char bytes[1024];
+    const pr_font *font = NULL;
+    char name[16] = "";
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
@@ -470,10 +403,16 @@ static void read_content(const char *s, size_t n, content_stats *st)
                 if (nb < sizeof bytes)
                     bytes[nb++] = e;
             }
-            if (depth || nb % 2)
+            if (depth || !font)
                 st->bad = 1;
-            for (size_t k = 0; k + 1 < nb && st->ncodes < 256; k += 2)
-                st->codes[st->ncodes++] = (unsigned)bytes[k] << 8 | bytes[k + 1];
+            for (size_t k = 0, used; font && k < nb && st->ncodes < 512; k += used) {
+                int space;
+                used = pr_decode(font, bytes + k, nb - k, &st->codes[st->ncodes++], &space);
+                if (!used) {
+                    st->bad = 1;
+                    break;
+                }
+            }
         } else if (c == '<') {
             st->hex++;
             while (i < n && s[i] != '>')
@@ -483,8 +422,10 @@ static void read_content(const char *s, size_t n, content_stats *st)
             in_array = c == '[';
             i++;
         } else if (c == '/') {
-            for (i++; i < n && !strchr(" \n\r/[]()<>", s[i]); i++)
+            size_t b = ++i;
+            for (; i < n && !strchr(" \n\r/[]()<>", s[i]); i++)
                 ;
+            snprintf(name, sizeof name, "%.*s", (int)(i - b), s + b);
         } else if (c == '-' || c == '.' || (c >= '0' && c <= '9')) {
             char *end;
             double v = strtod(s + i, &end);
@@ -504,9 +445,10 @@ static void read_content(const char *s, size_t n, content_stats *st)
                 i++;
             if (i == b)
                 i++;
-            if (i - b == 2 && !memcmp(s + b, "Tf", 2))
+            if (i - b == 2 && !memcmp(s + b, "Tf", 2)) {
                 size = num[1];
-            else if (i - b == 2 && !memcmp(s + b, "Tm", 2))
+                font = pr_font_named(fs, name);
+            } else if (i - b == 2 && !memcmp(s + b, "Tm", 2))
                 st->tm++;
             else if (i - b == 2 && !memcmp(s + b, "Td", 2))
                 st->td++;
@@ -590,24 +532,27 @@ static void justify(line *L, double letter, double space)
 }
 
 /* A reader of our own for uncompressed content streams (PDF 32000-1 9.3,
- * 9.4): BT, Td, Tf, Tc and TJ, the text position kept in doubles.  Tc is
- * text state: it outlives ET and BT and starts at 0 on every page.  Fonts
- * are taken by their first Tf on the page, in the order faces[] lists
- * them; codes are glyph ids (no aliases in what this reads).  Appends each
- * glyph to out; counts the Tc, Td and TJ adjustments it read. */
+ * 9.4): BT, Td, Tf, Tc, Tw and TJ, the text position kept in doubles.  Tc
+ * and Tw are text state: they outlive ET and BT and start at 0 on every
+ * page.  Fonts are taken by their first Tf on the page, in the order
+ * faces[] lists them; strings are cut into codes and mapped to glyph ids
+ * by the fonts of fs.  Appends each glyph to out; counts the Tc, Tw, Td
+ * and TJ adjustments it read. */
 typedef struct replay {
     drawn *g;
     size_t n, cap;
-    size_t tc_ops, td_ops, adjustments;
+    size_t tc_ops, tw_ops, td_ops, adjustments, bad;
     double tcs[16]; /* the Tc values set, in order (the first 16) */
 } replay;
 
-static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t nfaces, replay *r)
+static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t nfaces, const pr_fonts *fs,
+                        replay *r)
 {
     char names[8][16];
     size_t nnames = 0;
     bl_face *face = NULL;
-    double size = 0, tc = 0, tlx = 0, tly = 0, x = 0, y = 0, num[2] = {0, 0};
+    const pr_font *font = NULL;
+    double size = 0, tc = 0, tw = 0, tlx = 0, tly = 0, x = 0, y = 0, num[2] = {0, 0};
     char name[16] = "";
     int in_array = 0;
     for (size_t i = 0; i < n;) {
@@ -615,7 +560,7 @@ static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t n
         if (c == ' ' || c == '\n' || c == '\r') {
             i++;
         } else if (c == '(') {
-            unsigned char bytes[2];
+            unsigned char bytes[512];
             size_t nb = 0;
             for (i++; i < n && s[i] != ')'; i++) {
                 unsigned char e = (unsigned char)s[i];
@@ -623,18 +568,26 @@ static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t n
                     e = (unsigned char)s[++i];
                     e = e == 'n' ? '\n' : e == 'r' ? '\r' : e;
                 }
-                bytes[nb++] = e;
-                if (nb == 2) {
-                    unsigned gid = (unsigned)bytes[0] << 8 | bytes[1];
-                    if (bl_grow(&r->g, &r->cap, r->n + 1, sizeof *r->g))
-                        abort();
-                    r->g[r->n++] = (drawn){gid, x, y};
-                    double w = face ? bl_face_advance(face, gid) * 1000.0 / face->upem : 0;
-                    x += w * size / 1000 + tc; /* Tc after every glyph, marks and the last included */
-                    nb = 0;
-                }
+                if (nb < sizeof bytes)
+                    bytes[nb++] = e;
             }
             i++;
+            for (size_t k = 0, used; k < nb; k += used) {
+                long gid = -1;
+                int space = 0;
+                used = font ? pr_decode(font, bytes + k, nb - k, &gid, &space) : 0;
+                if (!used || gid < 0) {
+                    r->bad++;
+                    break;
+                }
+                if (bl_grow(&r->g, &r->cap, r->n + 1, sizeof *r->g))
+                    abort();
+                r->g[r->n++] = (drawn){(unsigned)gid, x, y, space};
+                double w = face ? bl_face_advance(face, (unsigned)gid) * 1000.0 / face->upem : 0;
+                /* Tc after every glyph, marks and the last included; Tw
+                 * after the one-byte code 32 */
+                x += w * size / 1000 + tc + (space ? tw : 0);
+            }
         } else if (c == '[' || c == ']') {
             in_array = c == '[';
             i++;
@@ -673,6 +626,9 @@ static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t n
                 if (r->tc_ops < 16)
                     r->tcs[r->tc_ops] = tc;
                 r->tc_ops++;
+            } else if (len == 2 && !memcmp(s + b, "Tw", 2)) {
+                tw = num[1];
+                r->tw_ops++;
             } else if (len == 2 && !memcmp(s + b, "Tf", 2)) {
                 size = num[1];
                 size_t k = 0;
@@ -681,6 +637,7 @@ static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t n
                 if (k == nnames && nnames < 8)
                     snprintf(names[nnames++], sizeof names[0], "%s", name);
                 face = k < nfaces ? faces[k] : NULL;
+                font = pr_font_named(fs, name);
             }
         }
     }
@@ -750,7 +707,7 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
     size_t nwant = 0;
     for (int i = 0; i < 5; i++)
         for (size_t k = 0; k < runs[i]->n && nwant < 200; k++)
-            want[nwant++] = (drawn){runs[i]->g[k].gid, runs[i]->g[k].x, runs[i]->g[k].y};
+            want[nwant++] = (drawn){runs[i]->g[k].gid, runs[i]->g[k].x, runs[i]->g[k].y, 0};
 
     bl_buf data = {0}, out = {0};
     slurp(path, &data);
@@ -759,10 +716,17 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
     CHECK(content_streams(&data, cs, cl, 2) == 2, "two content streams found");
     replay r1 = {0}, r2 = {0};
     bl_face *faces1[] = {hebrew, latin}, *faces2[] = {latin};
+    pr_fonts fs;
+    pr_load_fonts(&data, &fs);
+    CHECK(fs.n == 2, "two fonts read back (%zu)", fs.n);
     if (content_streams(&data, cs, cl, 2) == 2) {
-        replay_page(cs[0], cl[0], faces1, 2, &r1);
-        replay_page(cs[1], cl[1], faces2, 1, &r2);
+        replay_page(cs[0], cl[0], faces1, 2, &fs, &r1);
+        replay_page(cs[1], cl[1], faces2, 1, &fs, &r2);
     }
+    pr_free_fonts(&fs);
+    CHECK(r1.bad + r2.bad == 0, "every code maps to a glyph (%zu do not)", r1.bad + r2.bad);
+    /* Word spacing (Tw) takes the justified spaces of the two spaced lines. */
+    CHECK(r1.tw_ops >= 1 && r2.tw_ops >= 1, "Tw on both pages (%zu, %zu)", r1.tw_ops, r2.tw_ops);
     /* Tc on page 1: L1 for the Hebrew and the digits, 0 for the unspaced
      * line (after ET, Tc is still L1), L2; on page 2 L2 again. */
     CHECK(r1.tc_ops == 3 && fabs(r1.tcs[0] - L1) < 1e-4 && r1.tcs[1] == 0 && fabs(r1.tcs[2] - L2) < 1e-4,
@@ -782,7 +746,10 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
     CHECK(r1.n + r2.n == nwant, "replayed %zu glyphs, drew %zu", r1.n + r2.n, nwant);
     for (size_t i = 0; i < nwant && i < r1.n + r2.n; i++) {
         const drawn *g = i < r1.n ? &r1.g[i] : &r2.g[i - r1.n];
-        maxerr = fmax(maxerr, fmax(fabs(g->x - want[i].x), fabs(g->y - want[i].y)));
+        const drawn *base = i < r1.n ? r1.g : r2.g;
+        size_t at = i < r1.n ? i : i - r1.n, nb = i < r1.n ? r1.n : r2.n;
+        maxerr = fmax(maxerr, read_back_error(&base[0].x, &base[0].y, sizeof *base, nb, at, g->space, want[i].x,
+                                              want[i].y));
         bad += g->gid != want[i].gid;
     }
     printf("letter spacing: max position error (content replayed): %.6f pt\n", maxerr);
@@ -796,7 +763,7 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
         maxerr = 0;
         bad = 0;
         for (size_t i = 0; i < nt && i < nwant; i++) {
-            maxerr = fmax(maxerr, fmax(fabs(tr[i].x - want[i].x), fabs(tr[i].y - want[i].y)));
+            maxerr = fmax(maxerr, traced_error(tr, nt, i, want[i].x, want[i].y));
             bad += tr[i].gid != want[i].gid;
         }
         printf("letter spacing: max position error (mutool trace): %.6f pt\n", maxerr);
@@ -877,7 +844,9 @@ static void check_page_sizes(bl_face *latin, const char *dir)
 }
 
 /* The object of page n (its "%% Page n" comment to endobj) in qpdf's QDF
- * text, NUL-terminated in page (empty when there is none). */
+ * text, NUL-terminated in page (empty when there is none), followed by
+ * its /Resources dictionary when that is an object of its own (pages with
+ * the same resources share one). */
 static void qdf_page(const bl_buf *qdf, int n, bl_buf *page)
 {
     char key[32];
@@ -886,8 +855,18 @@ static void qdf_page(const bl_buf *qdf, int n, bl_buf *page)
     const char *end = qdf->data + qdf->len;
     const char *s = find_bytes(qdf->data, end, key);
     const char *e = s ? find_bytes(s, end, "endobj") : NULL;
-    if (e)
+    if (e) {
         bl_buf_append(page, s, (size_t)(e - s));
+        bl_buf_append(page, "", 0);
+        unsigned res;
+        if (refs_to(page, "/Resources ", &res, 1) == 1) {
+            snprintf(key, sizeof key, "\n%u 0 obj\n", res);
+            const char *r = find_bytes(qdf->data, end, key);
+            const char *re = r ? find_bytes(r, end, "endobj") : NULL;
+            if (re)
+                bl_buf_append(page, r, (size_t)(re - r));
+        }
+    }
     bl_buf_append(page, "", 0);
 }
 
@@ -897,7 +876,7 @@ static void want_run(drawn **w, size_t *n, size_t *cap, const line *L)
     for (size_t i = 0; i < L->n; i++) {
         if (bl_grow(w, cap, *n + 1, sizeof **w))
             abort();
-        (*w)[(*n)++] = (drawn){L->g[i].gid, L->g[i].x, L->g[i].y};
+        (*w)[(*n)++] = (drawn){L->g[i].gid, L->g[i].x, L->g[i].y, 0};
     }
 }
 
@@ -1076,7 +1055,7 @@ static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const
         double maxerr = 0;
         size_t bad = 0;
         for (size_t i = 0; i < nt && i < nwant; i++) {
-            maxerr = fmax(maxerr, fmax(fabs(tr[i].x - want[i].x), fabs(tr[i].y - want[i].y)));
+            maxerr = fmax(maxerr, traced_error(tr, nt, i, want[i].x, want[i].y));
             bad += tr[i].gid != want[i].gid;
         }
         printf("groups: max position error (mutool trace): %.6f pt over %zu glyphs\n", maxerr, nt);
@@ -1309,14 +1288,19 @@ int main(void)
                          .n = ln, .lang = "en", .block = 1, .kind = "paragraph"};
     CHECK(draw(dev, &lrun) == 0, "long run: %s", dev->error(dev));
 
-    /* Codes whose bytes must be escaped in a literal string: ( ) \\ CR LF,
-     * alone and as either byte of the code. */
-    const unsigned esc_gids[] = {10, 13, 40, 41, 92, 0x0A0D, 0x0A28, 0x0A29, 0x0A5C, 0x0C5C, 0x0C0A};
-    enum { NESC = sizeof esc_gids / sizeof esc_gids[0] };
+    /* More glyphs of one font than one-byte codes: codes are given out
+     * in order of first use, so the last one-byte codes (those a literal
+     * string must escape: ( ) \\ CR LF) and two-byte codes (E000 on, with
+     * those bytes second too: E00A ... E05C) are all drawn. */
+    enum { NESC = 340 };
+    unsigned esc_gids[NESC];
     bl_glyph escg[NESC];
     double escx = 20;
-    for (size_t i = 0; i < NESC; i++) { /* 100 thousandths of 11 pt apart */
-        escg[i] = (bl_glyph){esc_gids[i], escx, 180, 0, 0, 0};
+    for (size_t i = 0; i < NESC; i++) { /* 100 thousandths of 11 pt apart, 40 to a line */
+        esc_gids[i] = 1000 + (unsigned)i;
+        if (i % 40 == 0)
+            escx = 20;
+        escg[i] = (bl_glyph){esc_gids[i], escx, 180 - 3.0 * (double)(i / 40), 0, 0, 0};
         escx += bl_face_advance(latin, esc_gids[i]) * 11.0 / latin->upem + 1.1;
     }
     bl_glyph_run escrun = {.face = latin, .size = 11, .glyphs = escg, .n = NESC, .lang = "en", .block = -1,
@@ -1413,7 +1397,8 @@ int main(void)
     } else
         CHECK(0, "%s not found (run from the repository root)", PDFCHECK);
 
-    /* 2. pdffonts: three fonts, CID TrueType, embedded, subset, ToUnicode. */
+    /* 2. pdffonts: three fonts, CID TrueType, our own encoding, embedded,
+     * subset, ToUnicode. */
     snprintf(cmd, sizeof cmd, "pdffonts %s 2>&1", path);
     CHECK(bl_test_run(cmd, &out) == 0, "pdffonts runs");
     int nfonts = 0, good = 0;
@@ -1423,7 +1408,8 @@ int main(void)
             *nl = 0;
         if (strstr(s, "CID TrueType")) {
             nfonts++;
-            if (strstr(s, "Identity-H") && strstr(s, "yes yes yes"))
+            /* pdffonts calls an embedded encoding CMap "Custom" */
+            if (strstr(s, "Custom") && strstr(s, "yes yes yes"))
                 good++;
             if (!strchr(s, '+'))
                 good = -100;
@@ -1443,11 +1429,7 @@ int main(void)
         for (size_t i = 0; i < nt && i < nall; i++) {
             /* mutool 1.21 reports user space (the page transform is on
              * the enclosing <fill_text>). */
-            double ex = fabs(tr[i].x - all[i].x), ey = fabs(tr[i].y - all[i].y);
-            if (ex > maxerr)
-                maxerr = ex;
-            if (ey > maxerr)
-                maxerr = ey;
+            maxerr = fmax(maxerr, traced_error(tr, nt, i, all[i].x, all[i].y));
             if (tr[i].gid != all[i].gid)
                 bad_gid++;
         }
@@ -1476,19 +1458,31 @@ int main(void)
     } else
         printf("SKIP mutool trace: mutool not installed\n");
 
-    /* 4. The alias's ToUnicode entry and CIDToGIDMap, read by qpdf. */
+    /* 4. The encodings, ToUnicode and CIDToGIDMaps, read by qpdf (the
+     * Identity-H side: test-pdf-encoding.c). */
     if (has_tool("qpdf")) {
         snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable %s - 2>/dev/null", path);
         bl_test_run(cmd, &out);
-        char want[64];
-        snprintf(want, sizeof want, "<%04X> <00A0>", latin->num_glyphs);
-        CHECK(strstr(out.data, want) != NULL, "ToUnicode maps alias code %04X to U+00A0", latin->num_glyphs);
-        CHECK(strstr(out.data, "/CIDToGIDMap /Identity") != NULL, "fonts without aliases use /Identity");
-        /* One /Font dictionary for the document, named by the two pages
-         * that show text (not by the empty page or the one with a rule). */
         unsigned fo[4];
+        CHECK(count_in(out.data, out.len, "/Type /CMap") == 3 && refs_to(&out, "/Encoding ", fo, 4) == 3,
+              "each font's encoding is an embedded CMap");
+        CHECK(refs_to(&out, "/CIDToGIDMap ", fo, 4) == 3, "each font maps its CIDs (codes) to glyphs by a stream");
+        CHECK(strstr(out.data, "<20> <0020>") != NULL, "ToUnicode maps the one-byte code 20 to U+0020");
+        CHECK(strstr(out.data, "> <00A0>") != NULL, "ToUnicode maps another code to U+00A0");
+        CHECK(strstr(out.data, "<00> <DF>\n<E000> <FFFF>") != NULL, "the Latin font uses two-byte codes too");
+        /* One /Font dictionary for the document, named by the resources of
+         * the two pages that show text (not by the empty page or the one
+         * with a rule), which they share. */
         size_t nfo = refs_to(&out, "/Font ", fo, 4);
-        CHECK(nfo == 2 && fo[0] == fo[1], "%zu /Font resource entries (want 2, one dictionary)", nfo);
+        bl_buf pg1 = {0}, pg2 = {0};
+        unsigned r1 = 0, r2 = 0;
+        qdf_page(&out, 1, &pg1);
+        qdf_page(&out, 2, &pg2);
+        CHECK(nfo == 1 && refs_to(&pg1, "/Resources ", &r1, 1) == 1 && refs_to(&pg2, "/Resources ", &r2, 1) == 1 &&
+                  r1 == r2,
+              "%zu /Font resource entries (want 1, in the resources pages 1 and 2 share: %u, %u)", nfo, r1, r2);
+        bl_buf_free(&pg1);
+        bl_buf_free(&pg2);
         CHECK(refs_to(&out, "/F1 ", fo, 4) == 1 && refs_to(&out, "/F2 ", fo, 4) == 1 &&
                   refs_to(&out, "/F3 ", fo, 4) == 1 && refs_to(&out, "/F4 ", fo, 4) == 0,
               "the three fonts are listed once each");
@@ -1576,7 +1570,10 @@ int main(void)
         CHECK(cs && ce, "uncompressed content stream found");
         if (cs && ce) {
             content_stats st;
-            read_content(cs, (size_t)(ce - cs), &st);
+            pr_fonts fs;
+            pr_load_fonts(&pdfdata, &fs);
+            read_content(cs, (size_t)(ce - cs), &fs, &st);
+            pr_free_fonts(&fs);
             size_t want_n = u.n + kern.n + NESC;
             int same = st.ncodes == want_n;
             for (size_t i = 0; same && i < want_n; i++) {
@@ -1585,6 +1582,10 @@ int main(void)
             }
             CHECK(!st.bad && same, "literal strings decode to the glyph ids drawn (%zu codes, %zu drawn)", st.ncodes,
                   want_n);
+            /* the escapes and the two-byte codes were written (and read) */
+            const char *esc[] = {"\\(", "\\)", "\\\\", "\\r", "\\n", "\xE0\\(", "\xE0\\n", "\xE0\\\\"};
+            for (size_t k = 0; k < sizeof esc / sizeof esc[0]; k++)
+                CHECK(count_in(cs, (size_t)(ce - cs), esc[k]) > 0, "the content has \"%s\"", esc[k]);
             CHECK(st.hex == 0, "no hex strings (%zu)", st.hex);
             CHECK(st.tm == 0 && st.td >= 3 && st.bt == 1, "one text object, Td only (Tm %zu, Td %zu, BT %zu)", st.tm,
                   st.td, st.bt);
@@ -1604,7 +1605,7 @@ int main(void)
         double maxerr = 0;
         for (size_t i = 0; i < nt && i < want_n; i++) {
             const bl_glyph *gl = i < u.n ? &u.g[i] : i < u.n + kern.n ? &kern.g[i - u.n] : &escg[i - u.n - kern.n];
-            maxerr = fmax(maxerr, fmax(fabs(tr[i].x - gl->x), fabs(tr[i].y - gl->y)));
+            maxerr = fmax(maxerr, traced_error(tr, nt, i, gl->x, gl->y));
             CHECK(tr[i].gid == gl->gid, "uncompressed glyph %zu: id %u, drew %u", i, tr[i].gid, gl->gid);
         }
         CHECK(nt == want_n && maxerr < 0.003, "uncompressed: %zu glyphs traced of %zu, max error %.5f pt", nt, want_n,

@@ -1,0 +1,307 @@
+/* pdfread.h - test helper: what an uncompressed PDF of ours says about its
+ * fonts, read from the file and not from the writer: each font resource's
+ * encoding (Identity-H, or the cidchar and cidrange entries of an embedded
+ * CMap with its codespace) and CIDToGIDMap, so that a content-stream reader
+ * can cut strings into codes and turn codes into glyph ids.  Only what our
+ * writer produces is understood (objects as "N 0 obj", streams as
+ * "stream" CR LF data LF "endstream", no filters).  And what `mutool
+ * trace` says each glyph is and where. */
+#ifndef BL_PDFREAD_H
+#define BL_PDFREAD_H
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base.h"
+
+typedef struct pr_font {
+    char name[16];   /* resource name, "F1" */
+    int identity;    /* Identity-H: 2-byte codes */
+    int ranges[4][3]; /* compact: codespace ranges (bytes, low, high) */
+    int nranges;
+    uint32_t *gid;   /* by code value (< 0x10000): 1 + glyph id, 0 = none */
+} pr_font;
+
+typedef struct pr_fonts {
+    pr_font f[16];
+    size_t n;
+} pr_fonts;
+
+/* The text of object num ("num 0 obj" up to "endobj"), or NULL. */
+static inline const char *pr_object(const bl_buf *pdf, unsigned num, size_t *len)
+{
+    char key[32];
+    int k = snprintf(key, sizeof key, "\n%u 0 obj", num);
+    const char *end = pdf->data + pdf->len;
+    for (const char *q = pdf->data; q + k < end; q++) {
+        if (memcmp(q, key, (size_t)k) || (q[k] != '\n' && q[k] != '\r'))
+            continue;
+        const char *e = q + k;
+        while (e + 6 <= end && memcmp(e, "endobj", 6))
+            e++;
+        *len = (size_t)(e - (q + 1));
+        return q + 1;
+    }
+    return NULL;
+}
+
+/* The number n in "KEY n 0 R" inside the object text, or 0. */
+static inline unsigned pr_ref(const char *obj, size_t len, const char *key)
+{
+    size_t k = strlen(key);
+    for (size_t i = 0; i + k < len; i++)
+        if (!memcmp(obj + i, key, k)) {
+            const char *p = obj + i + k;
+            while (*p == ' ' || *p == '[')
+                p++;
+            char *after;
+            unsigned long v = strtoul(p, &after, 10);
+            return after != p && !strncmp(after, " 0 R", 4) ? (unsigned)v : 0;
+        }
+    return 0;
+}
+
+/* An object's stream data, or NULL. */
+static inline const char *pr_stream(const char *obj, size_t len, size_t *dlen)
+{
+    for (size_t i = 0; i + 8 < len; i++)
+        if (!memcmp(obj + i, "stream\r\n", 8)) {
+            const char *s = obj + i + 8, *e = obj + len;
+            while (e > s && memcmp(e - 10, "\nendstream", 10))
+                e--;
+            *dlen = e > s ? (size_t)(e - 10 - s) : 0;
+            return s;
+        }
+    return NULL;
+}
+
+/* "<hex>" at *p: its value and byte count; advances *p. */
+static inline int pr_hex(const char **p, const char *end, unsigned *v)
+{
+    const char *q = *p;
+    while (q < end && *q != '<')
+        q++;
+    if (q >= end)
+        return 0;
+    char *after;
+    *v = (unsigned)strtoul(q + 1, &after, 16);
+    *p = after + 1;
+    return (int)(after - (q + 1)) / 2;
+}
+
+/* Reads the fonts of the document's /Font resource dictionary. */
+static inline void pr_load_fonts(const bl_buf *pdf, pr_fonts *fs)
+{
+    memset(fs, 0, sizeof *fs);
+    unsigned dict = 0;
+    for (size_t i = 0; i + 6 < pdf->len && !dict; i++)
+        if (!memcmp(pdf->data + i, "/Font ", 6))
+            dict = pr_ref(pdf->data + i, pdf->len - i, "/Font ");
+    size_t dlen;
+    const char *d = dict ? pr_object(pdf, dict, &dlen) : NULL;
+    for (size_t i = 0; d && i < dlen && fs->n < 16; i++) {
+        if (d[i] != '/' || d[i + 1] != 'F')
+            continue;
+        pr_font *f = &fs->f[fs->n];
+        size_t k = 0;
+        while (i + 1 + k < dlen && d[i + 1 + k] != ' ' && k + 1 < sizeof f->name) {
+            f->name[k] = d[i + 1 + k];
+            k++;
+        }
+        unsigned num = pr_ref(d + i, dlen - i, f->name);
+        size_t tl, cl, el, ml;
+        const char *t0 = num ? pr_object(pdf, num, &tl) : NULL;
+        if (!t0)
+            continue;
+        f->gid = calloc(0x10000, sizeof *f->gid);
+        const char *cid = pr_object(pdf, pr_ref(t0, tl, "/DescendantFonts"), &cl);
+        unsigned mapnum = cid ? pr_ref(cid, cl, "/CIDToGIDMap ") : 0;
+        const char *map = mapnum ? pr_object(pdf, mapnum, &ml) : NULL;
+        size_t mlen = 0;
+        const unsigned char *m = map ? (const unsigned char *)pr_stream(map, ml, &mlen) : NULL;
+        /* CID -> glyph id: the map's 2 bytes per CID, else the identity */
+#define PR_GID(c) (m ? ((size_t)(c) * 2 + 1 < mlen ? (uint32_t)m[2 * (c)] << 8 | m[2 * (c) + 1] : 0) : (uint32_t)(c))
+        unsigned encnum = pr_ref(t0, tl, "/Encoding ");
+        const char *enc = encnum ? pr_object(pdf, encnum, &el) : NULL;
+        if (!enc) {
+            f->identity = 1;
+            for (unsigned c = 0; c < 0x10000; c++)
+                f->gid[c] = 1 + PR_GID(c);
+        } else {
+            size_t sl;
+            const char *s = pr_stream(enc, el, &sl), *e = s ? s + sl : NULL;
+            const char *cs = s ? strstr(s, "begincodespacerange") : NULL;
+            for (const char *p = cs; p && p < e; ) {
+                const char *stop = strstr(p, "endcodespacerange");
+                unsigned lo, hi;
+                int n = pr_hex(&p, stop, &lo);
+                if (!n || !pr_hex(&p, stop, &hi) || f->nranges == 4)
+                    break;
+                f->ranges[f->nranges][0] = n;
+                f->ranges[f->nranges][1] = (int)lo;
+                f->ranges[f->nranges][2] = (int)hi;
+                f->nranges++;
+            }
+            for (const char *p = s; p && (p = strstr(p, "begincidchar")) != NULL && p < e;) {
+                const char *stop = strstr(p, "endcidchar");
+                unsigned c;
+                while (stop && pr_hex(&p, stop, &c)) {
+                    char *after;
+                    unsigned v = (unsigned)strtoul(p, &after, 10);
+                    p = after;
+                    if (c < 0x10000)
+                        f->gid[c] = 1 + PR_GID(v);
+                }
+                p = stop;
+            }
+            for (const char *p = s; p && (p = strstr(p, "begincidrange")) != NULL && p < e;) {
+                const char *stop = strstr(p, "endcidrange");
+                unsigned lo, hi;
+                while (stop && pr_hex(&p, stop, &lo) && pr_hex(&p, stop, &hi)) {
+                    char *after;
+                    unsigned v = (unsigned)strtoul(p, &after, 10);
+                    p = after;
+                    for (unsigned c = lo; c <= hi && c < 0x10000; c++)
+                        f->gid[c] = 1 + PR_GID(v + (c - lo));
+                }
+                p = stop;
+            }
+        }
+#undef PR_GID
+        fs->n++;
+    }
+}
+
+static inline const pr_font *pr_font_named(const pr_fonts *fs, const char *name)
+{
+    for (size_t i = 0; i < fs->n; i++)
+        if (!strcmp(fs->f[i].name, name))
+            return &fs->f[i];
+    return NULL;
+}
+
+/* The code at s[0, n) in font f (the shortest prefix in a codespace range,
+ * PDF 32000-1 9.7.6.2): returns its length in bytes (0: none), sets *gid
+ * (-1 when the code maps to nothing) and *space (the one-byte code 32,
+ * which word spacing applies to). */
+static inline size_t pr_decode(const pr_font *f, const unsigned char *s, size_t n, long *gid, int *space)
+{
+    *space = 0;
+    for (int k = 1; k <= 2 && (size_t)k <= n; k++) {
+        unsigned v = k == 1 ? s[0] : (unsigned)s[0] << 8 | s[1];
+        int ok = f->identity ? k == 2 : 0;
+        for (int r = 0; r < f->nranges && !ok; r++)
+            ok = f->ranges[r][0] == k && (int)v >= f->ranges[r][1] && (int)v <= f->ranges[r][2];
+        if (ok) {
+            *gid = f->gid[v] ? (long)f->gid[v] - 1 : -1;
+            *space = k == 1 && v == 32;
+            return (size_t)k;
+        }
+    }
+    return 0;
+}
+
+static inline void pr_free_fonts(pr_fonts *fs)
+{
+    for (size_t i = 0; i < fs->n; i++)
+        free(fs->f[i].gid);
+}
+
+/* ---- what other readers make of a PDF ---------------------------------- */
+
+static inline int has_tool(const char *name)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", name);
+    return system(cmd) == 0;
+}
+
+/* The value of attribute name="..." in the tag starting at s (before end). */
+static inline int attr(const char *s, const char *end, const char *name, char *val, size_t vlen)
+{
+    char key[32];
+    snprintf(key, sizeof key, " %s=\"", name);
+    const char *a = strstr(s, key);
+    if (!a || a > end)
+        return 0;
+    a += strlen(key);
+    const char *q = strchr(a, '"');
+    if (!q || q > end || (size_t)(q - a) >= vlen)
+        return 0;
+    memcpy(val, a, (size_t)(q - a));
+    val[q - a] = 0;
+    return 1;
+}
+
+typedef struct traced {
+    unsigned gid;
+    double x, y;
+    char uni[32];
+    char font[64];  /* of the enclosing <span> */
+    double rgb[3];  /* of the enclosing <fill_text> */
+} traced;
+
+/* Parses <g unicode="..." glyph="N" x="..." y="..."/> from mutool trace,
+ * with the font and colour of the text they are in. */
+static inline size_t parse_trace(const char *t, traced **out)
+{
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    char font[64] = "";
+    double rgb[3] = {0, 0, 0};
+    for (const char *s = strchr(t, '<'); s; s = strchr(s + 1, '<')) {
+        const char *end = strchr(s, '>');
+        if (!end)
+            break;
+        char v[64];
+        if (!strncmp(s, "<fill_text ", 11) && attr(s, end, "color", v, sizeof v)) {
+            char *q = v;
+            for (int k = 0; k < 3; k++)
+                rgb[k] = strtod(q, &q);
+        } else if (!strncmp(s, "<span ", 6) && !attr(s, end, "font", font, sizeof font))
+            font[0] = 0;
+        if (strncmp(s, "<g ", 3))
+            continue;
+        traced tr;
+        memset(&tr, 0, sizeof tr);
+        memcpy(tr.font, font, sizeof font);
+        memcpy(tr.rgb, rgb, sizeof rgb);
+        if (!attr(s, end, "glyph", v, sizeof v))
+            continue;
+        tr.gid = (unsigned)strtoul(v, NULL, 10);
+        if (attr(s, end, "x", v, sizeof v))
+            tr.x = strtod(v, NULL);
+        if (attr(s, end, "y", v, sizeof v))
+            tr.y = strtod(v, NULL);
+        attr(s, end, "unicode", tr.uni, sizeof tr.uni);
+        if (bl_grow(out, &cap, n + 1, sizeof **out))
+            abort();
+        (*out)[n++] = tr;
+    }
+    return n;
+}
+
+/* How far glyph i of a read-back list (x[], y[] of n glyphs, stride
+ * apart) is from where it was drawn (wx, wy).  A space (is_space) with a
+ * glyph on either side on its baseline is drawn where the pen puts it
+ * (pdf.c moves its adjustment into the gap after it, which word spacing
+ * then takes): it only has to lie between them. */
+static inline double read_back_error(const double *x, const double *y, size_t stride, size_t n, size_t i, int is_space,
+                              double wx, double wy)
+{
+#define AT(a, k) (*(const double *)((const char *)(a) + (k) * stride))
+    if (is_space && i > 0 && i + 1 < n && AT(y, i - 1) == AT(y, i) && AT(y, i + 1) == AT(y, i) &&
+        AT(x, i - 1) <= AT(x, i) + 0.003 && AT(x, i) <= AT(x, i + 1) + 0.003)
+        return fabs(AT(y, i) - wy);
+    return fmax(fabs(AT(x, i) - wx), fabs(AT(y, i) - wy));
+#undef AT
+}
+
+static inline double traced_error(const traced *tr, size_t nt, size_t i, double wx, double wy)
+{
+    return read_back_error(&tr[0].x, &tr[0].y, sizeof *tr, nt, i, !strcmp(tr[i].uni, " "), wx, wy);
+}
+
+#endif
