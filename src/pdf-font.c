@@ -138,7 +138,7 @@ static HPDF_Dict new_indirect(HPDF_MMgr mm, HPDF_Xref xref)
 
 static long scale1000(const bl_face *face, double v) { return lround(v * 1000.0 / face->upem); }
 
-bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, int identity_h, char *err,
+bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, HPDF_Dict cmap, char *err,
                              size_t errlen)
 {
     if (!face || face->num_glyphs == 0 || face->num_glyphs > MAX_CID + 1 || !face->upem) {
@@ -156,7 +156,7 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, int id
     f->face = bl_face_keep(face);
     f->index = index;
     f->next_alias = face->num_glyphs;
-    f->compact = !identity_h && face->num_glyphs <= BL_PDF_COMPACT_GLYPHS;
+    f->compact = cmap && face->num_glyphs <= BL_PDF_COMPACT_GLYPHS;
     hb_codepoint_t sp = 0;
     f->space_gid = hb_font_get_nominal_glyph(face->hb_font, 0x20, &sp) && sp ? sp : face->num_glyphs;
 
@@ -168,9 +168,7 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, int id
         goto fail;
     f->fontfile = HPDF_DictStream_New(mm, xref);
     f->tounicode = HPDF_DictStream_New(mm, xref);
-    if (f->compact)
-        f->encoding = HPDF_DictStream_New(mm, xref);
-    if (!f->fontfile || !f->tounicode || (f->compact && !f->encoding))
+    if (!f->fontfile || !f->tounicode)
         goto fail;
 
     /* Names get their subset tag at finish time; placeholders until then. */
@@ -179,7 +177,7 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, int id
     st |= HPDF_Dict_AddName(f->type0, "Subtype", "Type0");
     st |= HPDF_Dict_AddName(f->type0, "BaseFont", ps);
     if (f->compact)
-        st |= HPDF_Dict_Add(f->type0, "Encoding", f->encoding);
+        st |= HPDF_Dict_Add(f->type0, "Encoding", cmap);
     else
         st |= HPDF_Dict_AddName(f->type0, "Encoding", "Identity-H");
     HPDF_Array desc = HPDF_Array_New(mm);
@@ -202,21 +200,6 @@ bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, int id
     st |= HPDF_Dict_Add(f->cidfont, "FontDescriptor", f->descriptor);
     st |= HPDF_Dict_AddName(f->cidfont, "CIDToGIDMap", "Identity");
 
-    /* The encoding CMap's dictionary (PDF 32000-1 9.7.5.3): its
-     * CIDSystemInfo is the CIDFont's, as PDF/A requires; the name gets
-     * the subset tag at finish time. */
-    if (f->compact) {
-        HPDF_Dict csi2 = HPDF_Dict_New(mm);
-        if (!csi2)
-            goto fail;
-        st |= HPDF_Dict_AddName(f->encoding, "Type", "CMap");
-        st |= HPDF_Dict_AddName(f->encoding, "CMapName", "Bulletin");
-        st |= HPDF_Dict_Add(f->encoding, "CIDSystemInfo", csi2);
-        st |= HPDF_Dict_Add(csi2, "Registry", HPDF_String_New(mm, "Adobe", NULL));
-        st |= HPDF_Dict_Add(csi2, "Ordering", HPDF_String_New(mm, "Identity", NULL));
-        st |= HPDF_Dict_AddNumber(csi2, "Supplement", 0);
-        st |= HPDF_Dict_AddNumber(f->encoding, "WMode", 0);
-    }
     f->cidfont->write_fn = write_w;
     f->cidfont->attr = f;
 
@@ -267,7 +250,6 @@ void bl_pdf_font_free(bl_pdf_font *f)
     bl_buf_free(&f->w);
     bl_buf_free(&f->file);
     bl_buf_free(&f->tu);
-    bl_buf_free(&f->cmap);
     free(f);
 }
 
@@ -475,18 +457,10 @@ static void flush_block(bl_buf *out, bl_buf *blk, int *count, const char *kind, 
     *count = 0;
 }
 
-/* The codespace ranges (pdf-font.h), the same in both CMaps: compact
- * fonts up to their longest code in use. */
-static void put_codespace(const bl_pdf_font *f, bl_buf *out, int *bad)
-{
-    if (!f->compact) {
-        *bad |= bl_buf_puts(out, "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
-        return;
-    }
-    int two = f->next_seq > ONE_BYTE_CODES;
-    *bad |= bl_buf_printf(out, "%d begincodespacerange\n<00> <DF>\n%sendcodespacerange\n", 1 + two,
-                          two ? "<E000> <FFFF>\n" : "");
-}
+/* The codespace ranges (pdf-font.h), the same in the encoding and
+ * ToUnicode CMaps. */
+static const char compact_codespace[] = "2 begincodespacerange\n<00> <DF>\n<E000> <FFFF>\nendcodespacerange\n";
+static const char identity_codespace[] = "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n";
 
 /* Consecutive codes a and b may share a range entry when only their last
  * byte differs (PDF 32000-1 9.7.6.2 and 9.10.3). */
@@ -503,51 +477,6 @@ static int by_code(const void *x, const void *y)
 
 static const char cmap_head[] = "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n";
 static const char cmap_tail[] = "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n";
-
-/* A compact font's encoding CMap (PDF 32000-1 9.7.5.4): code -> CID (the
- * same number), as cidrange entries over runs of consecutive codes. */
-static int build_encoding(const bl_pdf_font *f, bl_buf *out)
-{
-    int bad = 0;
-    tu_item *items = malloc((f->ncodes ? f->ncodes : 1) * sizeof *items);
-    bl_buf chars = {0}, ranges = {0};
-    if (!items)
-        return -1;
-    for (size_t i = 0; i < f->ncodes; i++)
-        items[i] = (tu_item){f->codes[i].code, f->codes[i].len, 0, f->codes[i].cid};
-    qsort(items, f->ncodes, sizeof *items, by_code);
-    bad |= bl_buf_puts(out, cmap_head);
-    bad |= bl_buf_printf(out, "/CIDSystemInfo 3 dict dup begin\n/Registry (Adobe) def\n/Ordering (Identity) def\n"
-                              "/Supplement 0 def\nend def\n/CMapName /Bulletin-%s def\n/CMapType 1 def\n"
-                              "/WMode 0 def\n", f->tag);
-    put_codespace(f, out, &bad);
-    int nchars = 0, nranges = 0;
-    for (size_t i = 0, j; i < f->ncodes && !bad; i = j) {
-        for (j = i + 1; j < f->ncodes && items[j].code == items[i].code + (j - i) &&
-                        items[j].off == items[i].off + (j - i) && same_range(&items[i], &items[j]);)
-            j++;
-        if (j - i >= 2) {
-            put_code_hex(&ranges, &bad, &items[i]);
-            bad |= bl_buf_puts(&ranges, " ");
-            put_code_hex(&ranges, &bad, &items[j - 1]);
-            bad |= bl_buf_printf(&ranges, " %u\n", (unsigned)items[i].off);
-            if (++nranges == CMAP_BLOCK)
-                flush_block(out, &ranges, &nranges, "cidrange", &bad);
-        } else {
-            put_code_hex(&chars, &bad, &items[i]);
-            bad |= bl_buf_printf(&chars, " %u\n", (unsigned)items[i].off);
-            if (++nchars == CMAP_BLOCK)
-                flush_block(out, &chars, &nchars, "cidchar", &bad);
-        }
-    }
-    flush_block(out, &chars, &nchars, "cidchar", &bad);
-    flush_block(out, &ranges, &nranges, "cidrange", &bad);
-    bad |= bl_buf_puts(out, cmap_tail);
-    free(items);
-    bl_buf_free(&chars);
-    bl_buf_free(&ranges);
-    return bad ? -1 : 0;
-}
 
 /* The ToUnicode CMap (PDF 32000-1 9.10.3), by code.  Codes without text
  * get no entry: extra glyphs of a cluster add nothing to extracted text. */
@@ -578,7 +507,7 @@ static int build_tounicode(const bl_pdf_font *f, bl_buf *out)
     bad |= bl_buf_puts(out, cmap_head);
     bad |= bl_buf_puts(out, "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
                             "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n");
-    put_codespace(f, out, &bad);
+    bad |= bl_buf_puts(out, f->compact ? compact_codespace : identity_codespace);
     int nchars = 0, nranges = 0;
     const uint16_t *u = (const uint16_t *)pool.data;
     for (size_t i = 0; i < n && !bad;) {
@@ -921,7 +850,6 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
 {
     bl_buf_free(&f->file);
     bl_buf_free(&f->tu);
-    bl_buf_free(&f->cmap);
     f->prepared = 0;
     subset_tag(f, f->tag);
     size_t ngids = 0;
@@ -951,9 +879,9 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
         }
     }
     free(gids);
-    bad = bad || build_w(f) || build_tounicode(f, &f->tu) || (f->compact && build_encoding(f, &f->cmap));
+    bad = bad || build_w(f) || build_tounicode(f, &f->tu);
     if (!bad && compress)
-        bad = deflate_buf(&f->tu) || (f->compact && deflate_buf(&f->cmap));
+        bad = deflate_buf(&f->tu);
     if (bad) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -972,14 +900,8 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
     st |= HPDF_Dict_AddNumber(f->fontfile, "Length1", (HPDF_INT32)f->file_len);
     st |= put_stream(f->tounicode, f->tu.data, f->tu.len, compress);
     char name[80];
-    if (f->compact) {
-        st |= put_stream(f->encoding, f->cmap.data, f->cmap.len, compress);
-        snprintf(name, sizeof name, "Bulletin-%s", f->tag);
-        st |= HPDF_Dict_AddName(f->encoding, "CMapName", name);
-    }
     bl_buf_free(&f->file);
     bl_buf_free(&f->tu);
-    bl_buf_free(&f->cmap);
 
     snprintf(name, sizeof name, "%s+%s", f->tag, f->face->ps_name && f->face->ps_name[0] ? f->face->ps_name : "Font");
     st |= HPDF_Dict_AddName(f->type0, "BaseFont", name);
@@ -1027,4 +949,50 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
     if (st != HPDF_OK || HPDF_GetError(doc))
         return hfail(doc, st, "cannot write the PDF font objects", err, errlen);
     return 0;
+}
+
+HPDF_Dict bl_pdf_compact_cmap(HPDF_Doc doc, int compress, char *err, size_t errlen)
+{
+    /* Every code of the codespace to the CID of the same number: one CMap
+     * serves every compact font, whatever codes it gives out.  Ranges
+     * vary in their last byte only, as Adobe's own CMaps do. */
+    bl_buf t = {0};
+    int bad = bl_buf_puts(&t, cmap_head);
+    bad |= bl_buf_puts(&t, "/CIDSystemInfo 3 dict dup begin\n/Registry (Adobe) def\n/Ordering (Identity) def\n"
+                           "/Supplement 0 def\nend def\n/CMapName /" BL_PDF_CMAP_NAME " def\n/CMapType 1 def\n"
+                           "/WMode 0 def\n");
+    bad |= bl_buf_puts(&t, compact_codespace);
+    bad |= bl_buf_puts(&t, "33 begincidrange\n<00> <DF> 0\n");
+    for (unsigned hi = 0xE0; hi <= 0xFF; hi++)
+        bad |= bl_buf_printf(&t, "<%02X00> <%02XFF> %u\n", hi, hi, hi << 8);
+    bad |= bl_buf_puts(&t, "endcidrange\n");
+    bad |= bl_buf_puts(&t, cmap_tail);
+    if (!bad && compress)
+        bad = deflate_buf(&t);
+    if (bad) {
+        bl_buf_free(&t);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    /* The dictionary (PDF 32000-1 9.7.5.3): its CIDSystemInfo is the
+     * CIDFonts', as PDF/A requires. */
+    HPDF_STATUS st = HPDF_OK;
+    HPDF_Dict d = HPDF_DictStream_New(doc->mmgr, doc->xref);
+    HPDF_Dict csi = d ? HPDF_Dict_New(doc->mmgr) : NULL;
+    if (csi) {
+        st |= HPDF_Dict_AddName(d, "Type", "CMap");
+        st |= HPDF_Dict_AddName(d, "CMapName", BL_PDF_CMAP_NAME);
+        st |= HPDF_Dict_Add(d, "CIDSystemInfo", csi);
+        st |= HPDF_Dict_Add(csi, "Registry", HPDF_String_New(doc->mmgr, "Adobe", NULL));
+        st |= HPDF_Dict_Add(csi, "Ordering", HPDF_String_New(doc->mmgr, "Identity", NULL));
+        st |= HPDF_Dict_AddNumber(csi, "Supplement", 0);
+        st |= HPDF_Dict_AddNumber(d, "WMode", 0);
+        st |= put_stream(d, t.data, t.len, compress);
+    }
+    bl_buf_free(&t);
+    if (!csi || st != HPDF_OK || HPDF_GetError(doc)) {
+        hfail(doc, csi ? st : HPDF_FAILD_TO_ALLOC_MEM, "cannot create the encoding CMap", err, errlen);
+        return NULL;
+    }
+    return d;
 }

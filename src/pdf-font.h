@@ -79,8 +79,7 @@ typedef struct bl_pdf_font {
     bl_face *face;               /* own reference */
     unsigned index;              /* 0-based, order of first use in the document */
     HPDF_Dict type0, cidfont, descriptor, fontfile, tounicode, cidtogid;
-    int compact;                 /* encoded by our CMap, else Identity-H (pdf-font.h) */
-    HPDF_Dict encoding;          /* compact: the embedded CMap stream, code -> CID */
+    int compact;                 /* encoded by bl_pdf_compact_cmap, else Identity-H */
     unsigned space_gid;          /* the face's glyph for U+0020, or num_glyphs when none */
     uint32_t next_seq;           /* compact: order of the next new code */
     uint32_t *slot;              /* per glyph id: 1 + index of its first pair, 0 = unused */
@@ -90,22 +89,29 @@ typedef struct bl_pdf_font {
     unsigned next_alias;         /* Identity-H: next free alias CID */
     size_t lost_aliases;         /* pairs that fell back to the glyph's first code */
     bl_buf w;                    /* "/W [...]", built by bl_pdf_font_prepare */
-    bl_buf file, tu, cmap;       /* subset font file, ToUnicode and encoding CMaps, deflated if asked */
+    bl_buf file, tu;             /* subset font file and ToUnicode CMap, deflated if asked */
     char tag[7];                 /* subset tag, set by bl_pdf_font_prepare */
     size_t file_len;             /* the font file's size before deflating (/Length1) */
-    int prepared;                /* file, tu, cmap, tag and w are ready: 1 plain, 2 deflated */
+    int prepared;                /* file, tu, tag and w are ready: 1 plain, 2 deflated */
     /* Resource name in the document's one /Font dictionary, which every
      * page and form that shows text uses: "F1" for index 0, and so on (set
      * by pdf.c, the same in every save). */
     char local_name[16];
 } bl_pdf_font;
 
-/* Creates the font's PDF objects in doc (compact unless identity_h or the
- * face is larger) (registered in its xref; libharu
+/* Creates the font's PDF objects in doc (registered in its xref; libharu
  * frees them with the document) and returns a font the caller owns
- * (bl_pdf_font_free), or NULL with a reason in err. */
-bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, int identity_h, char *err,
+ * (bl_pdf_font_free), or NULL with a reason in err.  The font is compact,
+ * encoded by cmap (the document's bl_pdf_compact_cmap), unless cmap is
+ * NULL or the face has more than BL_PDF_COMPACT_GLYPHS glyphs. */
+bl_pdf_font *bl_pdf_font_new(HPDF_Doc doc, bl_face *face, unsigned index, HPDF_Dict cmap, char *err,
                              size_t errlen);
+
+/* The encoding CMap every compact font of a document shares (a stream
+ * registered in doc, deflated when compress): each code of the codespace
+ * (pdf-font.h) to the CID of the same number.  NULL with a reason in err. */
+#define BL_PDF_CMAP_NAME "Bulletin-Compact-H"
+HPDF_Dict bl_pdf_compact_cmap(HPDF_Doc doc, int compress, char *err, size_t errlen);
 
 /* The pair (gid, text) for a drawn glyph: returns its entry (borrowed, valid
  * until the next call), or NULL when out of memory.  gid must be below

@@ -65,6 +65,7 @@ struct bl_pdf {
     HPDF_Doc doc;
     int compress;
     int identity_h;  /* bl_pdf_info.identity_h */
+    HPDF_Dict cmap;  /* the compact fonts' encoding (bl_pdf_compact_cmap), made with the first */
     int failed;      /* after a libharu failure the document is unusable */
     HPDF_STATUS hcode, hdetail; /* first failure reported to the handler */
     char err[512];

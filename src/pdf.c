@@ -336,7 +336,13 @@ static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
         if (bl_pdf_hcheck(p, "making the font resources"))
             return NULL;
     }
-    bl_pdf_font *f = bl_pdf_font_new(p->doc, face, (unsigned)p->nfonts, p->identity_h, why, sizeof why);
+    int compact = !p->identity_h && face->num_glyphs <= BL_PDF_COMPACT_GLYPHS;
+    if (compact && !p->cmap && !(p->cmap = bl_pdf_compact_cmap(p->doc, p->compress, why, sizeof why))) {
+        bl_pdf_fail(p, "font %s: %s", face->label, why);
+        p->failed = p->hcode || HPDF_GetError(p->doc);
+        return NULL;
+    }
+    bl_pdf_font *f = bl_pdf_font_new(p->doc, face, (unsigned)p->nfonts, compact ? p->cmap : NULL, why, sizeof why);
     if (!f) {
         bl_pdf_fail(p, "font %s: %s", face->label, why);
         p->failed = p->hcode || HPDF_GetError(p->doc);
