@@ -26,6 +26,15 @@ typedef struct bulletin_options {
     FILE *diag_out;            /* borrowed; stderr when NULL */
     int threads;               /* 1: all work on the calling thread; 0 (default): helper
                                   threads may take parts of it (a second core's worth) */
+    /* For callers that write many files: when set (and trace is not), the
+     * finished PDF - complete and checked, in a temporary file tmp beside
+     * output - is handed to publish(publish_ctx, tmp, output) instead of
+     * being synced to disk and renamed to output by the render, so that
+     * the caller can do that on a thread of its own (bulletin_publish).
+     * publish returns 0 when it took the file; from then on the file is
+     * the caller's to rename or remove. */
+    int (*publish)(void *ctx, const char *tmp, const char *output);
+    void *publish_ctx;
 } bulletin_options;
 
 void bulletin_options_init(bulletin_options *o);
@@ -34,6 +43,11 @@ void bulletin_options_init(bulletin_options *o);
  * bulletin starting on a new page.  Returns 0 on success, 1 when the input
  * or rendering failed (diagnostics printed; no output file is left). */
 int bulletin_render(const char *const *sources, int nsources, const bulletin_options *o);
+
+/* Syncs the handed-over file tmp to disk and renames it to output (see
+ * bulletin_options.publish).  Returns 0, or -1 with the reason in why
+ * (whylen bytes), tmp removed. */
+int bulletin_publish(const char *tmp, const char *output, char *why, size_t whylen);
 
 /* The version string, e.g. "0.1.0". */
 const char *bulletin_version(void);

@@ -59,24 +59,113 @@ static int usage_error(const char *fmt, const char *arg)
  *
  * Diagnostics are collected per job (open_memstream) and printed in source
  * order as soon as every earlier job has finished, so that two jobs' messages
- * never interleave and the output does not depend on scheduling. */
+ * never interleave and the output does not depend on scheduling.
+ *
+ * A finished PDF is handed over (bulletin_options.publish) to one more
+ * thread, which syncs it to disk and renames it into place, so that the
+ * workers never wait for the disk: fsync, and the flush that a rename over
+ * an existing file causes on ext4, were a fifth of -j 2's wall time
+ * (measured on 100 outputs).  A job is done, and its diagnostics printed,
+ * once it has been rendered and its file published. */
+typedef struct batch batch;
+
 typedef struct job {
+    batch *b;
     const char *source;
     char *output;     /* DIR/NAME.pdf, owned */
     char *diag;       /* collected diagnostics, owned (malloc'd by open_memstream) */
     size_t diag_len;
     int status;       /* bulletin_render's: 0 ok, 1 failed */
-    int done;
+    int rendered, done;
+    char *tmp;        /* handed over, waiting to be published (owned) */
+    int published;    /* 1 ok, -1 failed (why) */
+    char why[300];
+    struct job *next; /* in the publishing queue */
 } job;
 
-typedef struct batch {
+struct batch {
     job *jobs;
     int njobs;
     const bulletin_options *base;
-    pthread_mutex_t lock; /* guards next, printed and every job's done */
+    pthread_mutex_t lock; /* guards everything below and every job's flags */
     int next;             /* the next job to start */
     int printed;          /* jobs [0, printed) have had their diagnostics printed */
-} batch;
+    int publishing;       /* the publishing thread runs */
+    pthread_cond_t wake;  /* for it: a file was queued, or stop */
+    job *queue, *last;
+    int stop;
+};
+
+/* bulletin_options.publish: queues the file (called on a worker). */
+static int hand_over(void *ctx, const char *tmp, const char *output)
+{
+    (void)output;
+    job *j = ctx;
+    char *t = strdup(tmp);
+    if (!t)
+        return -1;
+    pthread_mutex_lock(&j->b->lock);
+    j->tmp = t;
+    j->next = NULL;
+    if (j->b->last)
+        j->b->last->next = j;
+    else
+        j->b->queue = j;
+    j->b->last = j;
+    pthread_cond_signal(&j->b->wake);
+    pthread_mutex_unlock(&j->b->lock);
+    return 0;
+}
+
+static void flush_finished_locked(batch *b);
+
+/* With b->lock held: the job is done once rendered and, if it handed its
+ * file over, published; a failed publish becomes its error. */
+static void finish_locked(batch *b, job *j)
+{
+    if (!j->rendered || j->done || (j->tmp && !j->published))
+        return;
+    if (j->published < 0) {
+        char msg[1024];
+        int n = snprintf(msg, sizeof msg, "%s: error: cannot write the PDF: %s: %s\n", j->output, j->output, j->why);
+        char *d = n > 0 ? realloc(j->diag, j->diag_len + (size_t)n + 1) : NULL;
+        if (d) {
+            memcpy(d + j->diag_len, msg, (size_t)n + 1);
+            j->diag = d;
+            j->diag_len += (size_t)n;
+        } else {
+            fputs(msg, stderr);
+        }
+        j->status = 1;
+    }
+    j->done = 1;
+    flush_finished_locked(b);
+}
+
+static void *publisher(void *arg)
+{
+    batch *b = arg;
+    pthread_mutex_lock(&b->lock);
+    for (;;) {
+        job *j = b->queue;
+        if (!j) {
+            if (b->stop)
+                break;
+            pthread_cond_wait(&b->wake, &b->lock);
+            continue;
+        }
+        b->queue = j->next;
+        if (!b->queue)
+            b->last = NULL;
+        pthread_mutex_unlock(&b->lock);
+        int ok = bulletin_publish(j->tmp, j->output, j->why, sizeof j->why) == 0;
+        pthread_mutex_lock(&b->lock);
+        j->published = ok ? 1 : -1;
+        finish_locked(b, j);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
 
 static void run_job(const batch *b, job *j)
 {
@@ -85,6 +174,10 @@ static void run_job(const batch *b, job *j)
     FILE *mem = open_memstream(&j->diag, &j->diag_len);
     o.diag_out = mem ? mem : stderr; /* no memory for a buffer: print directly */
     o.threads = 1; /* the -j workers keep the processors busy already */
+    if (b->publishing) {
+        o.publish = hand_over;
+        o.publish_ctx = j;
+    }
     j->status = bulletin_render(&j->source, 1, &o);
     if (mem && fclose(mem)) {
         free(j->diag);
@@ -118,8 +211,8 @@ static void *worker(void *arg)
             return NULL;
         run_job(b, &b->jobs[i]);
         pthread_mutex_lock(&b->lock);
-        b->jobs[i].done = 1;
-        flush_finished_locked(b);
+        b->jobs[i].rendered = 1;
+        finish_locked(b, &b->jobs[i]);
         pthread_mutex_unlock(&b->lock);
     }
 }
@@ -175,6 +268,7 @@ static int run_batch(const char *const *src, int nsrc, const char *outdir, int n
     }
     int rc = 0;
     for (int i = 0; i < nsrc; i++) {
+        b.jobs[i].b = &b;
         b.jobs[i].source = src[i];
         if (!(b.jobs[i].output = output_path(outdir, src[i]))) {
             fprintf(stderr, "bulletin: error: out of memory\n");
@@ -183,6 +277,9 @@ static int run_batch(const char *const *src, int nsrc, const char *outdir, int n
         }
     }
     pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.wake, NULL);
+    pthread_t pub;
+    b.publishing = pthread_create(&pub, NULL, publisher, &b) == 0; /* else each render publishes */
     if (njobs > nsrc)
         njobs = nsrc;
     pthread_t tid[MAX_JOBS];
@@ -196,6 +293,14 @@ static int run_batch(const char *const *src, int nsrc, const char *outdir, int n
     worker(&b);
     for (int t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
+    if (b.publishing) { /* it publishes what is queued, then stops */
+        pthread_mutex_lock(&b.lock);
+        b.stop = 1;
+        pthread_cond_signal(&b.wake);
+        pthread_mutex_unlock(&b.lock);
+        pthread_join(pub, NULL);
+    }
+    pthread_cond_destroy(&b.wake);
     pthread_mutex_destroy(&b.lock);
     for (int i = 0; i < nsrc; i++)
         if (b.jobs[i].status)
@@ -204,6 +309,7 @@ done:
     for (int i = 0; i < nsrc; i++) {
         free(b.jobs[i].output);
         free(b.jobs[i].diag);
+        free(b.jobs[i].tmp);
     }
     free(b.jobs);
     return rc;

@@ -699,39 +699,131 @@ static HPDF_STATUS put_stream(HPDF_Dict d, const void *data, size_t len, int z)
     return HPDF_Stream_Write(d->stream, (const HPDF_BYTE *)data, (HPDF_UINT)len);
 }
 
-int bl_pdf_deflate(z_stream *z, const void *in, size_t len, bl_buf *out)
+int bl_pdf_deflate(const void *in, size_t len, bl_buf *out)
 {
-    z_stream own;
     if (len > UINT32_MAX / 2)
         return -1;
-    if (!z) {
-        memset(&own, 0, sizeof own);
-        if (deflateInit(&own, BL_PDF_DEFLATE_LEVEL) != Z_OK)
-            return -1;
-        z = &own;
-    } else if (deflateReset(z) != Z_OK) {
+    /* zlib's tables sized to the input: a window that holds all of it (so
+     * no match is lost: 262 bytes of lookahead aside) and a hash table to
+     * match.  The default 32 KB window and 64 K-entry hash cost ~65,000
+     * instructions to set up or reset, more than deflating a ToUnicode map
+     * (measured: 17% of a 100-output batch went to deflateInit and
+     * deflateReset). */
+    int wbits = 9;
+    while (wbits < 15 && ((size_t)1 << wbits) < len + 262)
+        wbits++;
+    int mem = wbits - 7 < 1 ? 1 : wbits - 7;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, BL_PDF_DEFLATE_LEVEL, Z_DEFLATED, wbits, mem, Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
-    }
-    uLong bound = deflateBound(z, (uLong)len);
+    uLong bound = deflateBound(&z, (uLong)len);
     int ok = !bl_grow(&out->data, &out->cap, bound + 1, 1);
     if (ok) {
-        z->next_in = (Bytef *)(uintptr_t)in;
-        z->avail_in = (uInt)len;
-        z->next_out = (Bytef *)out->data;
-        z->avail_out = (uInt)bound;
-        ok = deflate(z, Z_FINISH) == Z_STREAM_END; /* the bound is room for all of it */
-        out->len = bound - z->avail_out;
+        z.next_in = (Bytef *)(uintptr_t)in;
+        z.avail_in = (uInt)len;
+        z.next_out = (Bytef *)out->data;
+        z.avail_out = (uInt)bound;
+        ok = deflate(&z, Z_FINISH) == Z_STREAM_END; /* the bound is room for all of it */
+        out->len = bound - z.avail_out;
     }
-    if (z == &own)
-        deflateEnd(&own);
+    deflateEnd(&z);
     return ok ? 0 : -1;
 }
 
-/* Deflates b in place. */
-static int deflate_buf(bl_buf *b)
+/* Deflated streams kept for the whole process, by content: the small
+ * streams that recur from document to document - the furniture fonts'
+ * ToUnicode and CIDToGIDMap, the encoding CMap, the page furniture's forms
+ * - are deflated once per process, not once per output (in a batch of 100
+ * outputs their zlib set-up and work were a third of the instructions
+ * each output adds to a packet's).  Least recently used entries go. */
+#define ZMEMO 64
+#define ZMEMO_BYTES (4u << 20)
+#define ZMEMO_MAX_INPUT (64u << 10)
+
+typedef struct zmemo {
+    uint64_t hash;
+    char *raw, *z;      /* one allocation: raw then z */
+    size_t len, zlen;   /* 0: empty */
+    unsigned long used;
+} zmemo;
+
+static pthread_mutex_t zmemo_lock = PTHREAD_MUTEX_INITIALIZER;
+static zmemo zmemo_tab[ZMEMO];
+static unsigned long zmemo_clock;
+static size_t zmemo_bytes;
+
+static void zmemo_clear_entry(zmemo *e)
+{
+    zmemo_bytes -= e->len + e->zlen;
+    free(e->raw);
+    memset(e, 0, sizeof *e);
+}
+
+void bl_pdf_deflate_cache_clear(void)
+{
+    pthread_mutex_lock(&zmemo_lock);
+    for (int i = 0; i < ZMEMO; i++)
+        if (zmemo_tab[i].len)
+            zmemo_clear_entry(&zmemo_tab[i]);
+    pthread_mutex_unlock(&zmemo_lock);
+}
+
+int bl_pdf_deflate_shared(const void *in, size_t len, bl_buf *out)
+{
+    if (len == 0 || len > ZMEMO_MAX_INPUT)
+        return bl_pdf_deflate(in, len, out);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ ((const unsigned char *)in)[i]) * 0x100000001b3ull;
+    int found = 0, bad = 0;
+    pthread_mutex_lock(&zmemo_lock);
+    for (int i = 0; i < ZMEMO && !found; i++) {
+        zmemo *e = &zmemo_tab[i];
+        if (e->len == len && e->hash == h && !memcmp(e->raw, in, len)) {
+            found = 1;
+            e->used = ++zmemo_clock;
+            out->len = 0;
+            bad = bl_buf_append(out, e->z, e->zlen);
+        }
+    }
+    pthread_mutex_unlock(&zmemo_lock);
+    if (found)
+        return bad ? -1 : 0;
+    if (bl_pdf_deflate(in, len, out))
+        return -1;
+    char *copy = malloc(len + out->len);
+    if (!copy)
+        return 0; /* not kept */
+    memcpy(copy, in, len);
+    memcpy(copy + len, out->data, out->len);
+    pthread_mutex_lock(&zmemo_lock);
+    zmemo *slot = &zmemo_tab[0];
+    for (int i = 0; i < ZMEMO; i++) /* an empty slot, else the least recently used */
+        if (!zmemo_tab[i].len || (slot->len && zmemo_tab[i].used < slot->used))
+            slot = &zmemo_tab[i];
+    if (slot->len)
+        zmemo_clear_entry(slot);
+    while (zmemo_bytes + len + out->len > ZMEMO_BYTES) {
+        zmemo *old = NULL;
+        for (int i = 0; i < ZMEMO; i++)
+            if (zmemo_tab[i].len && (!old || zmemo_tab[i].used < old->used))
+                old = &zmemo_tab[i];
+        if (!old)
+            break;
+        zmemo_clear_entry(old);
+    }
+    *slot = (zmemo){h, copy, copy + len, len, out->len, ++zmemo_clock};
+    zmemo_bytes += len + out->len;
+    pthread_mutex_unlock(&zmemo_lock);
+    return 0;
+}
+
+/* Deflates b in place (through the process-wide memo when shared). */
+static int deflate_buf(bl_buf *b, int shared)
 {
     bl_buf z = {0};
-    if (bl_pdf_deflate(NULL, b->data, b->len, &z)) {
+    if (shared ? bl_pdf_deflate_shared(b->data, b->len, &z) : bl_pdf_deflate(b->data, b->len, &z)) {
         bl_buf_free(&z);
         return -1;
     }
@@ -872,7 +964,7 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
         hb_blob_destroy(blob);
         f->file_len = blen;
         if (!bad && compress)
-            bad = deflate_buf(&f->file);
+            bad = deflate_buf(&f->file, 0); /* kept by the subset-file cache */
         if (!bad) {
             file_keep(f, compress, gids, ngids, hash);
             gids = NULL;
@@ -881,7 +973,7 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
     free(gids);
     bad = bad || build_w(f) || build_tounicode(f, &f->tu);
     if (!bad && compress)
-        bad = deflate_buf(&f->tu);
+        bad = deflate_buf(&f->tu, 1);
     if (bad) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -938,7 +1030,7 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
             st |= HPDF_Dict_Add(f->cidfont, "CIDToGIDMap", f->cidtogid);
         }
         bl_buf mb = {(char *)map, ncid * 2, ncid * 2};
-        if (compress && deflate_buf(&mb)) {
+        if (compress && deflate_buf(&mb, 1)) {
             bl_buf_free(&mb);
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -968,7 +1060,7 @@ HPDF_Dict bl_pdf_compact_cmap(HPDF_Doc doc, int compress, char *err, size_t errl
     bad |= bl_buf_puts(&t, "endcidrange\n");
     bad |= bl_buf_puts(&t, cmap_tail);
     if (!bad && compress)
-        bad = deflate_buf(&t);
+        bad = deflate_buf(&t, 1);
     if (bad) {
         bl_buf_free(&t);
         snprintf(err, errlen, "out of memory");

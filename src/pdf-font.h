@@ -151,10 +151,15 @@ void bl_pdf_font_free(bl_pdf_font *f);
 void bl_pdf_font_warm(bl_face *face);
 
 /* Deflates in[0, len) into out (replacing its contents) at
- * BL_PDF_DEFLATE_LEVEL, with the stream z (reset first; a thread's own,
- * to spare zlib's set-up) or, when z is NULL, a stream of its own.
- * Returns 0 or -1. */
-int bl_pdf_deflate(z_stream *z, const void *in, size_t len, bl_buf *out);
+ * BL_PDF_DEFLATE_LEVEL.  Thread-safe.  Returns 0 or -1. */
+int bl_pdf_deflate(const void *in, size_t len, bl_buf *out);
+
+/* bl_pdf_deflate for streams that recur from document to document: the
+ * result is kept process-wide by content (small inputs only), and the same
+ * input later gets a copy. */
+int bl_pdf_deflate_shared(const void *in, size_t len, bl_buf *out);
+/* Frees what bl_pdf_deflate_shared keeps. */
+void bl_pdf_deflate_cache_clear(void);
 
 /* Frees the process-wide cache of subset font files (bl_pdf_font_prepare
  * reuses a file made earlier for the same face and glyph set). */

@@ -115,8 +115,6 @@ struct bl_pdf {
     size_t caprg;
     double *gaps;    /* one segment's gaps (Tc's, then Tw's), sorted */
     size_t capgaps;
-    z_stream z;      /* reused for every page's content stream */
-    int z_ready;
     bl_buf zraw;     /* one page's (or form's) content, gathered from libharu's buffers */
     bl_buf zbuf;     /* and deflated */
     /* With helper threads allowed (bl_helpers), pages are deflated on a
@@ -156,8 +154,8 @@ int bl_pdf_hcheck(bl_pdf *p, const char *what);
 
 /* The deflated form of the memory stream raw (not empty), in a new memory
  * stream of exactly that size, or NULL after an error (what: "a page's
- * content", for messages). */
-HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, const char *what);
+ * content", for messages).  shared: through bl_pdf_deflate_shared. */
+HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, int shared, const char *what);
 /* dict's stream becomes packed (deflated already); its old one is freed. */
 void bl_pdf_set_deflated(HPDF_Dict dict, HPDF_Stream packed);
 /* Deflates the open page's content, here or on the deflating thread. */

@@ -47,23 +47,16 @@ static HPDF_Stream stream_of(bl_pdf *p, const bl_buf *b)
 /* The deflated form of the memory stream raw (not empty), in a new memory
  * stream of exactly that size, or NULL after an error.  what: "a page's
  * content", for messages. */
-HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, const char *what)
+HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, int shared, const char *what)
 {
-    if (!p->z_ready) { /* bl_pdf_deflate resets it for every stream */
-        memset(&p->z, 0, sizeof p->z);
-        if (deflateInit(&p->z, BL_PDF_DEFLATE_LEVEL) != Z_OK) {
-            bl_pdf_fail(p, "out of memory (zlib)");
-            return NULL;
-        }
-        p->z_ready = 1;
-    }
     p->zraw.len = 0;
     if (gather(raw, &p->zraw)) {
         if (!bl_pdf_hcheck(p, "reading a content stream"))
             bl_pdf_fail(p, "reading %s failed (out of memory?)", what);
         return NULL;
     }
-    if (bl_pdf_deflate(&p->z, p->zraw.data, p->zraw.len, &p->zbuf)) {
+    if (shared ? bl_pdf_deflate_shared(p->zraw.data, p->zraw.len, &p->zbuf)
+               : bl_pdf_deflate(p->zraw.data, p->zraw.len, &p->zbuf)) {
         bl_pdf_fail(p, "zlib failed on %s (out of memory?)", what);
         return NULL;
     }
@@ -98,9 +91,6 @@ struct zq {
 static void *zq_main(void *arg)
 {
     struct zq *q = arg;
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    int ready = deflateInit(&z, BL_PDF_DEFLATE_LEVEL) == Z_OK;
     pthread_mutex_lock(&q->lock);
     for (;;) {
         zjob *j = NULL;
@@ -114,14 +104,12 @@ static void *zq_main(void *arg)
             continue;
         }
         pthread_mutex_unlock(&q->lock);
-        int ok = ready && !bl_pdf_deflate(&z, j->raw.data, j->raw.len, &j->out);
+        int ok = !bl_pdf_deflate(j->raw.data, j->raw.len, &j->out);
         pthread_mutex_lock(&q->lock);
         j->state = ok ? 1 : -1;
         pthread_cond_broadcast(&q->cond);
     }
     pthread_mutex_unlock(&q->lock);
-    if (ready)
-        deflateEnd(&z);
     return NULL;
 }
 
@@ -240,7 +228,7 @@ int bl_pdf_deflate_page(bl_pdf *p)
     int taken = zq_put(p, a, raw);
     if (taken)
         return taken < 0 ? -1 : 0;
-    HPDF_Stream packed = bl_pdf_deflate_stream(p, raw, "a page's content");
+    HPDF_Stream packed = bl_pdf_deflate_stream(p, raw, 0, "a page's content");
     if (!packed)
         return -1;
     bl_pdf_set_deflated(a->contents, packed); /* frees raw, which is contents->stream */

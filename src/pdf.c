@@ -980,7 +980,7 @@ static HPDF_Dict make_form(bl_pdf *p, HPDF_Stream g, double width, double height
         return NULL;
     }
     if (p->compress) {
-        HPDF_Stream packed = bl_pdf_deflate_stream(p, g, "a form's content");
+        HPDF_Stream packed = bl_pdf_deflate_stream(p, g, 1, "a form's content");
         HPDF_Stream_Free(g);
         if (!packed)
             return NULL;
@@ -1248,8 +1248,6 @@ void bl_pdf_free(bl_pdf *pdf)
     free(pdf->shared);
     bl_buf_free(&pdf->res_key);
     bl_buf_free(&pdf->scratch);
-    if (pdf->z_ready)
-        deflateEnd(&pdf->z);
     bl_buf_free(&pdf->zraw);
     bl_buf_free(&pdf->zbuf);
     free(pdf);
@@ -1324,9 +1322,9 @@ static int make_temp(const char *path, char *tmp, size_t tmplen)
 }
 
 /* libharu closes its FILE without checking fclose, so a full disk could
- * truncate the tail unnoticed: the file must end with %%EOF.  Then fsync,
- * so that the rename never publishes data still in flight. */
-static int verify_and_sync(const char *tmp, char *why, size_t whylen)
+ * truncate the tail unnoticed: the file must end with %%EOF.  Then fsync
+ * (when sync), so that the rename never publishes data still in flight. */
+static int verify_and_sync(const char *tmp, int sync, char *why, size_t whylen)
 {
     int fd = open(tmp, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -1349,12 +1347,31 @@ static int verify_and_sync(const char *tmp, char *why, size_t whylen)
         snprintf(why, whylen, "the written file is incomplete (disk full?)");
         return -1;
     }
-    if (fsync(fd) && errno != EINVAL && errno != EROFS) {
+    if (sync && fsync(fd) && errno != EINVAL && errno != EROFS) {
         snprintf(why, whylen, "cannot sync the file: %s", strerror(errno));
         close(fd);
         return -1;
     }
     close(fd);
+    return 0;
+}
+
+int bl_pdf_publish(const char *tmp, const char *path, char *why, size_t whylen)
+{
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || (fsync(fd) && errno != EINVAL && errno != EROFS)) {
+        snprintf(why, whylen, "cannot sync the file: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path)) {
+        snprintf(why, whylen, "cannot rename the temporary file into place: %s", strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
     return 0;
 }
 
@@ -1388,7 +1405,9 @@ static void prepare_fonts(bl_pdf *p)
         pthread_join(t, NULL);
 }
 
-int bl_pdf_save(bl_pdf *pdf, const char *path)
+int bl_pdf_save(bl_pdf *pdf, const char *path) { return bl_pdf_save_with(pdf, path, NULL, NULL); }
+
+int bl_pdf_save_with(bl_pdf *pdf, const char *path, bl_pdf_publish_fn publish, void *ctx)
 {
     bl_pdf *p = pdf;
     if (usable(p, "save", 0))
@@ -1429,9 +1448,11 @@ int bl_pdf_save(bl_pdf *pdf, const char *path)
         bl_pdf_hcheck(p, "writing the PDF");
         int io = e && (p->hcode == HPDF_FILE_IO_ERROR || p->hcode == HPDF_FILE_OPEN_ERROR);
         snprintf(why, sizeof why, "%s%s%s", p->err, io ? ": " : "", io ? strerror(e) : "");
-    } else if (verify_and_sync(tmp, why, sizeof why))
+    } else if (verify_and_sync(tmp, !publish, why, sizeof why))
         ;
-    else if (rename(tmp, path))
+    else if (publish && publish(ctx, tmp, path))
+        snprintf(why, sizeof why, "cannot hand the file over (out of memory?)");
+    else if (!publish && rename(tmp, path))
         snprintf(why, sizeof why, "cannot rename the temporary file into place: %s", strerror(errno));
     else
         bad = 0;

@@ -26,6 +26,17 @@ int bl_pdf_bookmark(bl_pdf *pdf, int page, const char *title_utf8);
  * first to a temporary file beside it, renamed at the end, so a failure never
  * leaves a partial PDF.  Returns 0, or -1 with the reason in bl_pdf_error. */
 int bl_pdf_save(bl_pdf *pdf, const char *path);
+/* The same, but the last step is left to publish(ctx, tmp, path) when it
+ * is not NULL: instead of syncing the complete, checked temporary file tmp
+ * and renaming it to path, the writer hands it over (a caller that writes
+ * many files does that on a thread of its own, see bl_pdf_publish).
+ * publish returns 0 when it took the file, else -1 (the writer then
+ * removes it and fails). */
+typedef int (*bl_pdf_publish_fn)(void *ctx, const char *tmp, const char *path);
+int bl_pdf_save_with(bl_pdf *pdf, const char *path, bl_pdf_publish_fn publish, void *ctx);
+/* Syncs tmp and renames it to path; on failure removes tmp and returns -1
+ * with the reason in why. */
+int bl_pdf_publish(const char *tmp, const char *path, char *why, size_t whylen);
 const char *bl_pdf_error(bl_pdf *pdf);
 void bl_pdf_free(bl_pdf *pdf);
 #endif

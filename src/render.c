@@ -24,6 +24,11 @@ void bulletin_options_init(bulletin_options *o)
     memset(o, 0, sizeof *o);
 }
 
+int bulletin_publish(const char *tmp, const char *output, char *why, size_t whylen)
+{
+    return bl_pdf_publish(tmp, output, why, whylen);
+}
+
 static int is_path(const char *s)
 {
     size_t n = strlen(s);
@@ -126,6 +131,7 @@ void bulletin_shutdown(void)
         layout_slot_clear(k);
     pthread_mutex_unlock(&layout_lock);
     bl_pdf_font_cache_clear();
+    bl_pdf_deflate_cache_clear();
     bl_face_cache_clear();
     bl_hyphen_shutdown();
     bl_text_shutdown();
@@ -274,7 +280,7 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         bl_bulletin_free(bs[i]); /* the PDF and the trace keep copies of what they need */
         bs[i] = NULL;
     }
-    if (!failed && bl_pdf_save(pdf, o->output)) {
+    if (!failed && bl_pdf_save_with(pdf, o->output, trace ? NULL : o->publish, o->publish_ctx)) {
         bl_diag_file(&d, BL_ERROR, o->output, "cannot write the PDF: %s", bl_pdf_error(pdf));
         failed = 1;
     }

@@ -89,6 +89,18 @@ check "failing sources: diagnostics come in source order" \
   sh -c "grep -n 'error:' '$T/err' | sed -n 's/.*src\/\([a-z0-9]*\)\.md.*/\1/p' | tr '\n' ' ' | grep -qx 'bad1 bad2 missing '"
 check "failing sources: one source's lines are not split by another's" \
   sh -c "awk '/bad1.md:2:1: error/ { getline a; getline b; exit !(a ~ /^ date: 2021-11-24/ && b ~ /^ \\^/) }' '$T/err'"
+# A file that cannot be put in place (a folder in the way of frar.pdf): the
+# publishing thread reports it in the source's turn, removes the temporary
+# file, and the exit status is 1.
+rm -rf "$T/blk"; mkdir -p "$T/blk/frar.pdf/inner"
+"$BIN" -j 2 --outdir "$T/blk" "$T/src/enhe.md" "$T/src/frar.md" "$T/src/bad1.md" 2>"$T/err"; rc=$?
+check "blocked output: exit 1 (got $rc)" [ $rc -eq 1 ]
+check "blocked output: named, with the reason" \
+  grep -q "blk/frar.pdf: error: cannot write the PDF: .*cannot rename the temporary file into place" "$T/err"
+check "blocked output: in source order (frar before bad1)" \
+  sh -c "grep 'error:' '$T/err' | sed -n 's/.*\/\(frar\|bad1\).*/\1/p' | tr '\n' ' ' | grep -qx 'frar bad1 '"
+check "blocked output: the others are written, no temporary file left" \
+  sh -c "[ -s '$T/blk/enhe.pdf' ] && [ -d '$T/blk/frar.pdf/inner' ] && ! ls -A '$T/blk' | grep -q '\.tmp'"
 # Diagnostics follow the sources' order, not the order the jobs finish in: slow.md
 # (first) still renders when bad1 and bad2 have long failed on the other thread.
 "$BIN" -j 2 --outdir "$T/s" "$T/src/slow.md" "$T/src/bad1.md" "$T/src/bad2.md" 2>"$T/err"; rc=$?

@@ -1186,6 +1186,29 @@ int main(void)
     check_fmt(1e-9, 2, "0");
     check_fmt(7, 0, "7");
 
+    /* Deflating: tables sized to the input, and the process-wide memo for
+     * streams that recur (bl_pdf_deflate_shared) - a hit gives the bytes a
+     * fresh deflate gives, and they inflate back to the input. */
+    {
+        static char in[3000];
+        for (size_t i = 0; i < sizeof in; i++)
+            in[i] = (char)("<0041> <0061>\n"[i % 14] + (i / 700));
+        bl_buf a = {0}, b = {0}, c = {0};
+        int ok = !bl_pdf_deflate(in, sizeof in, &a) && !bl_pdf_deflate_shared(in, sizeof in, &b) &&
+                 !bl_pdf_deflate_shared(in, sizeof in, &c);
+        CHECK(ok && a.len == b.len && b.len == c.len && !memcmp(a.data, b.data, a.len) && !memcmp(b.data, c.data, b.len),
+              "memo miss and hit give a fresh deflate's bytes (%zu, %zu, %zu)", a.len, b.len, c.len);
+        char back[4000];
+        uLongf blen = sizeof back;
+        CHECK(ok && uncompress((Bytef *)back, &blen, (const Bytef *)c.data, (uLong)c.len) == Z_OK &&
+                  blen == sizeof in && !memcmp(back, in, sizeof in) && c.len < sizeof in / 4,
+              "a memo hit inflates back to the input (%zu bytes from %zu)", c.len, sizeof in);
+        bl_pdf_deflate_cache_clear();
+        bl_buf_free(&a);
+        bl_buf_free(&b);
+        bl_buf_free(&c);
+    }
+
     char dir[] = "/tmp/bl-test-pdf-XXXXXX";
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
