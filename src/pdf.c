@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1289,7 +1290,8 @@ static int place_media_boxes(bl_pdf *p)
 
 /* Creates "PATH.tmp.XXXXXX" exclusively.  Not mkstemp: that makes the file
  * 0600, and the PDF should get the usual 0666 & ~umask, which open()
- * applies.  Returns 0 and the name in tmp, or -1 with errno set. */
+ * applies.  Returns its descriptor and the name in tmp, or -1 with errno
+ * set. */
 static int make_temp(const char *path, char *tmp, size_t tmplen)
 {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -1311,48 +1313,59 @@ static int make_temp(const char *path, char *tmp, size_t tmplen)
             return -1;
         }
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
-        }
+        if (fd >= 0)
+            return fd;
         if (errno != EEXIST)
             return -1;
     }
     return -1;
 }
 
-/* libharu closes its FILE without checking fclose, so a full disk could
- * truncate the tail unnoticed: the file must end with %%EOF.  Then fsync
- * (when sync), so that the rename never publishes data still in flight. */
-static int verify_and_sync(const char *tmp, int sync, char *why, size_t whylen)
+/* Writes the document, as libharu serialised it into its memory stream,
+ * to fd: every write checked (a full disk shows here, where libharu's own
+ * file writer ignores fclose), then fsync when sync, so that the rename
+ * never publishes data still in flight.  One writev per 64 of libharu's
+ * 4 KB buffers instead of a write per buffer through stdio. */
+static int write_out(HPDF_Stream s, int fd, int sync, char *why, size_t whylen)
 {
-    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, whylen, "cannot reopen the temporary file: %s", strerror(errno));
-        return -1;
-    }
-    char tail[32];
-    off_t end = lseek(fd, 0, SEEK_END);
-    off_t from = end > (off_t)sizeof tail ? end - (off_t)sizeof tail : 0;
-    ssize_t got = end > 0 && lseek(fd, from, SEEK_SET) == from ? read(fd, tail, (size_t)(end - from)) : -1;
-    int ok = got > 5;
-    if (ok) {
-        ok = 0;
-        for (ssize_t i = 0; i + 5 <= got; i++)
-            if (!memcmp(tail + i, "%%EOF", 5))
-                ok = 1;
-    }
-    if (!ok) {
-        close(fd);
-        snprintf(why, whylen, "the written file is incomplete (disk full?)");
-        return -1;
+    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(s);
+    struct iovec iov[64];
+    for (HPDF_UINT i = 0; i < nbuf;) {
+        int n = 0;
+        for (; i < nbuf && n < 64; i++) {
+            HPDF_UINT len = 0;
+            HPDF_BYTE *b = HPDF_MemStream_GetBufPtr(s, i, &len);
+            if (!b) {
+                snprintf(why, whylen, "cannot read the serialised document");
+                return -1;
+            }
+            if (len)
+                iov[n++] = (struct iovec){b, len};
+        }
+        struct iovec *v = iov;
+        while (n > 0) {
+            ssize_t w = writev(fd, v, n);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                snprintf(why, whylen, "cannot write: %s", w < 0 ? strerror(errno) : "no progress (disk full?)");
+                return -1;
+            }
+            while (n > 0 && (size_t)w >= v->iov_len) {
+                w -= (ssize_t)v->iov_len;
+                v++;
+                n--;
+            }
+            if (n > 0) {
+                v->iov_base = (char *)v->iov_base + w;
+                v->iov_len -= (size_t)w;
+            }
+        }
     }
     if (sync && fsync(fd) && errno != EINVAL && errno != EROFS) {
         snprintf(why, whylen, "cannot sync the file: %s", strerror(errno));
-        close(fd);
         return -1;
     }
-    close(fd);
     return 0;
 }
 
@@ -1434,28 +1447,33 @@ int bl_pdf_save_with(bl_pdf *pdf, const char *path, bl_pdf_publish_fn publish, v
     char *tmp = malloc(tmplen);
     if (!tmp)
         return bl_pdf_fail(p, "out of memory");
-    if (make_temp(path, tmp, tmplen)) {
+    int fd = make_temp(path, tmp, tmplen);
+    if (fd < 0) {
         int e = errno;
         free(tmp);
         return bl_pdf_fail(p, "%s: cannot create a file there: %s", path, strerror(e));
     }
-    errno = 0;
-    HPDF_SaveToFile(p->doc, tmp);
-    int e = errno;
+    /* Serialised into libharu's memory stream, then written here (freed
+     * right after: a second save serialises again). */
+    HPDF_SaveToStream(p->doc);
     char why[sizeof p->err + 64];
     int bad = 1;
-    if (p->hcode || HPDF_GetError(p->doc)) {
+    if (p->hcode || HPDF_GetError(p->doc) || !p->doc->stream) {
         bl_pdf_hcheck(p, "writing the PDF");
-        int io = e && (p->hcode == HPDF_FILE_IO_ERROR || p->hcode == HPDF_FILE_OPEN_ERROR);
-        snprintf(why, sizeof why, "%s%s%s", p->err, io ? ": " : "", io ? strerror(e) : "");
-    } else if (verify_and_sync(tmp, !publish, why, sizeof why))
-        ;
-    else if (publish && publish(ctx, tmp, path))
+        snprintf(why, sizeof why, "%s", p->err[0] ? p->err : "libharu failure");
+        close(fd);
+    } else if (write_out(p->doc->stream, fd, !publish, why, sizeof why)) {
+        close(fd);
+    } else if (close(fd)) {
+        snprintf(why, sizeof why, "cannot write: %s", strerror(errno));
+    } else if (publish && publish(ctx, tmp, path))
         snprintf(why, sizeof why, "cannot hand the file over (out of memory?)");
     else if (!publish && rename(tmp, path))
         snprintf(why, sizeof why, "cannot rename the temporary file into place: %s", strerror(errno));
     else
         bad = 0;
+    if (p->doc->stream)
+        HPDF_MemStream_FreeData(p->doc->stream);
     if (bad) {
         unlink(tmp);
         free(tmp);

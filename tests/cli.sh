@@ -148,6 +148,15 @@ done
 check "packet: every page extracts two banners, its label and (after the first) the header" \
   [ "${np:-0}" -ge 6 ] && [ "$textok" -eq 1 ]
 
+# ---- a write that fails part way: an error, no file, no temporary file -------
+# (a file size limit of 4 KB; the PDF is about 36 KB)
+mkdir -p "$T/fz"
+(ulimit -f 8; trap '' XFSZ; "$BIN" samples/mod-2021-11-24.en-he.md -o "$T/fz/x.pdf") 2>"$T/err"; rc=$?
+check "short write: exit 1 (got $rc)" [ $rc -eq 1 ]
+check "short write: the reason, with the file's name" \
+  grep -q "fz/x.pdf: error: cannot write the PDF: .*cannot write: File too large" "$T/err"
+check "short write: nothing left behind" [ -z "$(ls -A "$T/fz")" ]
+
 # ---- emoji: warns once, still renders ---------------------------------------
 printf -- '---\nlanguages: [en]\ndate: 2021-11-24\ntitle: Test\n---\nA rocket \360\237\232\200 here and \360\237\232\200 there.\n' > "$T/emoji.md"
 "$BIN" "$T/emoji.md" -o "$T/emoji.pdf" 2>"$T/err"; rc=$?
