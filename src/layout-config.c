@@ -12,7 +12,7 @@
  * fields carry "set" bits so that values no layout in the chain set for a
  * language are taken from "*" only at the very end: a child that changes the
  * "*" fonts reaches every language that never chose its own. */
-#include "layout-config.h"
+#include "layout-yaml.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,20 +24,9 @@
 #include <hb.h>
 #include <yaml.h>
 
-#define MM (72.0 / 25.4)
-#define MAX_EXTENDS 8                 /* nested `extends` levels */
 #define MAX_LAYOUT_BYTES (1u << 20)
-#define MAX_LENGTH_PT 14400.0         /* 200in, the largest page Acrobat opens */
 #define MAX_LETTERHEAD 2              /* letterhead[3] is NULL-terminated */
 #define MAX_FONTS (BL_MAX_STACK - 1)  /* stacks are NULL-terminated */
-#define MAX_NESTING 32                /* the schema needs 5 */
-
-/* Where a value was set.  f == NULL: a built-in default. */
-typedef struct srcpos {
-    const bl_file *f;
-    int line, col;
-    int depth; /* 0 = the file the user named, 1 = its parent, ... */
-} srcpos;
 
 enum { T_BODY, T_TITLE, T_H1, T_H2, T_H3, T_SMALL, T_COUNT };
 enum { M_TOP, M_BOTTOM, M_INNER, M_OUTER };
@@ -57,600 +46,6 @@ typedef struct lstate {
     srcpos p_page, p_margin[4], p_header, p_footer, p_gap;
     srcpos p_size[T_COUNT], p_lead[T_COUNT];
 } lstate;
-
-typedef struct loader {
-    bl_diag *d;
-    int errors;                          /* errors this load reported */
-    int broken;                          /* a file of the chain could not be read or parsed */
-    bl_file *files[MAX_EXTENDS + 1];     /* every file read; positions point into them */
-    struct stat st[MAX_EXTENDS + 1];     /* each file as it was just before it was read */
-    int stat_ok[MAX_EXTENDS + 1];
-    int nfiles;
-    char *chain[MAX_EXTENDS + 1];        /* real paths of the files being loaded */
-    const char *chain_name[MAX_EXTENDS + 1];
-} loader;
-
-/* One file being applied. */
-typedef struct pctx {
-    loader *ld;
-    const bl_file *f;
-    yaml_document_t *doc;
-    int depth;
-    char *dir; /* folder of f, for relative paths */
-    lstate *s;
-} pctx;
-
-#define known_fields bl_template_fields
-
-/* ---- small helpers ---- */
-
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
-
-static int ascii_caseeq(const char *a, const char *b)
-{
-    for (; *a && lower((unsigned char)*a) == lower((unsigned char)*b); a++)
-        b++;
-    return *a == 0 && *b == 0;
-}
-
-static int in_list(const char *s, const char *const *list)
-{
-    for (int i = 0; list[i]; i++)
-        if (strcmp(s, list[i]) == 0)
-            return i;
-    return -1;
-}
-
-static void join_list(bl_buf *b, const char *const *list)
-{
-    for (int i = 0; list[i]; i++)
-        bl_buf_printf(b, "%s%s", i ? ", " : "", list[i]);
-}
-
-/* dir + "/" + rel (rel if absolute or dir is "."); caller owns. */
-static char *path_join(const char *dir, const char *rel)
-{
-    while (rel[0] == '.' && rel[1] == '/')
-        rel += 2;
-    if (rel[0] == '/' || !dir || strcmp(dir, ".") == 0)
-        return bl_strdup(rel);
-    bl_buf b = {0};
-    if (bl_buf_printf(&b, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", rel)) {
-        bl_buf_free(&b);
-        return NULL;
-    }
-    return b.data;
-}
-
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return bl_strdup(".");
-    return bl_strndup(path, slash == path ? 1 : (size_t)(slash - path));
-}
-
-/* Optimal string alignment distance, for "did you mean". */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 31 || lb > 31)
-        return 99;
-    int d[32][32];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int cost = a[i - 1] != b[j - 1];
-            int v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < v)
-                v = d[i - 2][j - 2] + 1;
-            d[i][j] = v;
-        }
-    return d[la][lb];
-}
-
-/* A known key that k is a trivial misspelling of (case, '_' for '-', one or
- * two edits), or NULL. */
-static const char *suggest(const char *k, const char *const *keys)
-{
-    char norm[32];
-    size_t n = strlen(k);
-    if (n >= sizeof norm)
-        return NULL;
-    for (size_t i = 0; i <= n; i++)
-        norm[i] = (char)(k[i] == '_' || k[i] == ' ' ? '-' : lower((unsigned char)k[i]));
-    const char *best = NULL;
-    int bestd = n <= 4 ? 2 : 3, ties = 0;
-    for (int i = 0; keys[i]; i++) {
-        if (strcmp(norm, keys[i]) == 0)
-            return keys[i];
-        int dist = edit_distance(norm, keys[i]);
-        if (dist < bestd) {
-            best = keys[i];
-            bestd = dist;
-            ties = 0;
-        } else if (dist == bestd) {
-            ties++;
-        }
-    }
-    return ties ? NULL : best;
-}
-
-/* ---- diagnostics ---- */
-
-static void vreport(loader *ld, const bl_file *f, int line, int col, const char *fmt, va_list ap)
-{
-    ld->errors++;
-    if (bl_diag_full(ld->d))
-        return;
-    char small[512], *msg = small;
-    va_list aq;
-    va_copy(aq, ap);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    if (n >= (int)sizeof small && (msg = malloc((size_t)n + 1)) != NULL)
-        vsnprintf(msg, (size_t)n + 1, fmt, aq);
-    va_end(aq);
-    if (!msg)
-        msg = small; /* out of memory: the truncated text still helps */
-    if (f)
-        bl_diag_lc(ld->d, BL_ERROR, f, line, col, "%s", msg);
-    else
-        bl_diag_at(ld->d, BL_ERROR, NULL, 0, "%s", msg);
-    if (msg != small)
-        free(msg);
-}
-
-/* An error at a place (f == NULL: no place, "bulletin: error: ..."). */
-static void err_at(loader *ld, srcpos pos, const char *fmt, ...) BL_PRINTF(3, 4);
-static void err_at(loader *ld, srcpos pos, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(ld, pos.f, pos.line, pos.col, fmt, ap);
-    va_end(ap);
-}
-
-static srcpos npos(const pctx *p, const yaml_node_t *n)
-{
-    srcpos pos = {p->f, 1, 1, p->depth};
-    if (n) {
-        pos.line = (int)n->start_mark.line + 1;
-        pos.col = (int)n->start_mark.column + 1;
-    }
-    return pos;
-}
-
-/* An error at node n of the file p is applying. */
-static void perr(pctx *p, const yaml_node_t *n, const char *fmt, ...) BL_PRINTF(3, 4);
-static void perr(pctx *p, const yaml_node_t *n, const char *fmt, ...)
-{
-    srcpos pos = npos(p, n);
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(p->ld, pos.f, pos.line, pos.col, fmt, ap);
-    va_end(ap);
-}
-
-static int stop(const pctx *p) { return bl_diag_full(p->ld->d); }
-
-/* libyaml's own problem text and mark (0-based), plus its context as a note. */
-static void yaml_problem(loader *ld, const bl_file *f, const yaml_parser_t *yp)
-{
-    if (yp->error == YAML_MEMORY_ERROR) {
-        err_at(ld, (srcpos){0}, "%s: out of memory while parsing", f->name);
-        return;
-    }
-    const char *problem = yp->problem ? yp->problem : "invalid YAML";
-    if (yp->error == YAML_READER_ERROR) {
-        int line, col;
-        bl_file_linecol(f, yp->problem_offset, &line, &col);
-        err_at(ld, (srcpos){f, line, col, 0}, "%s", problem);
-        return;
-    }
-    err_at(ld, (srcpos){f, (int)yp->problem_mark.line + 1, (int)yp->problem_mark.column + 1, 0},
-           "%s", problem);
-    if (yp->context && !bl_diag_full(ld->d))
-        bl_diag_lc(ld->d, BL_NOTE, f, (int)yp->context_mark.line + 1,
-                   (int)yp->context_mark.column + 1, "%s", yp->context);
-}
-
-/* libyaml's scanner does work proportional to the nesting depth for every
- * token, so "[[[[..." is quadratic.  A first pass over the events stops at
- * MAX_NESTING, long before that matters; it also reports syntax errors.
- * Returns 0, or -1 after an error. */
-static int check_nesting(loader *ld, const bl_file *f, int depth)
-{
-    yaml_parser_t yp;
-    yaml_event_t ev;
-    int level = 0, rc = 0;
-    if (!yaml_parser_initialize(&yp)) {
-        err_at(ld, (srcpos){0}, "out of memory");
-        return -1;
-    }
-    yaml_parser_set_input_string(&yp, (const unsigned char *)f->text, f->len);
-    yaml_parser_set_encoding(&yp, YAML_UTF8_ENCODING);
-    for (;;) {
-        if (!yaml_parser_parse(&yp, &ev)) {
-            yaml_problem(ld, f, &yp);
-            rc = -1;
-            break;
-        }
-        yaml_event_type_t t = ev.type;
-        if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT) {
-            if (++level > MAX_NESTING) {
-                err_at(ld, (srcpos){f, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1, depth},
-                       "lists and mappings nest more than %d deep", MAX_NESTING);
-                rc = -1;
-            }
-        } else if (t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT) {
-            level--;
-        }
-        yaml_event_delete(&ev);
-        if (rc || t == YAML_STREAM_END_EVENT)
-            break;
-    }
-    yaml_parser_delete(&yp);
-    return rc;
-}
-
-/* ---- YAML nodes ---- */
-
-static const char *kind(const yaml_node_t *n)
-{
-    if (!n)
-        return "nothing";
-    return n->type == YAML_MAPPING_NODE ? "a mapping" : n->type == YAML_SEQUENCE_NODE ? "a list"
-                                                                                      : "a value";
-}
-
-static int is_null(const yaml_node_t *n)
-{
-    if (!n)
-        return 1;
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    const char *v = (const char *)n->data.scalar.value;
-    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
-}
-
-/* The text of a scalar, or NULL after an error naming what was expected. */
-static const char *scalar(pctx *p, const yaml_node_t *n, const char *path, const char *what)
-{
-    if (!n || n->type != YAML_SCALAR_NODE) {
-        perr(p, n, "%s: expected %s, not %s", path, what, kind(n));
-        return NULL;
-    }
-    if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
-        perr(p, n, "%s: contains a NUL character", path);
-        return NULL;
-    }
-    return (const char *)n->data.scalar.value;
-}
-
-static yaml_node_t *node(pctx *p, int id) { return yaml_document_get_node(p->doc, id); }
-
-/* Iterates a mapping's pairs whose keys are in keys[]: returns the key's
- * index and sets *k and *v, or -1 at the end (or once diagnostics are full).
- * Unknown, duplicate and non-scalar keys are reported and skipped. */
-typedef struct mapit {
-    yaml_node_pair_t *it, *end;
-    const char *const *keys;
-    const char *section; /* "" at the top level */
-    yaml_node_t *seen[24];
-} mapit;
-
-static int map_begin(pctx *p, mapit *m, yaml_node_t *n, const char *const *keys, const char *section)
-{
-    memset(m, 0, sizeof *m);
-    m->keys = keys;
-    m->section = section;
-    if (is_null(n)) /* `text:` with everything under it commented out */
-        return 0;
-    if (n->type != YAML_MAPPING_NODE) {
-        if (*section)
-            perr(p, n, "%s: expected a mapping (key: value), not %s", section, kind(n));
-        else
-            perr(p, n, "a layout file is a mapping of keys (key: value), not %s", kind(n));
-        return -1;
-    }
-    m->it = n->data.mapping.pairs.start;
-    m->end = n->data.mapping.pairs.top;
-    return 0;
-}
-
-static int map_next(pctx *p, mapit *m, yaml_node_t **k, yaml_node_t **v)
-{
-    while (m->it && m->it < m->end && !stop(p)) {
-        yaml_node_pair_t *pair = m->it++;
-        *k = node(p, pair->key);
-        *v = node(p, pair->value);
-        if (!*k || (*k)->type != YAML_SCALAR_NODE) {
-            perr(p, *k, "expected a key name, not %s", kind(*k));
-            continue;
-        }
-        const char *name = (const char *)(*k)->data.scalar.value;
-        int i = in_list(name, m->keys);
-        if (i < 0) {
-            const char *s = suggest(name, m->keys);
-            bl_buf b = {0};
-            if (s)
-                bl_buf_printf(&b, "; did you mean '%s'?", s);
-            else if (*m->section) {
-                bl_buf_puts(&b, " (known: ");
-                join_list(&b, m->keys);
-                bl_buf_puts(&b, ")");
-            }
-            perr(p, *k, "unknown key '%.60s'%s%s%s", name, *m->section ? " in " : "",
-                 m->section, b.data ? b.data : "");
-            bl_buf_free(&b);
-            continue;
-        }
-        if (m->seen[i]) {
-            perr(p, *k, "duplicate key '%s' (first given on line %d)", name,
-                 (int)m->seen[i]->start_mark.line + 1);
-            continue;
-        }
-        m->seen[i] = *k;
-        return i;
-    }
-    return -1;
-}
-
-/* ---- values ---- */
-
-/* "10.5pt", "20mm", "2cm", "1in", "12" (points).  No exponents, no locale. */
-static int parse_length(const char *s, double *out)
-{
-    int neg = 0, digits = 0;
-    double v = 0, scale = 1;
-    if (*s == '-' || *s == '+')
-        neg = *s++ == '-';
-    for (; *s >= '0' && *s <= '9'; s++, digits++)
-        v = v * 10 + (*s - '0');
-    if (*s == '.')
-        for (s++; *s >= '0' && *s <= '9'; s++, digits++)
-            v += (*s - '0') * (scale /= 10);
-    if (!digits)
-        return -1;
-    while (*s == ' ')
-        s++;
-    double unit;
-    if (!*s || ascii_caseeq(s, "pt"))
-        unit = 1;
-    else if (ascii_caseeq(s, "mm"))
-        unit = MM;
-    else if (ascii_caseeq(s, "cm"))
-        unit = 10 * MM;
-    else if (ascii_caseeq(s, "in"))
-        unit = 72;
-    else
-        return -1;
-    *out = (neg ? -v : v) * unit;
-    return 0;
-}
-
-enum { POSITIVE, NONNEG };
-
-static int get_length(pctx *p, yaml_node_t *n, const char *path, int rule, double *dst, srcpos *pos)
-{
-    const char *s = scalar(p, n, path, "a length");
-    double v;
-    if (!s)
-        return -1;
-    if (parse_length(s, &v)) {
-        perr(p, n, "%s: expected a length such as 10.5pt, 20mm, 2cm or 1in, not '%.40s'", path, s);
-        return -1;
-    }
-    if (v > MAX_LENGTH_PT || v < -MAX_LENGTH_PT) {
-        perr(p, n, "%s: %.40s is too large (at most 200in)", path, s);
-        return -1;
-    }
-    if (rule == POSITIVE && v <= 0) {
-        perr(p, n, "%s must be greater than zero (got %.40s)", path, s);
-        return -1;
-    }
-    if (rule == NONNEG && v < 0) {
-        perr(p, n, "%s must not be negative (got %.40s)", path, s);
-        return -1;
-    }
-    *dst = v;
-    if (pos)
-        *pos = npos(p, n);
-    return 0;
-}
-
-static int get_int(pctx *p, yaml_node_t *n, const char *path, int lo, int hi, int *dst)
-{
-    const char *s = scalar(p, n, path, "a whole number");
-    if (!s)
-        return -1;
-    const char *q = s;
-    long v = 0;
-    int neg = *q == '-';
-    if (*q == '-' || *q == '+')
-        q++;
-    if (!*q)
-        q = "x";
-    for (; *q >= '0' && *q <= '9' && v <= 100000; q++)
-        v = v * 10 + (*q - '0');
-    if (neg)
-        v = -v;
-    if (*q || v < lo || v > hi) {
-        if (hi == lo + 1)
-            perr(p, n, "%s must be %d or %d (got %.40s)", path, lo, hi, s);
-        else
-            perr(p, n, "%s must be a whole number from %d to %d (got %.40s)", path, lo, hi, s);
-        return -1;
-    }
-    *dst = (int)v;
-    return 0;
-}
-
-static int get_bool(pctx *p, yaml_node_t *n, const char *path, int *dst)
-{
-    const char *s = scalar(p, n, path, "true or false");
-    if (!s)
-        return -1;
-    if (ascii_caseeq(s, "true") || ascii_caseeq(s, "yes"))
-        *dst = 1;
-    else if (ascii_caseeq(s, "false") || ascii_caseeq(s, "no"))
-        *dst = 0;
-    else {
-        perr(p, n, "%s must be true or false (got %.40s)", path, s);
-        return -1;
-    }
-    return 0;
-}
-
-static int get_choice(pctx *p, yaml_node_t *n, const char *path, const char *const *names, int *dst)
-{
-    const char *s = scalar(p, n, path, "a name");
-    if (!s)
-        return -1;
-    int i = in_list(s, names);
-    if (i < 0) {
-        bl_buf b = {0};
-        join_list(&b, names);
-        perr(p, n, "%s: unknown value '%.40s' (known: %s)", path, s, b.data ? b.data : "");
-        bl_buf_free(&b);
-        return -1;
-    }
-    *dst = i;
-    return 0;
-}
-
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-static void get_color(pctx *p, yaml_node_t *n, const char *path, double rgb[3])
-{
-    if (is_null(n)) {
-        /* `text: #1a1a1a` unquoted: YAML reads a comment and an empty value. */
-        perr(p, n, "%s: expected a colour such as \"#1a1a1a\" (quote it: # starts a YAML comment)", path);
-        return;
-    }
-    const char *s = scalar(p, n, path, "a colour");
-    if (!s)
-        return;
-    int ok = s[0] == '#' && strlen(s) == 7;
-    for (int i = 1; ok && i < 7; i++)
-        ok = hexval((unsigned char)s[i]) >= 0;
-    if (!ok) {
-        perr(p, n, "%s: expected a colour such as \"#1a1a1a\", not '%.40s'", path, s);
-        return;
-    }
-    for (int i = 0; i < 3; i++)
-        rgb[i] = (hexval((unsigned char)s[1 + 2 * i]) * 16 + hexval((unsigned char)s[2 + 2 * i])) / 255.0;
-}
-
-/* Checks {field} names against known_fields.  Returns 0, or -1 with the
- * offending name (or "" for an unclosed brace) in bad. */
-static int template_check(const char *t, char *bad, size_t badlen)
-{
-    for (const char *s = t; (s = strchr(s, '{')) != NULL;) {
-        if (s[1] == '{') {
-            s += 2;
-            continue;
-        }
-        const char *close = strchr(s + 1, '}');
-        if (!close) {
-            snprintf(bad, badlen, "%s", "");
-            return -1;
-        }
-        size_t n = (size_t)(close - s - 1);
-        int known = 0;
-        for (int i = 0; known_fields[i]; i++)
-            known |= strlen(known_fields[i]) == n && !memcmp(known_fields[i], s + 1, n);
-        if (!known) {
-            snprintf(bad, badlen, "%.*s", (int)(n < 40 ? n : 40), s + 1);
-            return -1;
-        }
-        s = close + 1;
-    }
-    return 0;
-}
-
-/* A template string, copied (caller owns); NULL after an error. */
-static char *get_template(pctx *p, yaml_node_t *n, const char *path)
-{
-    const char *s = scalar(p, n, path, "a text");
-    if (!s)
-        return NULL;
-    char bad[48];
-    if (template_check(s, bad, sizeof bad)) {
-        bl_buf b = {0};
-        join_list(&b, known_fields);
-        if (*bad)
-            perr(p, n, "%s: unknown field '{%s}' (known: %s)", path, bad, b.data ? b.data : "");
-        else
-            perr(p, n, "%s: '{' without a closing '}' (write '{{' for a literal brace)", path);
-        bl_buf_free(&b);
-        return NULL;
-    }
-    char *c = bl_strdup(s);
-    if (!c)
-        perr(p, n, "out of memory");
-    return c;
-}
-
-/* A font or image file: absolute, or relative to the layout's folder, then
- * to the data folder.  Only checks that it is a readable file (the text
- * engine and image loader validate the contents).  Returns an absolute path
- * (caller owns) or NULL after an error at n naming the path. */
-static char *get_file(pctx *p, yaml_node_t *n, const char *path, const char *what)
-{
-    const char *rel = is_null(n) ? NULL : scalar(p, n, path, "a file path");
-    if (!rel || !*rel) {
-        if (rel || is_null(n))
-            perr(p, n, "%s: expected a file path", path);
-        return NULL;
-    }
-    const char *dd = bl_data_dir();
-    const char *dirs[2] = {p->dir, rel[0] == '/' ? NULL : dd};
-    for (int i = 0; i < 2; i++) {
-        if (!dirs[i] || (i == 1 && strcmp(dirs[0], dirs[1]) == 0))
-            continue;
-        char *cand = path_join(dirs[i], rel);
-        struct stat st;
-        if (!cand) {
-            perr(p, n, "out of memory");
-            return NULL;
-        }
-        if (stat(cand, &st) != 0) {
-            free(cand);
-            continue;
-        }
-        if (!S_ISREG(st.st_mode))
-            perr(p, n, "%s file '%s' is not a regular file", what, rel);
-        else if (access(cand, R_OK) != 0)
-            perr(p, n, "%s file '%s' cannot be read: %s", what, rel, strerror(errno));
-        else {
-            char *abs = realpath(cand, NULL);
-            free(cand);
-            if (!abs)
-                perr(p, n, "%s file '%s': %s", what, rel, strerror(errno));
-            return abs;
-        }
-        free(cand);
-        return NULL;
-    }
-    if (rel[0] == '/')
-        perr(p, n, "%s file '%s' not found", what, rel);
-    else if (dd && strcmp(dd, p->dir) != 0)
-        perr(p, n, "%s file '%s' not found (looked in %s and %s)", what, rel, p->dir, dd);
-    else
-        perr(p, n, "%s file '%s' not found (looked in %s)", what, rel, p->dir);
-    return NULL;
-}
 
 /* ---- the layout state ---- */
 
@@ -809,16 +204,16 @@ static const struct { const char *name; double w, h; } page_sizes[] = {
 
 static int page_size(pctx *p, yaml_node_t *n, double *w, double *h)
 {
-    const char *s = scalar(p, n, "page.size", "a page size");
+    const char *s = ly_scalar(p, n, "page.size", "a page size");
     if (!s)
         return -1;
     for (size_t i = 0; i < sizeof page_sizes / sizeof page_sizes[0]; i++)
-        if (ascii_caseeq(s, page_sizes[i].name)) {
+        if (ly_ascii_caseeq(s, page_sizes[i].name)) {
             *w = page_sizes[i].w;
             *h = page_sizes[i].h;
             return 0;
         }
-    perr(p, n, "page.size: unknown page size '%.40s' (known: A4, A5, Letter, Legal; or give width and height)", s);
+    ly_perr(p, n, "page.size: unknown page size '%.40s' (known: A4, A5, Letter, Legal; or give width and height)", s);
     return -1;
 }
 
@@ -827,7 +222,7 @@ static void parse_page(pctx *p, yaml_node_t *n)
     bl_layout *l = p->s->l;
     double w = l->page_w, h = l->page_h;
     int orient = -1, bad = 0;
-    if (is_null(n))
+    if (ly_is_null(n))
         return;
     if (n->type == YAML_SCALAR_NODE) {
         bad = page_size(p, n, &w, &h) != 0;
@@ -837,18 +232,18 @@ static void parse_page(pctx *p, yaml_node_t *n)
         mapit m;
         yaml_node_t *k, *v, *size = NULL, *dim = NULL;
         int i;
-        if (map_begin(p, &m, n, keys, "page"))
+        if (ly_map_begin(p, &m, n, keys, "page"))
             return;
-        while ((i = map_next(p, &m, &k, &v)) >= 0) {
+        while ((i = ly_map_next(p, &m, &k, &v)) >= 0) {
             switch (i) {
             case 0: bad |= page_size(p, v, &w, &h) != 0; size = v; break;
-            case 1: bad |= get_length(p, v, "page.width", POSITIVE, &w, NULL) != 0; dim = v; break;
-            case 2: bad |= get_length(p, v, "page.height", POSITIVE, &h, NULL) != 0; dim = v; break;
-            case 3: bad |= get_choice(p, v, "page.orientation", orients, &orient) != 0; break;
+            case 1: bad |= ly_get_length(p, v, "page.width", POSITIVE, &w, NULL) != 0; dim = v; break;
+            case 2: bad |= ly_get_length(p, v, "page.height", POSITIVE, &h, NULL) != 0; dim = v; break;
+            case 3: bad |= ly_get_choice(p, v, "page.orientation", orients, &orient) != 0; break;
             }
         }
         if (size && dim) {
-            perr(p, dim, "page: give either size or width and height, not both");
+            ly_perr(p, dim, "page: give either size or width and height, not both");
             bad = 1;
         }
     }
@@ -861,7 +256,7 @@ static void parse_page(pctx *p, yaml_node_t *n)
     }
     l->page_w = w;
     l->page_h = h;
-    p->s->p_page = npos(p, n);
+    p->s->p_page = ly_npos(p, n);
 }
 
 static void parse_margins(pctx *p, yaml_node_t *n)
@@ -869,26 +264,26 @@ static void parse_margins(pctx *p, yaml_node_t *n)
     static const char *const keys[] = {"top", "bottom", "inner", "outer", NULL};
     bl_layout *l = p->s->l;
     double *dst[4] = {&l->margin_top, &l->margin_bottom, &l->margin_inner, &l->margin_outer};
-    if (is_null(n))
+    if (ly_is_null(n))
         return;
     if (n->type == YAML_SCALAR_NODE) { /* one length for all four */
         double v;
-        if (get_length(p, n, "margins", NONNEG, &v, NULL) == 0)
+        if (ly_get_length(p, n, "margins", NONNEG, &v, NULL) == 0)
             for (int i = 0; i < 4; i++) {
                 *dst[i] = v;
-                p->s->p_margin[i] = npos(p, n);
+                p->s->p_margin[i] = ly_npos(p, n);
             }
         return;
     }
     mapit m;
     yaml_node_t *k, *v;
     int i;
-    if (map_begin(p, &m, n, keys, "margins"))
+    if (ly_map_begin(p, &m, n, keys, "margins"))
         return;
-    while ((i = map_next(p, &m, &k, &v)) >= 0) {
+    while ((i = ly_map_next(p, &m, &k, &v)) >= 0) {
         char path[32];
         snprintf(path, sizeof path, "margins.%s", keys[i]);
-        get_length(p, v, path, NONNEG, dst[i], &p->s->p_margin[i]);
+        ly_get_length(p, v, path, NONNEG, dst[i], &p->s->p_margin[i]);
     }
 }
 
@@ -900,14 +295,14 @@ static void parse_sizes(pctx *p, yaml_node_t *n, int t)
     yaml_node_t *k, *v;
     int i;
     char path[48];
-    if (map_begin(p, &m, n, keys, tname[t]))
+    if (ly_map_begin(p, &m, n, keys, tname[t]))
         return;
-    while ((i = map_next(p, &m, &k, &v)) >= 0) {
+    while ((i = ly_map_next(p, &m, &k, &v)) >= 0) {
         snprintf(path, sizeof path, "%s.%s", tname[t], keys[i]);
         if (i == 0)
-            get_length(p, v, path, POSITIVE, tsize(p->s->l, t), &p->s->p_size[t]);
+            ly_get_length(p, v, path, POSITIVE, tsize(p->s->l, t), &p->s->p_size[t]);
         else
-            get_length(p, v, path, POSITIVE, tlead(p->s->l, t), &p->s->p_lead[t]);
+            ly_get_length(p, v, path, POSITIVE, tlead(p->s->l, t), &p->s->p_lead[t]);
     }
 }
 
@@ -920,33 +315,33 @@ static void parse_text(pctx *p, yaml_node_t *n)
     mapit m;
     yaml_node_t *k, *v;
     int i;
-    if (map_begin(p, &m, n, keys, "text"))
+    if (ly_map_begin(p, &m, n, keys, "text"))
         return;
-    while ((i = map_next(p, &m, &k, &v)) >= 0) {
+    while ((i = ly_map_next(p, &m, &k, &v)) >= 0) {
         switch (i) {
-        case 0: get_length(p, v, "text.size", POSITIVE, &l->body_size, &p->s->p_size[T_BODY]); break;
-        case 1: get_length(p, v, "text.leading", POSITIVE, &l->body_leading, &p->s->p_lead[T_BODY]); break;
-        case 2: get_choice(p, v, "text.align", aligns, &l->align); break;
-        case 3: get_bool(p, v, "text.hyphenate", &l->hyphenate); break;
+        case 0: ly_get_length(p, v, "text.size", POSITIVE, &l->body_size, &p->s->p_size[T_BODY]); break;
+        case 1: ly_get_length(p, v, "text.leading", POSITIVE, &l->body_leading, &p->s->p_lead[T_BODY]); break;
+        case 2: ly_get_choice(p, v, "text.align", aligns, &l->align); break;
+        case 3: ly_get_bool(p, v, "text.hyphenate", &l->hyphenate); break;
         case 4:
             if (v->type == YAML_SEQUENCE_NODE &&
                 v->data.sequence.items.top - v->data.sequence.items.start == 2) {
                 int a, b;
-                if (!get_int(p, node(p, v->data.sequence.items.start[0]), "text.hyphen-min", 1, 10, &a) &&
-                    !get_int(p, node(p, v->data.sequence.items.start[1]), "text.hyphen-min", 1, 10, &b)) {
+                if (!ly_get_int(p, ly_node(p, v->data.sequence.items.start[0]), "text.hyphen-min", 1, 10, &a) &&
+                    !ly_get_int(p, ly_node(p, v->data.sequence.items.start[1]), "text.hyphen-min", 1, 10, &b)) {
                     l->hyphen_lmin = a;
                     l->hyphen_rmin = b;
                 }
             } else if (v->type == YAML_SCALAR_NODE) {
                 int a;
-                if (!get_int(p, v, "text.hyphen-min", 1, 10, &a))
+                if (!ly_get_int(p, v, "text.hyphen-min", 1, 10, &a))
                     l->hyphen_lmin = l->hyphen_rmin = a;
             } else {
-                perr(p, v, "text.hyphen-min: expected two numbers (before and after the break) such as [2, 3]");
+                ly_perr(p, v, "text.hyphen-min: expected two numbers (before and after the break) such as [2, 3]");
             }
             break;
-        case 5: get_int(p, v, "text.widows", 1, 10, &l->widows); break;
-        case 6: get_int(p, v, "text.orphans", 1, 10, &l->orphans); break;
+        case 5: ly_get_int(p, v, "text.widows", 1, 10, &l->widows); break;
+        case 6: ly_get_int(p, v, "text.orphans", 1, 10, &l->orphans); break;
         case 7: {
             /* Each item must parse as a HarfBuzz feature ("onum", "-liga", "ss01=1"). */
             const char *fs = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : NULL;
@@ -964,7 +359,7 @@ static void parse_text(pctx *p, yaml_node_t *n)
             if (ok)
                 snprintf(l->features, sizeof l->features, "%s", fs);
             else
-                perr(p, v, "text.features: expected OpenType features such as \"onum, smcp\"");
+                ly_perr(p, v, "text.features: expected OpenType features such as \"onum, smcp\"");
             break;
         }
         }
@@ -973,21 +368,21 @@ static void parse_text(pctx *p, yaml_node_t *n)
 
 static void parse_headings(pctx *p, yaml_node_t *n)
 {
-    if (is_null(n))
+    if (ly_is_null(n))
         return;
     if (n->type != YAML_SEQUENCE_NODE) {
-        perr(p, n, "headings: expected a list of {size, leading} for levels 1, 2 and 3, not %s", kind(n));
+        ly_perr(p, n, "headings: expected a list of {size, leading} for levels 1, 2 and 3, not %s", ly_kind(n));
         return;
     }
     int level = 0;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top && !stop(p);
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top && !ly_stop(p);
          it++, level++) {
-        yaml_node_t *v = node(p, *it);
+        yaml_node_t *v = ly_node(p, *it);
         if (level == 3) {
-            perr(p, v, "headings: at most 3 levels (the third applies to levels 3 and deeper)");
+            ly_perr(p, v, "headings: at most 3 levels (the third applies to levels 3 and deeper)");
             return;
         }
-        if (!is_null(v))
+        if (!ly_is_null(v))
             parse_sizes(p, v, T_H1 + level);
     }
 }
@@ -998,12 +393,12 @@ static void parse_lengths(pctx *p, yaml_node_t *n, const char *section, const ch
     mapit m;
     yaml_node_t *k, *v;
     int i;
-    if (map_begin(p, &m, n, keys, section))
+    if (ly_map_begin(p, &m, n, keys, section))
         return;
-    while ((i = map_next(p, &m, &k, &v)) >= 0) {
+    while ((i = ly_map_next(p, &m, &k, &v)) >= 0) {
         char path[48];
         snprintf(path, sizeof path, "%s.%s", section, keys[i]);
-        get_length(p, v, path, NONNEG, dst[i], NULL);
+        ly_get_length(p, v, path, NONNEG, dst[i], NULL);
     }
 }
 
@@ -1015,12 +410,12 @@ static void parse_colors(pctx *p, yaml_node_t *n)
     mapit m;
     yaml_node_t *k, *v;
     int i;
-    if (map_begin(p, &m, n, keys, "colors"))
+    if (ly_map_begin(p, &m, n, keys, "colors"))
         return;
-    while ((i = map_next(p, &m, &k, &v)) >= 0) {
+    while ((i = ly_map_next(p, &m, &k, &v)) >= 0) {
         char path[32];
         snprintf(path, sizeof path, "colors.%s", keys[i]);
-        get_color(p, v, path, dst[i]);
+        ly_get_color(p, v, path, dst[i]);
     }
 }
 
@@ -1031,16 +426,16 @@ static void parse_letterhead(pctx *p, yaml_node_t *n)
     mapit m;
     yaml_node_t *k, *v;
     int i;
-    if (map_begin(p, &m, n, keys, "letterhead"))
+    if (ly_map_begin(p, &m, n, keys, "letterhead"))
         return;
-    while ((i = map_next(p, &m, &k, &v)) >= 0) {
+    while ((i = ly_map_next(p, &m, &k, &v)) >= 0) {
         if (i == 1) {
-            get_length(p, v, "letterhead.height", POSITIVE, &l->letterhead_image_h, NULL);
-        } else if (is_null(v)) { /* a child can drop its parent's image */
+            ly_get_length(p, v, "letterhead.height", POSITIVE, &l->letterhead_image_h, NULL);
+        } else if (ly_is_null(v)) { /* a child can drop its parent's image */
             free(l->letterhead_image);
             l->letterhead_image = NULL;
         } else {
-            char *path = get_file(p, v, "letterhead.image", "image");
+            char *path = ly_get_file(p, v, "letterhead.image", "image");
             if (path) {
                 free(l->letterhead_image);
                 l->letterhead_image = path;
@@ -1059,28 +454,28 @@ static void parse_fonts(pctx *p, yaml_node_t *n, int li, const char *lpath)
     int r;
     char section[48];
     snprintf(section, sizeof section, "%s.fonts", lpath);
-    if (map_begin(p, &m, n, role_keys, section))
+    if (ly_map_begin(p, &m, n, role_keys, section))
         return;
-    while ((r = map_next(p, &m, &k, &v)) >= 0) {
+    while ((r = ly_map_next(p, &m, &k, &v)) >= 0) {
         char path[64], *stack[BL_MAX_STACK] = {0};
         snprintf(path, sizeof path, "%s.%s", section, role_keys[r]);
         int nf = 0, bad = 0;
-        if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
-            bad = !(stack[nf++] = get_file(p, v, path, "font"));
+        if (v->type == YAML_SCALAR_NODE && !ly_is_null(v)) {
+            bad = !(stack[nf++] = ly_get_file(p, v, path, "font"));
         } else if (v->type == YAML_SEQUENCE_NODE && v->data.sequence.items.top > v->data.sequence.items.start) {
             for (yaml_node_item_t *it = v->data.sequence.items.start;
-                 it < v->data.sequence.items.top && !stop(p); it++) {
-                yaml_node_t *f = node(p, *it);
+                 it < v->data.sequence.items.top && !ly_stop(p); it++) {
+                yaml_node_t *f = ly_node(p, *it);
                 if (nf == MAX_FONTS) {
-                    perr(p, f, "%s: at most %d fonts in a stack", path, MAX_FONTS);
+                    ly_perr(p, f, "%s: at most %d fonts in a stack", path, MAX_FONTS);
                     bad = 1;
                     break;
                 }
-                if (!(stack[nf++] = get_file(p, f, path, "font")))
+                if (!(stack[nf++] = ly_get_file(p, f, path, "font")))
                     bad = 1;
             }
         } else {
-            perr(p, v, "%s: expected a list of font files, first choice first", path);
+            ly_perr(p, v, "%s: expected a list of font files, first choice first", path);
             bad = 1;
         }
         if (bad) {
@@ -1123,8 +518,8 @@ static int lang_tag_ok(const char *t)
 static int tag_eq(const char *a, const char *b)
 {
     for (;; a++, b++) {
-        int x = *a == '_' ? '-' : lower((unsigned char)*a);
-        int y = *b == '_' ? '-' : lower((unsigned char)*b);
+        int x = *a == '_' ? '-' : ly_lower((unsigned char)*a);
+        int y = *b == '_' ? '-' : ly_lower((unsigned char)*b);
         if (x != y)
             return 0;
         if (!x)
@@ -1140,22 +535,22 @@ static void parse_lang(pctx *p, yaml_node_t *n, int li, const char *lpath)
     mapit m;
     yaml_node_t *k, *v;
     int i;
-    if (is_null(n)) /* `fr:` alone: the language exists, everything from "*" */
+    if (ly_is_null(n)) /* `fr:` alone: the language exists, everything from "*" */
         return;
-    if (map_begin(p, &m, n, keys, lpath))
+    if (ly_map_begin(p, &m, n, keys, lpath))
         return;
-    while ((i = map_next(p, &m, &k, &v)) >= 0) {
+    while ((i = ly_map_next(p, &m, &k, &v)) >= 0) {
         char path[64];
         snprintf(path, sizeof path, "%s.%s", lpath, keys[i]);
         char *t = NULL;
         switch (i) {
         case 0: parse_fonts(p, v, li, lpath); break;
         case 6: {
-            const char *sv = scalar(p, v, path, "a number such as 1.15");
+            const char *sv = ly_scalar(p, v, path, "a number such as 1.15");
             char *end = NULL;
             double x = sv ? strtod(sv, &end) : 0;
             if (sv && (end == sv || *end || !(x >= 0.5 && x <= 2.0)))
-                perr(p, v, "%s: expected a number from 0.5 to 2, such as 1.15", path);
+                ly_perr(p, v, "%s: expected a number from 0.5 to 2, such as 1.15", path);
             else if (sv) {
                 c->scale = x;
                 s->lset[li] |= LS_SCALE;
@@ -1163,7 +558,7 @@ static void parse_lang(pctx *p, yaml_node_t *n, int li, const char *lpath)
             break;
         }
         case 1: case 5:
-            if ((t = get_template(p, v, path)) != NULL) {
+            if ((t = ly_get_template(p, v, path)) != NULL) {
                 char **dst = i == 1 ? &c->page_label : &c->number_label;
                 free(*dst);
                 *dst = t;
@@ -1171,7 +566,7 @@ static void parse_lang(pctx *p, yaml_node_t *n, int li, const char *lpath)
             }
             break;
         case 2: case 3: /* null: no header (footer) line */
-            if (is_null(v) || (t = get_template(p, v, path)) != NULL) {
+            if (ly_is_null(v) || (t = ly_get_template(p, v, path)) != NULL) {
                 char **dst = i == 2 ? &c->header : &c->footer;
                 free(*dst);
                 *dst = t;
@@ -1181,22 +576,22 @@ static void parse_lang(pctx *p, yaml_node_t *n, int li, const char *lpath)
         case 4: {
             char *lines[MAX_LETTERHEAD + 1] = {0};
             int nl = 0, bad = 0;
-            if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
-                bad = !(lines[nl++] = get_template(p, v, path));
+            if (v->type == YAML_SCALAR_NODE && !ly_is_null(v)) {
+                bad = !(lines[nl++] = ly_get_template(p, v, path));
             } else if (v->type == YAML_SEQUENCE_NODE) {
                 for (yaml_node_item_t *it = v->data.sequence.items.start;
-                     it < v->data.sequence.items.top && !stop(p); it++) {
-                    yaml_node_t *e = node(p, *it);
+                     it < v->data.sequence.items.top && !ly_stop(p); it++) {
+                    yaml_node_t *e = ly_node(p, *it);
                     if (nl == MAX_LETTERHEAD) {
-                        perr(p, e, "%s: at most %d lines", path, MAX_LETTERHEAD);
+                        ly_perr(p, e, "%s: at most %d lines", path, MAX_LETTERHEAD);
                         bad = 1;
                         break;
                     }
-                    if (!(lines[nl++] = get_template(p, e, path)))
+                    if (!(lines[nl++] = ly_get_template(p, e, path)))
                         bad = 1;
                 }
-            } else if (!is_null(v)) {
-                perr(p, v, "%s: expected a list of lines, not %s", path, kind(v));
+            } else if (!ly_is_null(v)) {
+                ly_perr(p, v, "%s: expected a list of lines, not %s", path, ly_kind(v));
                 bad = 1;
             }
             if (bad) {
@@ -1218,32 +613,32 @@ static void parse_lang(pctx *p, yaml_node_t *n, int li, const char *lpath)
 static void parse_languages(pctx *p, yaml_node_t *n)
 {
     bl_layout *l = p->s->l;
-    if (is_null(n))
+    if (ly_is_null(n))
         return;
     if (n->type != YAML_MAPPING_NODE) {
-        perr(p, n, "languages: expected a mapping from language tags (\"*\", en, he, ...), not %s", kind(n));
+        ly_perr(p, n, "languages: expected a mapping from language tags (\"*\", en, he, ...), not %s", ly_kind(n));
         return;
     }
     yaml_node_t *seen[BL_MAX_LANG_CFG] = {0};
-    for (yaml_node_pair_t *it = n->data.mapping.pairs.start; it < n->data.mapping.pairs.top && !stop(p); it++) {
-        yaml_node_t *k = node(p, it->key), *v = node(p, it->value);
-        const char *tag = scalar(p, k, "languages", "a language tag");
+    for (yaml_node_pair_t *it = n->data.mapping.pairs.start; it < n->data.mapping.pairs.top && !ly_stop(p); it++) {
+        yaml_node_t *k = ly_node(p, it->key), *v = ly_node(p, it->value);
+        const char *tag = ly_scalar(p, k, "languages", "a language tag");
         if (!tag)
             continue;
         if (!lang_tag_ok(tag)) {
-            perr(p, k, "languages: '%.40s' is not a language tag (such as en, he, fr-CA or \"*\")", tag);
+            ly_perr(p, k, "languages: '%.40s' is not a language tag (such as en, he, fr-CA or \"*\")", tag);
             continue;
         }
         int li = 0;
         while (li < l->nlangs && !tag_eq(l->langs[li].lang, tag))
             li++;
         if (li < BL_MAX_LANG_CFG && seen[li]) {
-            perr(p, k, "duplicate key '%s' (first given on line %d)", tag, (int)seen[li]->start_mark.line + 1);
+            ly_perr(p, k, "duplicate key '%s' (first given on line %d)", tag, (int)seen[li]->start_mark.line + 1);
             continue;
         }
         if (li == l->nlangs) {
             if (li == BL_MAX_LANG_CFG) {
-                perr(p, k, "languages: at most %d languages", BL_MAX_LANG_CFG);
+                ly_perr(p, k, "languages: at most %d languages", BL_MAX_LANG_CFG);
                 return;
             }
             snprintf(l->langs[li].lang, sizeof l->langs[li].lang, "%s", tag);
@@ -1289,7 +684,7 @@ static char *known_layouts(void)
     int n = 0;
     DIR *dir = NULL;
     if (dd) {
-        char *ldir = path_join(dd, "layouts");
+        char *ldir = ly_path_join(dd, "layouts");
         dir = ldir ? opendir(ldir) : NULL;
         free(ldir);
     }
@@ -1318,7 +713,7 @@ static char *known_layouts(void)
 static char *layout_file(const char *v, const char *dir)
 {
     if (is_path(v))
-        return path_join(dir, v);
+        return ly_path_join(dir, v);
     const char *dd = bl_data_dir();
     if (!dd || !name_ok(v))
         return NULL;
@@ -1340,23 +735,23 @@ static void apply_root(pctx *p, yaml_node_t *root)
     mapit m;
     yaml_node_t *k, *v;
     int i;
-    if (!root || is_null(root) || map_begin(p, &m, root, top_keys, ""))
+    if (!root || ly_is_null(root) || ly_map_begin(p, &m, root, top_keys, ""))
         return;
-    while ((i = map_next(p, &m, &k, &v)) >= 0) {
+    while ((i = ly_map_next(p, &m, &k, &v)) >= 0) {
         switch (i) {
         case K_EXTENDS: break; /* done first, in load_file */
         case K_ARRANGEMENT: {
             static const char *const arr[] = {"parallel", "stacked", "single", NULL};
-            get_choice(p, v, "arrangement", arr, &l->arrangement);
+            ly_get_choice(p, v, "arrangement", arr, &l->arrangement);
             break;
         }
         case K_PAGE: parse_page(p, v); break;
         case K_MARGINS: parse_margins(p, v); break;
-        case K_HEADER_H: get_length(p, v, "header-height", NONNEG, &l->header_h, &s->p_header); break;
-        case K_FOOTER_H: get_length(p, v, "footer-height", NONNEG, &l->footer_h, &s->p_footer); break;
-        case K_COLUMNS: get_int(p, v, "columns", 1, 2, &l->columns); break;
-        case K_COLUMN_GAP: get_length(p, v, "column-gap", NONNEG, &l->column_gap, &s->p_gap); break;
-        case K_SWAP: get_bool(p, v, "swap", &l->swap); break;
+        case K_HEADER_H: ly_get_length(p, v, "header-height", NONNEG, &l->header_h, &s->p_header); break;
+        case K_FOOTER_H: ly_get_length(p, v, "footer-height", NONNEG, &l->footer_h, &s->p_footer); break;
+        case K_COLUMNS: ly_get_int(p, v, "columns", 1, 2, &l->columns); break;
+        case K_COLUMN_GAP: ly_get_length(p, v, "column-gap", NONNEG, &l->column_gap, &s->p_gap); break;
+        case K_SWAP: ly_get_bool(p, v, "swap", &l->swap); break;
         case K_TEXT: parse_text(p, v); break;
         case K_TITLE: parse_sizes(p, v, T_TITLE); break;
         case K_HEADINGS: parse_headings(p, v); break;
@@ -1374,7 +769,7 @@ static void apply_root(pctx *p, yaml_node_t *root)
             break;
         }
         case K_COLORS: parse_colors(p, v); break;
-        case K_RULE_WIDTH: get_length(p, v, "rule-width", NONNEG, &l->rule_width, NULL); break;
+        case K_RULE_WIDTH: ly_get_length(p, v, "rule-width", NONNEG, &l->rule_width, NULL); break;
         case K_LETTERHEAD: parse_letterhead(p, v); break;
         case K_LANGUAGES: parse_languages(p, v); break;
         }
@@ -1385,13 +780,13 @@ static void apply_root(pctx *p, yaml_node_t *root)
  * an error (reported here or inside the parent). */
 static lstate *load_parent(pctx *p, yaml_node_t *ext)
 {
-    const char *v = scalar(p, ext, "extends", "a layout name or path");
+    const char *v = ly_scalar(p, ext, "extends", "a layout name or path");
     if (!v)
         return NULL;
     char *file = layout_file(v, p->dir);
     if (!file) {
         char *known = known_layouts();
-        perr(p, ext, "unknown layout '%.60s' (known: %s)", v, known ? known : "?");
+        ly_perr(p, ext, "unknown layout '%.60s' (known: %s)", v, known ? known : "?");
         free(known);
         return NULL;
     }
@@ -1407,11 +802,11 @@ static lstate *load_parent(pctx *p, yaml_node_t *ext)
 static lstate *load_file(loader *ld, const char *path, int depth, pctx *from, yaml_node_t *at)
 {
     char why[256];
-    srcpos where = from ? npos(from, at) : (srcpos){0};
+    srcpos where = from ? ly_npos(from, at) : (srcpos){0};
     char *real = realpath(path, NULL);
     ld->broken = 1; /* until the file has parsed */
     if (!real) {
-        err_at(ld, where, "cannot read layout '%s': %s", path, strerror(errno));
+        ly_err_at(ld, where, "cannot read layout '%s': %s", path, strerror(errno));
         return NULL;
     }
     for (int i = 0; i < depth; i++)
@@ -1419,13 +814,13 @@ static lstate *load_file(loader *ld, const char *path, int depth, pctx *from, ya
             bl_buf b = {0};
             for (int j = i; j < depth; j++)
                 bl_buf_printf(&b, "%s -> ", ld->chain_name[j]);
-            err_at(ld, where, "extends cycle: %s%s", b.data ? b.data : "", ld->chain_name[i]);
+            ly_err_at(ld, where, "extends cycle: %s%s", b.data ? b.data : "", ld->chain_name[i]);
             bl_buf_free(&b);
             free(real);
             return NULL;
         }
     if (depth > MAX_EXTENDS || ld->nfiles > MAX_EXTENDS) {
-        err_at(ld, where, "extends nests more than %d layouts deep", MAX_EXTENDS);
+        ly_err_at(ld, where, "extends nests more than %d layouts deep", MAX_EXTENDS);
         free(real);
         return NULL;
     }
@@ -1434,7 +829,7 @@ static lstate *load_file(loader *ld, const char *path, int depth, pctx *from, ya
     ld->stat_ok[ld->nfiles] = stat(path, &ld->st[ld->nfiles]) == 0;
     bl_file *f = bl_file_read(path, MAX_LAYOUT_BYTES, why, sizeof why);
     if (!f) {
-        err_at(ld, where, "cannot read layout '%s': %s", path, why);
+        ly_err_at(ld, where, "cannot read layout '%s': %s", path, why);
         free(real);
         return NULL;
     }
@@ -1444,34 +839,34 @@ static lstate *load_file(loader *ld, const char *path, int depth, pctx *from, ya
 
     int errors0 = ld->errors;
     lstate *s = NULL;
-    pctx p = {ld, f, NULL, depth, dir_of(path), NULL};
+    pctx p = {ld, f, NULL, depth, ly_dir_of(path), NULL};
     yaml_parser_t yp;
     yaml_document_t doc, doc2;
     int have_doc = 0, have_parser = 0;
     size_t bad = bl_utf8_check(f->text, f->len);
     if (!p.dir) {
-        err_at(ld, (srcpos){0}, "out of memory");
+        ly_err_at(ld, (srcpos){0}, "out of memory");
     } else if (bad != (size_t)-1) {
         int line, col;
         bl_file_linecol(f, bad, &line, &col);
-        err_at(ld, (srcpos){f, line, col, depth}, "invalid UTF-8");
-    } else if (check_nesting(ld, f, depth)) {
+        ly_err_at(ld, (srcpos){f, line, col, depth}, "invalid UTF-8");
+    } else if (ly_check_nesting(ld, f, depth)) {
         /* reported */
     } else if (!(have_parser = yaml_parser_initialize(&yp))) {
-        err_at(ld, (srcpos){0}, "out of memory");
+        ly_err_at(ld, (srcpos){0}, "out of memory");
     } else {
         yaml_parser_set_input_string(&yp, (const unsigned char *)f->text, f->len);
         yaml_parser_set_encoding(&yp, YAML_UTF8_ENCODING);
         if (!yaml_parser_load(&yp, &doc)) {
-            yaml_problem(ld, f, &yp);
+            ly_yaml_problem(ld, f, &yp);
         } else {
             have_doc = 1;
             if (!yaml_parser_load(&yp, &doc2)) {
-                yaml_problem(ld, f, &yp);
+                ly_yaml_problem(ld, f, &yp);
             } else {
                 yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
                 if (r2)
-                    err_at(ld, (srcpos){f, (int)r2->start_mark.line + 1, (int)r2->start_mark.column + 1, depth},
+                    ly_err_at(ld, (srcpos){f, (int)r2->start_mark.line + 1, (int)r2->start_mark.column + 1, depth},
                            "a layout file holds one YAML document; remove the '---' and what follows");
                 yaml_document_delete(&doc2);
             }
@@ -1483,9 +878,9 @@ static lstate *load_file(loader *ld, const char *path, int depth, pctx *from, ya
         yaml_node_t *root = yaml_document_get_root_node(&doc), *ext = NULL;
         if (root && root->type == YAML_MAPPING_NODE)
             for (yaml_node_pair_t *it = root->data.mapping.pairs.start; it < root->data.mapping.pairs.top; it++) {
-                yaml_node_t *k = node(&p, it->key);
+                yaml_node_t *k = ly_node(&p, it->key);
                 if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, "extends")) {
-                    ext = node(&p, it->value);
+                    ext = ly_node(&p, it->value);
                     break;
                 }
             }
@@ -1495,10 +890,10 @@ static lstate *load_file(loader *ld, const char *path, int depth, pctx *from, ya
          * to the defaults anyway, so that its own mistakes are reported too.
          * ld->broken stays set: checks across values would blame it wrongly. */
         if (!s && !(s = lstate_defaults())) {
-            err_at(ld, (srcpos){0}, "out of memory");
+            ly_err_at(ld, (srcpos){0}, "out of memory");
             ld->broken = 1;
         }
-        if (s && !stop(&p)) {
+        if (s && !ly_stop(&p)) {
             p.s = s;
             apply_root(&p, root);
         }
@@ -1547,7 +942,7 @@ static int fill_langs(loader *ld, lstate *s)
         star++;
     bl_lang_cfg *st = &l->langs[star];
     if (star == l->nlangs || !(s->lset[star] & LS_FONT(BL_ROLE_REGULAR))) {
-        err_at(ld, (srcpos){ld->files[0], 1, 1, 0},
+        ly_err_at(ld, (srcpos){ld->files[0], 1, 1, 0},
                "no fonts for languages.\"*\".fonts.regular (add `extends: base`, or name the fonts)");
         return -1;
     }
@@ -1576,7 +971,7 @@ static int fill_langs(loader *ld, lstate *s)
     }
     return 0;
 oom:
-    err_at(ld, (srcpos){0}, "out of memory");
+    ly_err_at(ld, (srcpos){0}, "out of memory");
     return -1;
 }
 
@@ -1588,18 +983,18 @@ static int finalize(loader *ld, lstate *s)
     double across = l->margin_inner + l->margin_outer;
     if (across >= l->page_w) {
         const srcpos *ps[] = {&s->p_margin[M_INNER], &s->p_margin[M_OUTER], &s->p_page};
-        err_at(ld, blame(3, ps), "margins.inner + margins.outer (%gmm) must be less than the page width (%gmm)",
+        ly_err_at(ld, blame(3, ps), "margins.inner + margins.outer (%gmm) must be less than the page width (%gmm)",
                across / MM, l->page_w / MM);
     } else if ((l->arrangement == BL_ARR_PARALLEL || l->columns == 2) && l->column_gap >= l->page_w - across) {
         const srcpos *ps[] = {&s->p_gap, &s->p_margin[M_INNER], &s->p_margin[M_OUTER], &s->p_page};
-        err_at(ld, blame(4, ps), "column-gap (%gmm) leaves no room for two columns in a text width of %gmm",
+        ly_err_at(ld, blame(4, ps), "column-gap (%gmm) leaves no room for two columns in a text width of %gmm",
                l->column_gap / MM, (l->page_w - across) / MM);
     }
     double down = l->margin_top + l->margin_bottom + l->header_h + l->footer_h;
     if (down >= l->page_h) {
         const srcpos *ps[] = {&s->p_margin[M_TOP], &s->p_margin[M_BOTTOM], &s->p_header, &s->p_footer,
                               &s->p_page};
-        err_at(ld, blame(5, ps),
+        ly_err_at(ld, blame(5, ps),
                "margins.top + margins.bottom + header-height + footer-height (%gmm) must be less than the page height (%gmm)",
                down / MM, l->page_h / MM);
     } else {
@@ -1611,7 +1006,7 @@ static int finalize(loader *ld, lstate *s)
         if (l->page_h - down < tallest) {
             const srcpos *ps[] = {&s->p_margin[M_TOP], &s->p_margin[M_BOTTOM], &s->p_header, &s->p_footer,
                                   &s->p_page};
-            err_at(ld, blame(5, ps),
+            ly_err_at(ld, blame(5, ps),
                    "the text area is %.1fpt high (page height less margins, header and footer), less than the "
                    "tallest line (%.1fpt leading)", l->page_h - down, tallest);
         }
@@ -1620,7 +1015,7 @@ static int finalize(loader *ld, lstate *s)
         double size = *tsize(l, t), lead = *tlead(l, t);
         if (lead < size * 0.8) {
             const srcpos *ps[] = {&s->p_lead[t], &s->p_size[t]};
-            err_at(ld, blame(2, ps), "%s.leading (%gpt) must be at least 0.8 times %s.size (%gpt)",
+            ly_err_at(ld, blame(2, ps), "%s.leading (%gpt) must be at least 0.8 times %s.size (%gpt)",
                    tname[t], lead, tname[t], size);
         }
     }
@@ -1644,7 +1039,7 @@ bl_layout *bl_layout_load(const char *name_or_path, bl_diag *d)
     char *path = layout_file(name_or_path, ".");
     if (!path) {
         char *known = known_layouts();
-        err_at(&ld, (srcpos){0}, "unknown layout '%.60s' (known: %s)", name_or_path, known ? known : "?");
+        ly_err_at(&ld, (srcpos){0}, "unknown layout '%.60s' (known: %s)", name_or_path, known ? known : "?");
         free(known);
         return NULL;
     }
@@ -1670,7 +1065,7 @@ bl_layout *bl_layout_load(const char *name_or_path, bl_diag *d)
             l->nsrcs++;
         }
         if (!l->name || !l->path || !l->srcs) {
-            err_at(&ld, (srcpos){0}, "out of memory");
+            ly_err_at(&ld, (srcpos){0}, "out of memory");
             bl_layout_free(l);
             l = NULL;
         }
