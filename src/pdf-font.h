@@ -2,25 +2,27 @@
  * font per bl_face and document, written through libharu's object layer as
  * Type0 with a CIDFontType2 descendant, addressed by glyph.
  *
- * CIDs are the face's glyph ids, except when one glyph stands for two
- * different texts (a space used for U+0020 and U+00A0, a ligature in two
- * contexts): the second text gets an alias CID >= num_glyphs, mapped back to
- * the real glyph by a CIDToGIDMap stream, so that ToUnicode can say what each
- * occurrence means.
- *
  * Compact fonts (faces of at most BL_PDF_COMPACT_GLYPHS glyphs: every
- * Latin, Hebrew and Arabic face) do not draw with Identity-H: the Type0
- * font's /Encoding is an embedded CMap (PDF 32000-1 9.7.5) that gives
- * each (glyph, text) pair a code in order of first use, one byte (00..DF)
- * for the first 223 and two bytes (E000..FFFF) for the next 8,192; the
- * CID is the code's value, and the CIDToGIDMap stream gives its glyph.
- * One-byte codes halve the text's bytes against Identity-H's two, and
- * the one-byte code 32 is reserved for the face's space glyph standing
- * for U+0020, so that word spacing (Tw) applies to it (PDF 32000-1
- * 9.3.3): justified lines need one Tw instead of an adjustment per space.
- * CIDs equal to codes keep within the codespace what MuPDF 1.21 checks
- * there (it gives a CID-keyed ToUnicode the encoding's codespace).
- * Larger faces (CJK) keep Identity-H, codes = CIDs as above.
+ * Latin, Hebrew and Arabic face) give each (glyph, text) pair a code in
+ * order of first use: one byte (00..DF) for the first 223, two bytes
+ * (E000..FFFF) for the next 8,192.  The CID is the code's number: the
+ * Type0 font's /Encoding is one embedded CMap per document that maps every
+ * code of that codespace to the CID of the same number (PDF 32000-1
+ * 9.7.5), and each font's CIDToGIDMap stream gives a CID's glyph.  One-byte
+ * codes halve the text's bytes against Identity-H's two, and the one-byte
+ * code 32 is reserved for the face's space glyph standing for U+0020, so
+ * that word spacing (Tw) applies to it (PDF 32000-1 9.3.3): justified lines
+ * need one Tw instead of an adjustment per space.  CIDs equal to codes keep
+ * within the codespace what MuPDF 1.21 checks there (it gives a CID-keyed
+ * ToUnicode the encoding's codespace).  A glyph with a second text simply
+ * gets another code.
+ *
+ * Larger faces (CJK), and every face when bl_pdf_info.identity_h is set,
+ * draw with Identity-H: codes are CIDs, which are the face's glyph ids,
+ * except when one glyph stands for two different texts (a space used for
+ * U+0020 and U+00A0, a ligature in two contexts): the second text gets an
+ * alias CID >= num_glyphs, mapped back to the real glyph by a CIDToGIDMap
+ * stream, so that ToUnicode can say what each occurrence means.
  *
  * The font file is subset at save time, when every used glyph is known
  * (hb-subset, glyph ids retained, hinting dropped). */
