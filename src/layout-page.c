@@ -882,7 +882,11 @@ static int draw_set_line(ctx *c, const bl_shaped *s, size_t a, size_t b, int hyp
     double w = lo.width + se * (double)lo.nspaces + le * (double)lo.ngaps;
     int rtl = s->para_level & 1;
     double x;
-    if (justify) /* w is bw within the rounding of justify_extras: the box's left edge, a round number */
+    /* A justified line that fills the box (within justify_extras's rounding)
+     * starts at its left edge, a round number; one that nothing could
+     * stretch or shrink enough (one long word, no letter spacing in Arabic)
+     * is aligned like any other. */
+    if (justify && fabs(w - bw) < 0.01)
         x = bx;
     else if (align == BL_ALIGN_CENTER)
         x = bx + (bw - w) / 2;

@@ -278,13 +278,15 @@ static int is_space_pair(const bl_pdf_font *f, unsigned gid, const char *text, s
     return f->compact && gid == f->space_gid && len == 1 && text[0] == ' ';
 }
 
-/* Whether a new pair (gid, text) can get a code: always a glyph's first
- * pair (BL_PDF_COMPACT_GLYPHS), an alias while codes or CIDs are left. */
+/* Whether a new alias (gid, text) - a glyph's second text - can get a
+ * code: in a compact font only while codes remain for every glyph not
+ * drawn yet (each glyph's first pair always finds one: there are more
+ * codes than BL_PDF_COMPACT_GLYPHS); in Identity-H while CIDs remain. */
 static int code_left(const bl_pdf_font *f, unsigned gid, const char *text, size_t len)
 {
     if (!f->compact)
         return f->next_alias <= MAX_CID;
-    return is_space_pair(f, gid, text, len) || f->next_seq < COMPACT_CODES;
+    return is_space_pair(f, gid, text, len) || COMPACT_CODES - f->next_seq > f->face->num_glyphs - f->nglyphs;
 }
 
 /* A new pair (gid, text), which code_left allows: a compact font's next
@@ -297,6 +299,8 @@ static bl_pdf_code *add_code(bl_pdf_font *f, unsigned gid, unsigned cid, const c
         if (is_space_pair(f, gid, text, len)) {
             code = BL_PDF_SPACE_CODE;
         } else {
+            if (f->next_seq >= COMPACT_CODES) /* cannot happen: code_left keeps codes for first pairs */
+                return NULL;
             code = f->next_seq < ONE_BYTE_CODES ? one_byte_code(f->next_seq) : 0xE000u + (f->next_seq - ONE_BYTE_CODES);
             f->next_seq++;
         }
@@ -329,8 +333,10 @@ const bl_pdf_code *bl_pdf_font_code_slow(bl_pdf_font *f, unsigned gid, const cha
     uint32_t s = f->slot[gid];
     if (!s) {
         bl_pdf_code *c = add_code(f, gid, gid, text, len);
-        if (c)
+        if (c) {
             f->slot[gid] = (uint32_t)f->ncodes;
+            f->nglyphs++;
+        }
         return c;
     }
     uint32_t last = s;

@@ -84,6 +84,7 @@ typedef struct bl_pdf_font {
     int compact;                 /* encoded by bl_pdf_compact_cmap, else Identity-H */
     unsigned space_gid;          /* the face's glyph for U+0020, or num_glyphs when none */
     uint32_t next_seq;           /* compact: order of the next new code */
+    unsigned nglyphs;            /* glyphs that have a code */
     uint32_t *slot;              /* per glyph id: 1 + index of its first pair, 0 = unused */
     bl_pdf_code *codes;
     size_t ncodes, capcodes;

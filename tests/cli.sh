@@ -148,6 +148,22 @@ done
 check "packet: every page extracts two banners, its label and (after the first) the header" \
   [ "${np:-0}" -ge 6 ] && [ "$textok" -eq 1 ]
 
+# ---- justified lines that nothing can stretch stay aligned to their side -----
+# One long Arabic word a line (no spaces; Arabic is never letter-spaced): the
+# lines cannot fill the column, and right-to-left they end at its right edge.
+W=$(printf '\330\247\331\204\330\247\330\263\330\252\330\261\330\247\330\252\331\212\330\254\331\212\330\247\330\252\331\207\330\247\331\204\330\247\330\263\330\252\330\261\330\247\330\252\331\212\330\254\331\212\330\247\330\252\331\207\330\247')
+printf -- '---\nlanguages: [fr, ar]\ndate: 2021-11-24\ntitle: {fr: T, ar: T}\n---\n::: fr\nUn mot.\n:::\n::: ar\n%s %s %s\n:::\n' "$W" "$W" "$W" > "$T/longar.md"
+"$BIN" "$T/longar.md" -o "$T/longar.pdf" --trace "$T/longar.json" 2>"$T/err"; rc=$?
+check "long Arabic words: renders (rc=$rc)" [ $rc -eq 0 ]
+check "long Arabic words: each line ends at the column's right edge" python3 -c "
+import json, sys
+ls = [l for p in json.load(open('$T/longar.json', encoding='utf-8'))['pages'] for l in p['lines']
+      if l['lang'] == 'ar' and l['kind'] == 'paragraph']
+edge = [l['x'] + l['width'] for l in json.load(open('$T/longar.json', encoding='utf-8'))['pages'][0]['lines'] if l['lang'] == 'ar' and l['kind'] == 'title']
+bad = [(round(l['x'], 2), round(l['width'], 2)) for l in ls if abs(l['x'] + l['width'] - edge[0]) > 0.01]
+print(len(ls), 'lines, title ends at', edge, file=sys.stderr)
+sys.exit(1 if len(ls) < 3 or bad else 0)"
+
 # ---- a write that fails part way: an error, no file, no temporary file -------
 # (a file size limit of 4 KB; the PDF is about 36 KB)
 mkdir -p "$T/fz"

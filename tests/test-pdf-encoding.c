@@ -13,6 +13,7 @@
 #include "base.h"
 #include "harness.h"
 #include "pdf.h"
+#include "pdf-font.h"
 #include "pdfread.h"
 #include "text-font.h"
 #include "testutil.h"
@@ -159,6 +160,50 @@ static void check_positions(const doc *d, const char *name, int strict_spaces)
               worst_space);
 }
 
+/* A compact font's codes run out: thousands of texts for one glyph (each
+ * a new alias) must not take the codes that glyphs not drawn yet need.
+ * Every glyph then still gets a code of its own, all codes differ, each
+ * is in the codespace, and the aliases past the limit fall back to their
+ * glyph's first code (counted in lost_aliases). */
+static void check_code_limits(bl_face *face)
+{
+    HPDF_Doc hd = HPDF_New(NULL, NULL);
+    char err[256] = "";
+    HPDF_Dict cmap = hd ? bl_pdf_compact_cmap(hd, 0, err, sizeof err) : NULL;
+    bl_pdf_font *f = cmap ? bl_pdf_font_new(hd, face, 0, cmap, err, sizeof err) : NULL;
+    CHECK(f && f->compact, "code limits: a compact font (%s)", err);
+    if (!f) {
+        HPDF_Free(hd);
+        return;
+    }
+    unsigned a = bl_face_glyph(face, 'a');
+    int ok = 1;
+    for (unsigned i = 0; i < 9000 && ok; i++) {
+        char t[16];
+        int n = snprintf(t, sizeof t, "a%u", i);
+        ok = bl_pdf_font_code(f, a, t, (size_t)n) != NULL;
+    }
+    for (unsigned g = 0; g < face->num_glyphs && ok; g++)
+        ok = bl_pdf_font_code(f, g, "x", 1) != NULL;
+    CHECK(ok, "code limits: every pair gets a code");
+    unsigned char *seen = calloc(0x10000, 1);
+    size_t dup = 0, bad = 0, glyphs = 0;
+    for (size_t i = 0; seen && i < f->ncodes; i++) {
+        const bl_pdf_code *c = &f->codes[i];
+        dup += seen[c->code]++ != 0;
+        bad += c->len == 1 ? c->code >= 0xE0 : c->code < 0xE000;
+        glyphs += f->slot[c->gid] == i + 1;
+    }
+    CHECK(dup == 0 && bad == 0, "code limits: %zu codes, %zu twice, %zu outside the codespace", f->ncodes, dup, bad);
+    CHECK(glyphs == face->num_glyphs, "code limits: each of the %u glyphs has a code of its own (%zu)",
+          face->num_glyphs, glyphs);
+    CHECK(f->lost_aliases > 0 && f->ncodes <= 0xDF + 0x2000, "code limits: %zu aliases fall back to the first code",
+          f->lost_aliases);
+    free(seen);
+    bl_pdf_font_free(f);
+    HPDF_Free(hd);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/bl-test-pdf-enc-XXXXXX";
@@ -173,6 +218,7 @@ int main(void)
     if (!latin || !hebrew)
         return bl_test_done();
     unsigned sp = bl_face_glyph(latin, ' ');
+    check_code_limits(latin);
 
     /* ---- compact fonts (the default) ---- */
     doc c = {0};
