@@ -150,6 +150,13 @@ int bl_pdf_fail(bl_pdf *p, const char *fmt, ...) BL_PRINTF(2, 3);
 /* -1 (and p->err) when libharu has reported a failure, else 0. */
 int bl_pdf_hcheck(bl_pdf *p, const char *what);
 
+/* ---- pdf-save.c ----------------------------------------------------------- */
+
+/* Writes the finished document (fonts and page sizes in place) to path
+ * through a temporary file: synced and renamed, or handed to publish
+ * (bl_pdf_save_with).  Returns 0, or -1 with the reason in p->err. */
+int bl_pdf_write_file(bl_pdf *p, const char *path, bl_pdf_publish_fn publish, void *ctx);
+
 /* ---- pdf-zip.c: deflating content streams ------------------------------- */
 
 /* The deflated form of the memory stream raw (not empty), in a new memory
