@@ -622,9 +622,8 @@ static int dev_glyph_run(bl_device *d, const bl_glyph_run *run)
          * goes into the gap after it instead, which Tw can then take for
          * every space of the line.  The space glyph draws nothing; the
          * glyph after it lands exactly. */
-        for (size_t j = i + 1; j + 1 < end; j++)
+        for (size_t j = i + 1; j + 1 < end; j++) /* (the first and the last are never free) */
             rg[j].free = rg[j].space && !rg[j - 1].free;
-        rg[i].free = rg[end - 1].free = 0;
         /* Tc from the gaps between glyphs that are not spaces (nor before a
          * free space), Tw from those after spaces, given that Tc. */
         double *tcg = p->gaps, *twg = p->gaps + run->n;
