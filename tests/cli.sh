@@ -148,6 +148,29 @@ done
 check "packet: every page extracts two banners, its label and (after the first) the header" \
   [ "${np:-0}" -ge 6 ] && [ "$textok" -eq 1 ]
 
+# ---- more than 223 glyphs of one font: two-byte codes, read back -----------
+# (Latin, Latin-1 and Extended-A, Greek and Cyrillic letters, 354 of them, in
+# Noto Serif: the first 223 get one-byte codes, the rest two-byte codes)
+python3 -c "
+cs = [chr(c) for c in list(range(0x41, 0x5B)) + list(range(0x61, 0x7B)) + list(range(0xC0, 0x17F)) +
+      list(range(0x391, 0x3AA)) + list(range(0x3B1, 0x3CA)) + list(range(0x410, 0x450))]
+cs = [c for c in cs if c.isalpha()]
+print('---\\nlanguages: [en]\\ndate: 2021-11-24\\ntitle: Letters\\n---')
+print(' '.join(''.join(cs[i:i + 8]) for i in range(0, len(cs), 8)))
+" > "$T/many.md"
+"$BIN" "$T/many.md" -o "$T/many.pdf" --trace "$T/many.json" 2>"$T/err"; rc=$?
+check "354 letters: renders (rc=$rc: $(head -c 300 "$T/err"))" [ $rc -eq 0 ]
+check "354 letters: pdfcheck passes" sh "$PDFCHECK" "$T/many.pdf" >"$T/pc" 2>&1 || cat "$T/pc" >&2
+check "354 letters: over 223 glyphs of the body font" python3 -c "
+import json, sys
+g = {x[0] for p in json.load(open('$T/many.json', encoding='utf-8'))['pages'] for l in p['lines'] for r in l['runs']
+     if r['font'].endswith('NotoSerif-Regular.ttf') for x in r['glyphs']}
+sys.exit(0 if len(g) > 223 else 1)"
+check "354 letters: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/many.json" "$T/many.pdf"
+check "354 letters: ToUnicode gives back the text" python3 tests/pdfglyphs.py tounicode "$T/many.json" "$T/many.pdf"
+check "354 letters: pdftotext finds the Greek and Cyrillic words" \
+  sh -c "pdftotext -enc UTF-8 '$T/many.pdf' - | grep -q 'ΘΙΚΛΜΝΞΟ ΠΡΣΤΥΦΧΨ' && pdftotext -enc UTF-8 '$T/many.pdf' - | grep -q 'жзийклмн опрстуфх'"
+
 # ---- justified lines that nothing can stretch stay aligned to their side -----
 # One long Arabic word a line (no spaces; Arabic is never letter-spaced): the
 # lines cannot fill the column, and right-to-left they end at its right edge.
