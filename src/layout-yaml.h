@@ -59,6 +59,7 @@ static inline int ly_lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A'
 int ly_ascii_caseeq(const char *a, const char *b);
 /* dir + "/" + rel (rel if absolute or dir is "."); caller owns. */
 char *ly_path_join(const char *dir, const char *rel);
+/* The folder of path ("." when it has none); caller owns. */
 char *ly_dir_of(const char *path);
 
 /* An error at a place (f == NULL: no place, "bulletin: error: ..."). */
@@ -75,11 +76,13 @@ void ly_yaml_problem(loader *ld, const bl_file *f, const yaml_parser_t *yp);
  * Returns 0, or -1 after an error. */
 int ly_check_nesting(loader *ld, const bl_file *f, int depth);
 
-/* "a mapping", "a list", "a value" or "nothing", for messages. */
+/* "a mapping", "a list", "a value" or "nothing", for messages (static). */
 const char *ly_kind(const yaml_node_t *n);
 int ly_is_null(const yaml_node_t *n);
-/* The text of a scalar, or NULL after an error naming what was expected. */
+/* The text of a scalar (borrowed from p->doc), or NULL after an error
+ * naming what was expected. */
 const char *ly_scalar(pctx *p, const yaml_node_t *n, const char *path, const char *what);
+/* Node id of p->doc (borrowed), or NULL. */
 yaml_node_t *ly_node(pctx *p, int id);
 int ly_map_begin(pctx *p, mapit *m, yaml_node_t *n, const char *const *keys, const char *section);
 int ly_map_next(pctx *p, mapit *m, yaml_node_t **k, yaml_node_t **v);
