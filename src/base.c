@@ -83,7 +83,7 @@ char *bl_strndup(const char *s, size_t n)
 
 char *bl_strdup(const char *s) { return s ? bl_strndup(s, strlen(s)) : NULL; }
 
-int bl_utf8_decode(const char *str, size_t n, uint32_t *cp)
+int bl_utf8_decode_long(const char *str, size_t n, uint32_t *cp)
 {
     const unsigned char *s = (const unsigned char *)str;
     if (!n)

@@ -41,8 +41,18 @@ void bl_set_helpers(int on);
 
 /* UTF-8.  bl_utf8_decode reads one code point at s[0..n), stores it in *cp and
  * returns its length (1-4), or 0 for an invalid or truncated sequence
- * (overlong forms, surrogates and values above U+10FFFF are invalid). */
-int bl_utf8_decode(const char *s, size_t n, uint32_t *cp);
+ * (overlong forms, surrogates and values above U+10FFFF are invalid).
+ * ASCII is decoded inline (1.5 million calls in a 200-page packet);
+ * bl_utf8_decode_long does the rest. */
+int bl_utf8_decode_long(const char *s, size_t n, uint32_t *cp);
+static inline int bl_utf8_decode(const char *s, size_t n, uint32_t *cp)
+{
+    if (n && (unsigned char)s[0] < 0x80) {
+        *cp = (unsigned char)s[0];
+        return 1;
+    }
+    return bl_utf8_decode_long(s, n, cp);
+}
 /* Writes cp as UTF-8 into out (4 bytes room); returns the length. */
 int bl_utf8_encode(uint32_t cp, char *out);
 /* Returns the byte offset of the first invalid sequence, or (size_t)-1. */
