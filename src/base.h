@@ -42,14 +42,20 @@ void bl_set_helpers(int on);
 /* UTF-8.  bl_utf8_decode reads one code point at s[0..n), stores it in *cp and
  * returns its length (1-4), or 0 for an invalid or truncated sequence
  * (overlong forms, surrogates and values above U+10FFFF are invalid).
- * ASCII is decoded inline (1.5 million calls in a 200-page packet);
- * bl_utf8_decode_long does the rest. */
+ * One- and two-byte sequences (ASCII, Latin, Hebrew, Arabic) are decoded
+ * inline (2.5 million calls in a 200-page packet); bl_utf8_decode_long does
+ * the rest. */
 int bl_utf8_decode_long(const char *s, size_t n, uint32_t *cp);
 static inline int bl_utf8_decode(const char *s, size_t n, uint32_t *cp)
 {
-    if (n && (unsigned char)s[0] < 0x80) {
-        *cp = (unsigned char)s[0];
+    const unsigned char *u = (const unsigned char *)s;
+    if (n && u[0] < 0x80) {
+        *cp = u[0];
         return 1;
+    }
+    if (n >= 2 && u[0] >= 0xC2 && u[0] <= 0xDF && (u[1] & 0xC0) == 0x80) {
+        *cp = (uint32_t)(u[0] & 0x1F) << 6 | (u[1] & 0x3F);
+        return 2;
     }
     return bl_utf8_decode_long(s, n, cp);
 }
