@@ -95,6 +95,8 @@ static int type_of(uint32_t cp)
  * (marks stay with their base's font; joiners and selectors too). */
 static int sticks_to_previous(uint32_t cp)
 {
+    if (cp < 0x300) /* no mark, joiner or selector below the combining diacritics */
+        return 0;
     int t = type_of(cp);
     return t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_COMBINING_SPACING_MARK ||
            cp == 0x200D || cp == 0x200C || (cp >= 0xFE00 && cp <= 0xFE0F) ||
