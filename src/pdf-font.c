@@ -265,12 +265,14 @@ void bl_pdf_font_free(bl_pdf_font *f)
 static unsigned one_byte_code(unsigned k)
 {
     static const unsigned char late[] = {0x0A, 0x0D, 0x28, 0x29, 0x5C};
+    static const unsigned char skip[] = {0x0A, 0x0D, 0x20, 0x28, 0x29, 0x5C}; /* ascending */
     const unsigned early = ONE_BYTE_CODES - sizeof late;
     if (k >= early)
         return late[k - early];
-    for (unsigned c = 0;; c++)
-        if (c != BL_PDF_SPACE_CODE && !memchr(late, (int)c, sizeof late) && k-- == 0)
-            return c;
+    unsigned c = k; /* the k-th code that is not skipped */
+    for (size_t i = 0; i < sizeof skip; i++)
+        c += skip[i] <= c;
+    return c;
 }
 
 static int is_space_pair(const bl_pdf_font *f, unsigned gid, const char *text, size_t len)
