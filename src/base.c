@@ -83,6 +83,15 @@ char *bl_strndup(const char *s, size_t n)
 
 char *bl_strdup(const char *s) { return s ? bl_strndup(s, strlen(s)) : NULL; }
 
+uint64_t bl_hash(const void *data, size_t n)
+{
+    const unsigned char *s = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001b3ull;
+    return h;
+}
+
 int bl_utf8_decode_long(const char *str, size_t n, uint32_t *cp)
 {
     const unsigned char *s = (const unsigned char *)str;

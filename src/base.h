@@ -59,6 +59,9 @@ static inline int bl_utf8_decode(const char *s, size_t n, uint32_t *cp)
     }
     return bl_utf8_decode_long(s, n, cp);
 }
+/* FNV-1a, 64 bits, of n bytes. */
+uint64_t bl_hash(const void *data, size_t n);
+
 /* Writes cp as UTF-8 into out (4 bytes room); returns the length. */
 int bl_utf8_encode(uint32_t cp, char *out);
 /* Returns the byte offset of the first invalid sequence, or (size_t)-1. */

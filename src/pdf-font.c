@@ -631,7 +631,7 @@ void bl_pdf_font_warm(bl_face *face)
     hb_subset_input_destroy(in);
 }
 
-/* The subset font file of the glyphs gids (glyph_set's list; caller
+/* The subset font file of the glyphs gids (file_key's, sorted; caller
  * destroys), or NULL. */
 static hb_blob_t *subset(const bl_pdf_font *f, const uint32_t *gids, size_t ngids, char *err, size_t errlen)
 {
@@ -739,91 +739,112 @@ int bl_pdf_deflate(const void *in, size_t len, bl_buf *out)
     return ok ? 0 : -1;
 }
 
-/* Deflated streams kept for the whole process, by content: the small
- * streams that recur from document to document - the furniture fonts'
- * ToUnicode and CIDToGIDMap, the encoding CMap, the page furniture's forms
- * - are deflated once per process, not once per output (in a batch of 100
- * outputs their zlib set-up and work were a third of the instructions
- * each output adds to a packet's).  Least recently used entries go. */
-#define ZMEMO 64
-#define ZMEMO_BYTES (4u << 20)
-#define ZMEMO_MAX_INPUT (64u << 10)
-
-typedef struct zmemo {
+/* A process-wide cache of byte strings found by their bytes (key), with a
+ * number kept beside each (aux); the least recently used entries go when
+ * it is full, in entries or in bytes.  Two serve the PDF writer: subset
+ * font files and deflated streams that recur from document to document. */
+typedef struct kept {
     uint64_t hash;
-    char *raw, *z;      /* one allocation: raw then z */
-    size_t len, zlen;   /* 0: empty */
+    char *key, *val;   /* one allocation: the key, then the value; NULL: empty */
+    size_t klen, vlen, aux;
     unsigned long used;
-} zmemo;
+} kept;
 
-static pthread_mutex_t zmemo_lock = PTHREAD_MUTEX_INITIALIZER;
-static zmemo zmemo_tab[ZMEMO];
-static unsigned long zmemo_clock;
-static size_t zmemo_bytes;
+typedef struct keeper {
+    pthread_mutex_t lock;
+    kept *tab;
+    int n;
+    size_t budget, bytes; /* value bytes allowed, kept */
+    unsigned long clock;
+} keeper;
 
-static void zmemo_clear_entry(zmemo *e)
+static void kept_clear(keeper *k, kept *e)
 {
-    zmemo_bytes -= e->len + e->zlen;
-    free(e->raw);
+    k->bytes -= e->vlen;
+    free(e->key);
     memset(e, 0, sizeof *e);
 }
 
-void bl_pdf_deflate_cache_clear(void)
+static void keeper_clear(keeper *k)
 {
-    pthread_mutex_lock(&zmemo_lock);
-    for (int i = 0; i < ZMEMO; i++)
-        if (zmemo_tab[i].len)
-            zmemo_clear_entry(&zmemo_tab[i]);
-    pthread_mutex_unlock(&zmemo_lock);
+    pthread_mutex_lock(&k->lock);
+    for (int i = 0; i < k->n; i++)
+        if (k->tab[i].key)
+            kept_clear(k, &k->tab[i]);
+    pthread_mutex_unlock(&k->lock);
 }
+
+/* The value kept for key, copied into out (replacing its contents), and
+ * its aux: 1, or 0 when there is none (or no memory to copy it). */
+static int keeper_get(keeper *k, const void *key, size_t klen, bl_buf *out, size_t *aux)
+{
+    uint64_t h = bl_hash(key, klen);
+    int found = 0;
+    pthread_mutex_lock(&k->lock);
+    for (int i = 0; i < k->n && !found; i++) {
+        kept *e = &k->tab[i];
+        if (e->key && e->hash == h && e->klen == klen && !memcmp(e->key, key, klen)) {
+            out->len = 0;
+            found = !bl_buf_append(out, e->val, e->vlen);
+            *aux = e->aux;
+            e->used = ++k->clock;
+        }
+    }
+    pthread_mutex_unlock(&k->lock);
+    return found;
+}
+
+/* Keeps a copy of val for key (a quarter of the budget at most). */
+static void keeper_put(keeper *k, const void *key, size_t klen, const void *val, size_t vlen, size_t aux)
+{
+    char *copy = vlen <= k->budget / 4 ? malloc(klen + vlen + 1) : NULL;
+    if (!copy)
+        return;
+    memcpy(copy, key, klen);
+    memcpy(copy + klen, val, vlen);
+    pthread_mutex_lock(&k->lock);
+    kept *slot = &k->tab[0];
+    for (int i = 0; i < k->n; i++) /* an empty slot, else the least recently used */
+        if (!k->tab[i].key || (slot->key && k->tab[i].used < slot->used))
+            slot = &k->tab[i];
+    if (slot->key)
+        kept_clear(k, slot);
+    while (k->bytes + vlen > k->budget) { /* room for it */
+        kept *old = NULL;
+        for (int i = 0; i < k->n; i++)
+            if (k->tab[i].key && (!old || k->tab[i].used < old->used))
+                old = &k->tab[i];
+        if (!old)
+            break;
+        kept_clear(k, old);
+    }
+    *slot = (kept){bl_hash(key, klen), copy, copy + klen, klen, vlen, aux, ++k->clock};
+    k->bytes += vlen;
+    pthread_mutex_unlock(&k->lock);
+}
+
+/* Deflated streams by content: the small streams that recur from document
+ * to document - the furniture fonts' ToUnicode and CIDToGIDMap, the
+ * encoding CMap, the page furniture's forms - are deflated once per
+ * process, not once per output (in a batch of 100 outputs their zlib
+ * set-up and work were a third of the instructions each output adds to a
+ * packet's). */
+#define ZMEMO_MAX_INPUT (64u << 10)
+static kept zmemo_tab[64];
+static keeper zmemo = {PTHREAD_MUTEX_INITIALIZER, zmemo_tab, 64, 4u << 20, 0, 0};
+
+void bl_pdf_deflate_cache_clear(void) { keeper_clear(&zmemo); }
 
 int bl_pdf_deflate_shared(const void *in, size_t len, bl_buf *out)
 {
+    size_t unused;
     if (len == 0 || len > ZMEMO_MAX_INPUT)
         return bl_pdf_deflate(in, len, out);
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ ((const unsigned char *)in)[i]) * 0x100000001b3ull;
-    int found = 0, bad = 0;
-    pthread_mutex_lock(&zmemo_lock);
-    for (int i = 0; i < ZMEMO && !found; i++) {
-        zmemo *e = &zmemo_tab[i];
-        if (e->len == len && e->hash == h && !memcmp(e->raw, in, len)) {
-            found = 1;
-            e->used = ++zmemo_clock;
-            out->len = 0;
-            bad = bl_buf_append(out, e->z, e->zlen);
-        }
-    }
-    pthread_mutex_unlock(&zmemo_lock);
-    if (found)
-        return bad ? -1 : 0;
+    if (keeper_get(&zmemo, in, len, out, &unused))
+        return 0;
     if (bl_pdf_deflate(in, len, out))
         return -1;
-    char *copy = malloc(len + out->len);
-    if (!copy)
-        return 0; /* not kept */
-    memcpy(copy, in, len);
-    memcpy(copy + len, out->data, out->len);
-    pthread_mutex_lock(&zmemo_lock);
-    zmemo *slot = &zmemo_tab[0];
-    for (int i = 0; i < ZMEMO; i++) /* an empty slot, else the least recently used */
-        if (!zmemo_tab[i].len || (slot->len && zmemo_tab[i].used < slot->used))
-            slot = &zmemo_tab[i];
-    if (slot->len)
-        zmemo_clear_entry(slot);
-    while (zmemo_bytes + len + out->len > ZMEMO_BYTES) {
-        zmemo *old = NULL;
-        for (int i = 0; i < ZMEMO; i++)
-            if (zmemo_tab[i].len && (!old || zmemo_tab[i].used < old->used))
-                old = &zmemo_tab[i];
-        if (!old)
-            break;
-        zmemo_clear_entry(old);
-    }
-    *slot = (zmemo){h, copy, copy + len, len, out->len, ++zmemo_clock};
-    zmemo_bytes += len + out->len;
-    pthread_mutex_unlock(&zmemo_lock);
+    keeper_put(&zmemo, in, len, out->data, out->len, 0);
     return 0;
 }
 
@@ -843,107 +864,31 @@ static int deflate_buf(bl_buf *b, int shared)
 /* Font files already made in this process, by face and glyph set: batch
  * mode writes the same furniture fonts (the classification banner's bold
  * sans, the page labels' digits) into output after output, and a subset
- * file depends on nothing else.  Least recently used entries go first. */
-#define FILE_CACHE 32
-#define FILE_CACHE_BYTES (8u << 20)
+ * file depends on nothing else.  The key is the face's serial, whether the
+ * file is deflated, then the glyph ids; aux is the file's size before
+ * deflating (/Length1). */
+static kept file_tab[32];
+static keeper files = {PTHREAD_MUTEX_INITIALIZER, file_tab, 32, 8u << 20, 0, 0};
 
-typedef struct file_entry {
-    unsigned face;               /* bl_face.serial; 0: empty */
-    int z;                       /* deflated */
-    uint64_t hash;
-    uint32_t *gids;
-    size_t ngids;
-    char *data;
-    size_t len, file_len;
-    unsigned long used;
-} file_entry;
+void bl_pdf_font_cache_clear(void) { keeper_clear(&files); }
 
-static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
-static file_entry file_cache[FILE_CACHE];
-static unsigned long file_clock;
-static size_t file_bytes;
-
-static void file_entry_clear(file_entry *e)
+/* The file cache's key for f: face serial, z, then the glyph set (glyph 0
+ * included, sorted) from key[2] on; n counts all of it.  NULL when out of
+ * memory. */
+static uint32_t *file_key(const bl_pdf_font *f, int z, size_t *n)
 {
-    file_bytes -= e->len;
-    free(e->gids);
-    free(e->data);
-    memset(e, 0, sizeof *e);
-}
-
-void bl_pdf_font_cache_clear(void)
-{
-    pthread_mutex_lock(&file_lock);
-    for (int i = 0; i < FILE_CACHE; i++)
-        file_entry_clear(&file_cache[i]);
-    pthread_mutex_unlock(&file_lock);
-}
-
-/* The glyph set of f (glyph 0 included), sorted; NULL when out of memory. */
-static uint32_t *glyph_set(const bl_pdf_font *f, size_t *n, uint64_t *hash)
-{
-    uint32_t *g = malloc(((size_t)f->ncodes + 1) * sizeof *g);
-    if (!g)
+    uint32_t *k = malloc(((size_t)f->ncodes + 3) * sizeof *k);
+    if (!k)
         return NULL;
-    size_t k = 0;
-    uint64_t h = 0xcbf29ce484222325ull ^ f->face->serial;
-    g[k++] = 0;
-    for (unsigned gid = 1; gid < f->face->num_glyphs && k <= f->ncodes; gid++)
-        if (f->slot[gid]) {
-            g[k++] = gid;
-            h = (h ^ gid) * 0x100000001b3ull;
-        }
-    *n = k;
-    *hash = h;
-    return g;
-}
-
-/* Copies a cached file for this glyph set into f->file; 1 when found. */
-static int file_cached(bl_pdf_font *f, int z, const uint32_t *gids, size_t n, uint64_t hash)
-{
-    int found = 0;
-    pthread_mutex_lock(&file_lock);
-    for (int i = 0; i < FILE_CACHE && !found; i++) {
-        file_entry *e = &file_cache[i];
-        if (e->face == f->face->serial && e->z == z && e->hash == hash && e->ngids == n &&
-            !memcmp(e->gids, gids, n * sizeof *gids)) {
-            found = !bl_buf_append(&f->file, e->data, e->len);
-            f->file_len = e->file_len;
-            e->used = ++file_clock;
-        }
-    }
-    pthread_mutex_unlock(&file_lock);
-    return found;
-}
-
-/* Keeps f->file for this glyph set (takes gids). */
-static void file_keep(const bl_pdf_font *f, int z, uint32_t *gids, size_t n, uint64_t hash)
-{
-    char *data = malloc(f->file.len ? f->file.len : 1);
-    if (!data || f->file.len > FILE_CACHE_BYTES / 4) {
-        free(data);
-        free(gids);
-        return;
-    }
-    memcpy(data, f->file.data, f->file.len);
-    pthread_mutex_lock(&file_lock);
-    file_entry *slot = &file_cache[0];
-    for (int i = 0; i < FILE_CACHE; i++) /* an empty slot, else the least recently used */
-        if (!file_cache[i].face || (slot->face && file_cache[i].used < slot->used))
-            slot = &file_cache[i];
-    file_entry_clear(slot);
-    while (file_bytes + f->file.len > FILE_CACHE_BYTES) { /* room for it */
-        file_entry *old = NULL;
-        for (int i = 0; i < FILE_CACHE; i++)
-            if (file_cache[i].face && (!old || file_cache[i].used < old->used))
-                old = &file_cache[i];
-        if (!old)
-            break;
-        file_entry_clear(old);
-    }
-    *slot = (file_entry){f->face->serial, z, hash, gids, n, data, f->file.len, f->file_len, ++file_clock};
-    file_bytes += f->file.len;
-    pthread_mutex_unlock(&file_lock);
+    size_t m = 0;
+    k[m++] = f->face->serial;
+    k[m++] = (uint32_t)z;
+    k[m++] = 0;
+    for (unsigned gid = 1; gid < f->face->num_glyphs && m <= f->ncodes + 2; gid++)
+        if (f->slot[gid])
+            k[m++] = gid;
+    *n = m;
+    return k;
 }
 
 int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
@@ -952,18 +897,17 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
     bl_buf_free(&f->tu);
     f->prepared = 0;
     subset_tag(f, f->tag);
-    size_t ngids = 0;
-    uint64_t hash = 0;
-    uint32_t *gids = glyph_set(f, &ngids, &hash);
-    if (!gids) {
+    size_t nkey = 0;
+    uint32_t *key = file_key(f, compress, &nkey);
+    if (!key) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     int bad = 0;
-    if (!file_cached(f, compress, gids, ngids, hash)) {
-        hb_blob_t *blob = subset(f, gids, ngids, err, errlen);
+    if (!keeper_get(&files, key, nkey * sizeof *key, &f->file, &f->file_len)) {
+        hb_blob_t *blob = subset(f, key + 2, nkey - 2, err, errlen);
         if (!blob) {
-            free(gids);
+            free(key);
             return -1;
         }
         unsigned blen = 0;
@@ -972,13 +916,11 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
         hb_blob_destroy(blob);
         f->file_len = blen;
         if (!bad && compress)
-            bad = deflate_buf(&f->file, 0); /* kept by the subset-file cache */
-        if (!bad) {
-            file_keep(f, compress, gids, ngids, hash);
-            gids = NULL;
-        }
+            bad = deflate_buf(&f->file, 0); /* kept here, not in the deflate memo */
+        if (!bad)
+            keeper_put(&files, key, nkey * sizeof *key, f->file.data, f->file.len, f->file_len);
     }
-    free(gids);
+    free(key);
     bad = bad || build_w(f) || build_tounicode(f, &f->tu);
     if (!bad && compress)
         bad = deflate_buf(&f->tu, 1);
