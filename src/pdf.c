@@ -141,6 +141,17 @@ static void save_text_state(const bl_pdf *p, text_state *t)
                       p->tw, p->tw_set};
 }
 
+/* Where nothing has been written: no font, no fill colour, Tc and Tw 0
+ * (known: at a page's start, where the content stream begins in the
+ * default state) or unknown (in a group: see save_text_state). */
+static void reset_text_state(bl_pdf *p, int known)
+{
+    p->tf_font = NULL;
+    p->fill_set = 0;
+    p->tc = p->tw = 0;
+    p->tc_set = p->tw_set = known;
+}
+
 static void restore_text_state(bl_pdf *p, const text_state *t)
 {
     p->tf_font = t->tf_font;
@@ -196,12 +207,7 @@ static int dev_begin_page(bl_device *d, double width, double height)
     p->pages[p->npages++] = (pdf_page_ref){page, width, height};
     p->page = page;
     p->page_fonts = 0;
-    p->tf_font = NULL;
-    p->fill_set = 0;
-    p->tc = 0;
-    p->tc_set = 1;
-    p->tw = 0;
-    p->tw_set = 1;
+    reset_text_state(p, 1);
     return 0;
 }
 
@@ -882,24 +888,10 @@ static int dev_group_begin(bl_device *d)
     p->page_stream = a->stream;
     a->stream = p->group = g;
     save_text_state(p, &p->page_ts);
-    p->tf_font = NULL;
-    p->fill_set = 0;
-    p->tc = 0;
-    p->tc_set = 0;
-    p->tw = 0;
-    p->tw_set = 0;
+    reset_text_state(p, 0);
     p->group_fonts = 0;
     p->ngroup_images = 0;
     return 0;
-}
-
-/* FNV-1a, 64 bits. */
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h;
 }
 
 /* Room in the form index for one more form (at most half full); -1 when
@@ -1023,7 +1015,7 @@ static int dev_group_end(bl_device *d)
         }
     }
     const pdf_page_ref *pr = &p->pages[p->npages - 1];
-    uint64_t hash = hash_bytes(raw->data + off, len);
+    uint64_t hash = bl_hash(raw->data + off, len);
     size_t slot;
     if (grow_form_index(p) || bl_grow(&p->forms, &p->capforms, p->nforms + 1, sizeof *p->forms)) {
         raw->len = off;
