@@ -209,6 +209,86 @@ static inline void pr_free_fonts(pr_fonts *fs)
         free(fs->f[i].gid);
 }
 
+/* ---- content streams ------------------------------------------------------ */
+
+/* One token of an uncompressed content stream (PDF 32000-1 7.2, 7.3). */
+enum { PR_END, PR_STRING, PR_HEX, PR_OPEN, PR_CLOSE, PR_NAME, PR_NUMBER, PR_OP };
+typedef struct pr_tok {
+    int kind;
+    unsigned char bytes[1024]; /* PR_STRING: its bytes, escapes undone (the first 1024) */
+    size_t nbytes;
+    int bad;                   /* PR_STRING: unbalanced, or a raw end of line inside */
+    double num;                /* PR_NUMBER */
+    const char *text;          /* PR_NAME (without '/') and PR_OP */
+    size_t len;
+} pr_tok;
+
+/* The token at s[*pos, n), *pos moved past it; PR_END at the end.  Hex
+ * strings are skipped (our writer writes none: a reader counts them). */
+static inline int pr_next(const char *s, size_t n, size_t *pos, pr_tok *t)
+{
+    static const char delim[] = " \t\n\r/[]()<>";
+    size_t i = *pos;
+    while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+        i++;
+    if (i >= n) {
+        *pos = i;
+        return t->kind = PR_END;
+    }
+    unsigned char c = (unsigned char)s[i];
+    if (c == '(') {
+        int depth = 1;
+        t->nbytes = 0;
+        t->bad = 0;
+        for (i++; i < n && depth;) {
+            unsigned char e = (unsigned char)s[i++];
+            if (e == '\\' && i < n) {
+                e = (unsigned char)s[i++];
+                e = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
+            } else if (e == '(')
+                depth++;
+            else if (e == ')' && --depth == 0)
+                break;
+            else if (e == '\r' || e == '\n')
+                t->bad = 1; /* raw ends of line are what the escapes avoid */
+            if (t->nbytes < sizeof t->bytes)
+                t->bytes[t->nbytes++] = e;
+        }
+        t->bad |= depth != 0;
+        t->kind = PR_STRING;
+    } else if (c == '<') {
+        while (i < n && s[i] != '>')
+            i++;
+        i++;
+        t->kind = PR_HEX;
+    } else if (c == '[' || c == ']') {
+        i++;
+        t->kind = c == '[' ? PR_OPEN : PR_CLOSE;
+    } else if (c == '-' || c == '.' || (c >= '0' && c <= '9')) {
+        char *end;
+        t->num = strtod(s + i, &end);
+        i = (size_t)(end - s);
+        t->kind = PR_NUMBER;
+    } else {
+        size_t b = c == '/' ? i + 1 : i;
+        for (i = b; i < n && !strchr(delim, s[i]); i++)
+            ;
+        if (i == b && c != '/')
+            i++;
+        t->text = s + b;
+        t->len = i - b;
+        t->kind = c == '/' ? PR_NAME : PR_OP;
+    }
+    *pos = i;
+    return t->kind;
+}
+
+/* Whether token t is the operator op. */
+static inline int pr_is_op(const pr_tok *t, const char *op)
+{
+    return t->kind == PR_OP && t->len == strlen(op) && !memcmp(t->text, op, t->len);
+}
+
 /* ---- what other readers make of a PDF ---------------------------------- */
 
 static inline int has_tool(const char *name)

@@ -31,27 +31,13 @@ static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t n
     double size = 0, tc = 0, tw = 0, tlx = 0, tly = 0, x = 0, y = 0, num[2] = {0, 0};
     char name[16] = "";
     int in_array = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\n' || c == '\r') {
-            i++;
-        } else if (c == '(') {
-            unsigned char bytes[512];
-            size_t nb = 0;
-            for (i++; i < n && s[i] != ')'; i++) {
-                unsigned char e = (unsigned char)s[i];
-                if (e == '\\' && i + 1 < n) {
-                    e = (unsigned char)s[++i];
-                    e = e == 'n' ? '\n' : e == 'r' ? '\r' : e;
-                }
-                if (nb < sizeof bytes)
-                    bytes[nb++] = e;
-            }
-            i++;
-            for (size_t k = 0, used; k < nb; k += used) {
+    static pr_tok t;
+    for (size_t i = 0; pr_next(s, n, &i, &t) != PR_END;) {
+        if (t.kind == PR_STRING) {
+            for (size_t k = 0, used; k < t.nbytes; k += used) {
                 long gid = -1;
                 int space = 0;
-                used = font ? pr_decode(font, bytes + k, nb - k, &gid, &space) : 0;
+                used = font ? pr_decode(font, t.bytes + k, t.nbytes - k, &gid, &space) : 0;
                 if (!used || gid < 0) {
                     r->bad++;
                     break;
@@ -64,57 +50,42 @@ static void replay_page(const char *s, size_t n, bl_face *const *faces, size_t n
                  * after the one-byte code 32 */
                 x += w * size / 1000 + tc + (space ? tw : 0);
             }
-        } else if (c == '[' || c == ']') {
-            in_array = c == '[';
-            i++;
-        } else if (c == '/') {
-            size_t b = ++i;
-            while (i < n && !strchr(" \n\r/[]()", s[i]))
-                i++;
-            snprintf(name, sizeof name, "%.*s", (int)(i - b), s + b);
-        } else if (c == '-' || c == '.' || (c >= '0' && c <= '9')) {
-            char *end;
-            double v = strtod(s + i, &end);
-            i = (size_t)(end - s);
+        } else if (t.kind == PR_OPEN || t.kind == PR_CLOSE) {
+            in_array = t.kind == PR_OPEN;
+        } else if (t.kind == PR_NAME) {
+            snprintf(name, sizeof name, "%.*s", (int)t.len, t.text);
+        } else if (t.kind == PR_NUMBER) {
             if (in_array) {
-                x -= v / 1000 * size;
+                x -= t.num / 1000 * size;
                 r->adjustments++;
             }
             num[0] = num[1];
-            num[1] = v;
-        } else {
-            size_t b = i;
-            while (i < n && !strchr(" \n\r/[]()", s[i]))
-                i++;
-            if (i == b)
-                i++;
-            size_t len = i - b;
-            if (len == 2 && !memcmp(s + b, "BT", 2)) {
-                tlx = tly = x = y = 0;
-            } else if (len == 2 && !memcmp(s + b, "Td", 2)) {
-                tlx += num[0];
-                tly += num[1];
-                x = tlx;
-                y = tly;
-                r->td_ops++;
-            } else if (len == 2 && !memcmp(s + b, "Tc", 2)) {
-                tc = num[1];
-                if (r->tc_ops < 16)
-                    r->tcs[r->tc_ops] = tc;
-                r->tc_ops++;
-            } else if (len == 2 && !memcmp(s + b, "Tw", 2)) {
-                tw = num[1];
-                r->tw_ops++;
-            } else if (len == 2 && !memcmp(s + b, "Tf", 2)) {
-                size = num[1];
-                size_t k = 0;
-                while (k < nnames && strcmp(names[k], name))
-                    k++;
-                if (k == nnames && nnames < 8)
-                    snprintf(names[nnames++], sizeof names[0], "%s", name);
-                face = k < nfaces ? faces[k] : NULL;
-                font = pr_font_named(fs, name);
-            }
+            num[1] = t.num;
+        } else if (pr_is_op(&t, "BT")) {
+            tlx = tly = x = y = 0;
+        } else if (pr_is_op(&t, "Td")) {
+            tlx += num[0];
+            tly += num[1];
+            x = tlx;
+            y = tly;
+            r->td_ops++;
+        } else if (pr_is_op(&t, "Tc")) {
+            tc = num[1];
+            if (r->tc_ops < 16)
+                r->tcs[r->tc_ops] = tc;
+            r->tc_ops++;
+        } else if (pr_is_op(&t, "Tw")) {
+            tw = num[1];
+            r->tw_ops++;
+        } else if (pr_is_op(&t, "Tf")) {
+            size = num[1];
+            size_t k = 0;
+            while (k < nnames && strcmp(names[k], name))
+                k++;
+            if (k == nnames && nnames < 8)
+                snprintf(names[nnames++], sizeof names[0], "%s", name);
+            face = k < nfaces ? faces[k] : NULL;
+            font = pr_font_named(fs, name);
         }
     }
 }

@@ -214,57 +214,29 @@ static void read_content(const char *s, size_t n, const pr_fonts *fs, content_st
     st->min_adj_pt = 1e9;
     double size = 0, num[2] = {0, 0};
     int in_array = 0;
-    unsigned char bytes[1024];
     const pr_font *font = NULL;
     char name[16] = "";
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-            i++;
-        } else if (c == '(') {
-            size_t nb = 0;
-            int depth = 1;
-            for (i++; i < n && depth;) {
-                unsigned char e = (unsigned char)s[i++];
-                if (e == '\\' && i < n) {
-                    e = (unsigned char)s[i++];
-                    e = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
-                } else if (e == '(')
-                    depth++;
-                else if (e == ')' && --depth == 0)
-                    break;
-                else if (e == '\r' || e == '\n')
-                    st->bad = 1; /* raw ends of line are what the escapes avoid */
-                if (nb < sizeof bytes)
-                    bytes[nb++] = e;
-            }
-            if (depth || !font)
+    static pr_tok t;
+    for (size_t i = 0; pr_next(s, n, &i, &t) != PR_END;) {
+        if (t.kind == PR_STRING) {
+            if (t.bad || !font)
                 st->bad = 1;
-            for (size_t k = 0, used; font && k < nb && st->ncodes < 512; k += used) {
+            for (size_t k = 0, used; font && k < t.nbytes && st->ncodes < 512; k += used) {
                 int space;
-                used = pr_decode(font, bytes + k, nb - k, &st->codes[st->ncodes++], &space);
+                used = pr_decode(font, t.bytes + k, t.nbytes - k, &st->codes[st->ncodes++], &space);
                 if (!used) {
                     st->bad = 1;
                     break;
                 }
             }
-        } else if (c == '<') {
+        } else if (t.kind == PR_HEX) {
             st->hex++;
-            while (i < n && s[i] != '>')
-                i++;
-            i++;
-        } else if (c == '[' || c == ']') {
-            in_array = c == '[';
-            i++;
-        } else if (c == '/') {
-            size_t b = ++i;
-            for (; i < n && !strchr(" \n\r/[]()<>", s[i]); i++)
-                ;
-            snprintf(name, sizeof name, "%.*s", (int)(i - b), s + b);
-        } else if (c == '-' || c == '.' || (c >= '0' && c <= '9')) {
-            char *end;
-            double v = strtod(s + i, &end);
-            i = (size_t)(end - s);
+        } else if (t.kind == PR_OPEN || t.kind == PR_CLOSE) {
+            in_array = t.kind == PR_OPEN;
+        } else if (t.kind == PR_NAME) {
+            snprintf(name, sizeof name, "%.*s", (int)t.len, t.text);
+        } else if (t.kind == PR_NUMBER) {
+            double v = t.num;
             if (in_array) {
                 st->nadj++;
                 if (v != floor(v))
@@ -274,21 +246,15 @@ static void read_content(const char *s, size_t n, const pr_fonts *fs, content_st
             }
             num[0] = num[1];
             num[1] = v;
-        } else {
-            size_t b = i;
-            while (i < n && !strchr(" \n\r/[]()<>", s[i]))
-                i++;
-            if (i == b)
-                i++;
-            if (i - b == 2 && !memcmp(s + b, "Tf", 2)) {
-                size = num[1];
-                font = pr_font_named(fs, name);
-            } else if (i - b == 2 && !memcmp(s + b, "Tm", 2))
-                st->tm++;
-            else if (i - b == 2 && !memcmp(s + b, "Td", 2))
-                st->td++;
-            else if (i - b == 2 && !memcmp(s + b, "BT", 2))
-                st->bt++;
+        } else if (pr_is_op(&t, "Tf")) {
+            size = num[1];
+            font = pr_font_named(fs, name);
+        } else if (pr_is_op(&t, "Tm")) {
+            st->tm++;
+        } else if (pr_is_op(&t, "Td")) {
+            st->td++;
+        } else if (pr_is_op(&t, "BT")) {
+            st->bt++;
         }
     }
 }
