@@ -29,6 +29,25 @@ typedef struct pr_fonts {
     size_t n;
 } pr_fonts;
 
+/* How many times needle occurs in the len bytes at hay (NULs included). */
+static inline size_t count_in(const char *hay, size_t len, const char *needle)
+{
+    size_t n = 0, k = strlen(needle);
+    for (size_t i = 0; hay && k && i + k <= len; i++)
+        n += !memcmp(hay + i, needle, k);
+    return n;
+}
+
+/* The first needle in [hay, end), or NULL. */
+static inline const char *find_bytes(const char *hay, const char *end, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (const char *q = hay; q && q + k <= end; q++)
+        if (!memcmp(q, needle, k))
+            return q;
+    return NULL;
+}
+
 /* The text of object num ("num 0 obj" up to "endobj"), or NULL. */
 static inline const char *pr_object(const bl_buf *pdf, unsigned num, size_t *len)
 {

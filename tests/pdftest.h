@@ -203,25 +203,6 @@ static inline void slurp(const char *path, bl_buf *b)
     }
 }
 
-/* How many times needle occurs in the len bytes at hay (NULs included). */
-static inline size_t count_in(const char *hay, size_t len, const char *needle)
-{
-    size_t n = 0, k = strlen(needle);
-    for (size_t i = 0; hay && k && i + k <= len; i++)
-        n += !memcmp(hay + i, needle, k);
-    return n;
-}
-
-/* The first needle in [hay, end), or NULL. */
-static inline const char *find_bytes(const char *hay, const char *end, const char *needle)
-{
-    size_t k = strlen(needle);
-    for (const char *q = hay; q && q + k <= end; q++)
-        if (!memcmp(q, needle, k))
-            return q;
-    return NULL;
-}
-
 /* The objects that "KEY N 0 R" refers to in the NUL-terminated buffer b
  * (qpdf's QDF text, NULs inside), in order: returns how many there are,
  * the first max in objs. */

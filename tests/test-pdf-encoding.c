@@ -110,29 +110,11 @@ static void render(doc *d, const char *dir, const char *name, int identity_h, bl
     bl_buf_free(&out);
 }
 
-/* The first needle in s[0, n) (NULs included), or NULL. */
-static const char *find(const char *s, size_t n, const char *needle)
-{
-    size_t k = strlen(needle);
-    for (size_t i = 0; s && i + k <= n; i++)
-        if (!memcmp(s + i, needle, k))
-            return s + i;
-    return NULL;
-}
-
-static size_t count(const char *s, size_t n, const char *needle)
-{
-    size_t c = 0, k = strlen(needle);
-    for (size_t i = 0; s && i + k <= n; i++)
-        c += !memcmp(s + i, needle, k);
-    return c;
-}
-
 /* The page's content stream ("stream" CR LF "BT" ... LF "endstream"). */
 static const char *content(const doc *d, size_t *len)
 {
-    const char *s = find(d->data.data, d->data.len, "stream\r\nBT\n");
-    const char *e = s ? find(s, d->data.len - (size_t)(s - d->data.data), "\nendstream") : NULL;
+    const char *s = find_bytes(d->data.data, d->data.data + d->data.len, "stream\r\nBT\n");
+    const char *e = s ? find_bytes(s, d->data.data + d->data.len, "\nendstream") : NULL;
     *len = e ? (size_t)(e - (s + 8)) : 0;
     return e ? s + 8 : NULL;
 }
@@ -229,12 +211,12 @@ int main(void)
     /* One Tw per line with justified spaces; no adjustment before or after
      * a space in the letter-spaced line (Tc takes the letters, Tw the
      * spaces); the spaces are the one-byte code 32. */
-    CHECK(count(cs, clen, " Tw") == 1, "compact: one Tw (%zu)", count(cs, clen, " Tw"));
-    CHECK(count(cs, clen, " Tc") == 2, "compact: Tc set and set back (%zu)", count(cs, clen, " Tc"));
-    const char *j = find(cs, clen, " Tw[(");
+    CHECK(count_in(cs, clen, " Tw") == 1, "compact: one Tw (%zu)", count_in(cs, clen, " Tw"));
+    CHECK(count_in(cs, clen, " Tc") == 2, "compact: Tc set and set back (%zu)", count_in(cs, clen, " Tc"));
+    const char *j = find_bytes(cs, cs + clen, " Tw[(");
     j = j ? j + 5 : NULL;
-    const char *je = j ? find(j, clen - (size_t)(j - cs), ")]TJ") : NULL;
-    CHECK(j && je && count(j, (size_t)(je - j), " ") == 8 && count(j, (size_t)(je - j), ")") == 0,
+    const char *je = j ? find_bytes(j, cs + clen, ")]TJ") : NULL;
+    CHECK(j && je && count_in(j, (size_t)(je - j), " ") == 8 && count_in(j, (size_t)(je - j), ")") == 0,
           "compact: the justified line is one string, its 8 spaces byte 32 (%.*s)", j && je ? (int)(je - j) : 0,
           j ? j : "");
     pr_fonts fs;
@@ -253,7 +235,8 @@ int main(void)
     pr_free_fonts(&fs);
     /* U+00A0 was drawn first with the space glyph: it has a code of its own,
      * and U+0020 still has 32. */
-    CHECK(find(c.data.data, c.data.len, "<20> <0020>") && find(c.data.data, c.data.len, "> <00A0>"),
+    const char *cend = c.data.data + c.data.len;
+    CHECK(find_bytes(c.data.data, cend, "<20> <0020>") && find_bytes(c.data.data, cend, "> <00A0>"),
           "compact: ToUnicode gives U+0020 for code 20 and U+00A0 for another");
     check_positions(&c, "compact", 0);
 
@@ -262,16 +245,17 @@ int main(void)
     render(&h, dir, "identity", 1, latin, hebrew);
     size_t hlen;
     const char *hs = content(&h, &hlen);
-    CHECK(hs && count(hs, hlen, " Tw") == 0, "identity: no Tw (there is no one-byte code 32)");
+    CHECK(hs && count_in(hs, hlen, " Tw") == 0, "identity: no Tw (there is no one-byte code 32)");
     /* The space glyph's first text (U+00A0) has its glyph id for code, the
      * second (U+0020) the first alias code, past the font's glyphs. */
     char want[64], want2[64];
     snprintf(want, sizeof want, "<%04X> <00A0>", sp);
     snprintf(want2, sizeof want2, "<%04X> <0020>", latin->num_glyphs);
-    CHECK(find(h.data.data, h.data.len, want) && find(h.data.data, h.data.len, want2),
+    const char *hend = h.data.data + h.data.len;
+    CHECK(find_bytes(h.data.data, hend, want) && find_bytes(h.data.data, hend, want2),
           "identity: ToUnicode maps %s and %s", want, want2);
-    CHECK(count(h.data.data, h.data.len, "/Encoding /Identity-H") == 2, "identity: both fonts Identity-H");
-    CHECK(count(h.data.data, h.data.len, "/CIDToGIDMap /Identity") == 1,
+    CHECK(count_in(h.data.data, h.data.len, "/Encoding /Identity-H") == 2, "identity: both fonts Identity-H");
+    CHECK(count_in(h.data.data, h.data.len, "/CIDToGIDMap /Identity") == 1,
           "identity: the font without aliases maps CIDs by /Identity, the other by a stream");
     pr_load_fonts(&h.data, &fs);
     if (fs.n == 2) {
