@@ -47,6 +47,12 @@ static int make_temp(const char *path, char *tmp, size_t tmplen)
     return -1;
 }
 
+/* fsync, where the file system can (EINVAL, EROFS: it cannot, nothing to wait for). */
+static int sync_fd(int fd)
+{
+    return fsync(fd) && errno != EINVAL && errno != EROFS ? -1 : 0;
+}
+
 /* Writes the document, as libharu serialised it into its memory stream,
  * to fd: every write checked (a full disk shows here, where libharu's own
  * file writer ignores fclose), then fsync when sync, so that the rename
@@ -88,7 +94,7 @@ static int write_out(HPDF_Stream s, int fd, int sync, char *why, size_t whylen)
             }
         }
     }
-    if (sync && fsync(fd) && errno != EINVAL && errno != EROFS) {
+    if (sync && sync_fd(fd)) {
         snprintf(why, whylen, "cannot sync the file: %s", strerror(errno));
         return -1;
     }
@@ -98,7 +104,7 @@ static int write_out(HPDF_Stream s, int fd, int sync, char *why, size_t whylen)
 int bl_pdf_publish(const char *tmp, const char *path, char *why, size_t whylen)
 {
     int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || (fsync(fd) && errno != EINVAL && errno != EROFS)) {
+    if (fd < 0 || sync_fd(fd)) {
         snprintf(why, whylen, "cannot sync the file: %s", strerror(errno));
         if (fd >= 0)
             close(fd);
