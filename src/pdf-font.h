@@ -44,7 +44,6 @@
 #pragma GCC diagnostic ignored "-Wstrict-prototypes"
 #endif
 #include <hpdf.h>
-#include <zlib.h>
 #include <hpdf_objects.h>
 #include <hpdf_pages.h>
 #include <hpdf_doc.h>

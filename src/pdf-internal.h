@@ -3,7 +3,6 @@
 #ifndef BL_PDF_INTERNAL_H
 #define BL_PDF_INTERNAL_H
 #include <stdint.h>
-#include <zlib.h>
 
 #include "base.h"
 #include "image.h"

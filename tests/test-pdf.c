@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <hb.h>
+#include <zlib.h>
 
 #include "base.h"
 #include "harness.h"
