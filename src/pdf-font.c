@@ -695,16 +695,19 @@ static HPDF_STATUS write_flate_filter(HPDF_Dict d, HPDF_Stream s)
     return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
 }
 
-/* Sets the stream's bytes: data as it is, deflated when z (by
- * bl_pdf_font_prepare, possibly on another thread). */
-static HPDF_STATUS put_stream(HPDF_Dict d, const void *data, size_t len, int z)
+/* Sets the stream's bytes: b's (taken over), deflated already when z (by
+ * bl_pdf_font_prepare, possibly on another thread).  A read-only blob
+ * replaces the dictionary's memory stream (a second save puts new bytes). */
+static HPDF_STATUS put_stream(HPDF_Dict d, bl_buf *b, int z)
 {
-    HPDF_MemStream_FreeData(d->stream); /* a second save rewrites the data */
+    HPDF_Stream s = bl_pdf_blob(d->mmgr, b, 1);
+    if (!s)
+        return HPDF_FAILD_TO_ALLOC_MEM;
+    HPDF_Stream_Free(d->stream);
+    d->stream = s;
     d->filter = HPDF_STREAM_FILTER_NONE;
     d->write_fn = z ? write_flate_filter : NULL;
-    if (!len)
-        return HPDF_OK;
-    return HPDF_Stream_Write(d->stream, (const HPDF_BYTE *)data, (HPDF_UINT)len);
+    return HPDF_OK;
 }
 
 int bl_pdf_deflate(const void *in, size_t len, bl_buf *out)
@@ -938,9 +941,9 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
     if (f->prepared != (compress ? 2 : 1) && bl_pdf_font_prepare(f, compress, err, errlen))
         return -1;
     f->prepared = 0; /* used up: a later save prepares again */
-    st |= put_stream(f->fontfile, f->file.data, f->file.len, compress);
+    st |= put_stream(f->fontfile, &f->file, compress);
     st |= HPDF_Dict_AddNumber(f->fontfile, "Length1", (HPDF_INT32)f->file_len);
-    st |= put_stream(f->tounicode, f->tu.data, f->tu.len, compress);
+    st |= put_stream(f->tounicode, &f->tu, compress);
     char name[80];
     bl_buf_free(&f->file);
     bl_buf_free(&f->tu);
@@ -985,7 +988,7 @@ int bl_pdf_font_finish(bl_pdf_font *f, HPDF_Doc doc, int compress, char *err, si
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        st |= put_stream(f->cidtogid, mb.data, mb.len, compress);
+        st |= put_stream(f->cidtogid, &mb, compress);
         bl_buf_free(&mb);
     }
     if (st != HPDF_OK || HPDF_GetError(doc))
@@ -1029,7 +1032,7 @@ HPDF_Dict bl_pdf_compact_cmap(HPDF_Doc doc, int compress, char *err, size_t errl
         st |= HPDF_Dict_Add(csi, "Ordering", HPDF_String_New(doc->mmgr, "Identity", NULL));
         st |= HPDF_Dict_AddNumber(csi, "Supplement", 0);
         st |= HPDF_Dict_AddNumber(d, "WMode", 0);
-        st |= put_stream(d, t.data, t.len, compress);
+        st |= put_stream(d, &t, compress);
     }
     bl_buf_free(&t);
     if (!csi || st != HPDF_OK || HPDF_GetError(doc)) {

@@ -162,6 +162,9 @@ int bl_pdf_deflate(const void *in, size_t len, bl_buf *out);
 int bl_pdf_deflate_shared(const void *in, size_t len, bl_buf *out);
 /* Frees what bl_pdf_deflate_shared keeps. */
 void bl_pdf_deflate_cache_clear(void);
+/* A read-only libharu stream of src's bytes (taken over when take: src is
+ * then empty; copied otherwise), or NULL when out of memory (pdf-zip.c). */
+HPDF_Stream bl_pdf_blob(HPDF_MMgr mm, bl_buf *src, int take);
 
 /* Frees the process-wide cache of subset font files (bl_pdf_font_prepare
  * reuses a file made earlier for the same face and glyph set). */

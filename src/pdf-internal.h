@@ -158,9 +158,9 @@ int bl_pdf_write_file(bl_pdf *p, const char *path, bl_pdf_publish_fn publish, vo
 
 /* ---- pdf-zip.c: deflating content streams ------------------------------- */
 
-/* The deflated form of the memory stream raw (not empty), in a new memory
- * stream of exactly that size, or NULL after an error (what: "a page's
- * content", for messages).  shared: through bl_pdf_deflate_shared. */
+/* The deflated form of the memory stream raw (not empty), in a new blob
+ * (bl_pdf_blob), or NULL after an error (what: "a page's content", for
+ * messages).  shared: through bl_pdf_deflate_shared. */
 HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, int shared, const char *what);
 /* dict's stream becomes packed (deflated already); its old one is freed. */
 void bl_pdf_set_deflated(HPDF_Dict dict, HPDF_Stream packed);

@@ -1,5 +1,5 @@
 /* pdf-save.c - putting the finished document into its file: serialised by
- * libharu into memory, written to a temporary file beside the target,
+ * libharu straight into a temporary file beside the target,
  * synced and renamed into place (or handed over to the caller's publish),
  * so that a failure never leaves a partial PDF. */
 #include "pdf-internal.h"
@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,52 +52,89 @@ static int sync_fd(int fd)
     return fsync(fd) && errno != EINVAL && errno != EROFS ? -1 : 0;
 }
 
-/* Writes the document, as libharu serialised it into its memory stream,
- * to fd: every write checked (a full disk shows here, where libharu's own
- * file writer ignores fclose), then fsync when sync, so that the rename
- * never publishes data still in flight.  One writev per 64 of libharu's
- * 4 KB buffers instead of a write per buffer through stdio. */
-static int write_out(HPDF_Stream s, int fd, int sync, char *why, size_t whylen)
+/* Writes all n bytes to fd; 0, or -1 with the reason in why. */
+static int write_all(int fd, const char *data, size_t n, char *why, size_t whylen)
 {
-    HPDF_UINT nbuf = HPDF_MemStream_GetBufCount(s);
-    struct iovec iov[64];
-    for (HPDF_UINT i = 0; i < nbuf;) {
-        int n = 0;
-        for (; i < nbuf && n < 64; i++) {
-            HPDF_UINT len = 0;
-            HPDF_BYTE *b = HPDF_MemStream_GetBufPtr(s, i, &len);
-            if (!b) {
-                snprintf(why, whylen, "cannot read the serialised document");
-                return -1;
-            }
-            if (len)
-                iov[n++] = (struct iovec){b, len};
+    while (n) {
+        ssize_t w = write(fd, data, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            snprintf(why, whylen, "cannot write: %s", w < 0 ? strerror(errno) : "no progress (disk full?)");
+            return -1;
         }
-        struct iovec *v = iov;
-        while (n > 0) {
-            ssize_t w = writev(fd, v, n);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                snprintf(why, whylen, "cannot write: %s", w < 0 ? strerror(errno) : "no progress (disk full?)");
-                return -1;
-            }
-            while (n > 0 && (size_t)w >= v->iov_len) {
-                w -= (ssize_t)v->iov_len;
-                v++;
-                n--;
-            }
-            if (n > 0) {
-                v->iov_base = (char *)v->iov_base + w;
-                v->iov_len -= (size_t)w;
-            }
-        }
-    }
-    if (sync && sync_fd(fd)) {
-        snprintf(why, whylen, "cannot sync the file: %s", strerror(errno));
-        return -1;
+        data += w;
+        n -= (size_t)w;
     }
     return 0;
+}
+
+/* Where libharu serialises the document: a callback stream whose bytes go
+ * into a buffer, written to the file each time it fills.  Its own memory
+ * stream copies byte by byte, and held the whole file until the end. */
+#define SINK_BUF (256u << 10)
+typedef struct sink {
+    int fd;
+    char *buf;
+    size_t len;
+    int failed;
+    char why[160];
+} sink;
+
+static HPDF_STATUS sink_write(HPDF_Stream s, const HPDF_BYTE *ptr, HPDF_UINT n)
+{
+    sink *k = s->attr;
+    if (k->failed)
+        return HPDF_FILE_IO_ERROR;
+    if (n > SINK_BUF - k->len) {
+        if (write_all(k->fd, k->buf, k->len, k->why, sizeof k->why) ||
+            (n >= SINK_BUF && write_all(k->fd, (const char *)ptr, n, k->why, sizeof k->why))) {
+            k->failed = 1;
+            return HPDF_FILE_IO_ERROR;
+        }
+        k->len = 0;
+        if (n >= SINK_BUF)
+            return HPDF_OK;
+    }
+    memcpy(k->buf + k->len, ptr, n);
+    k->len += n;
+    return HPDF_OK;
+}
+
+/* Serialises the document into fd: every write checked (a full disk shows
+ * here, where libharu's own file writer ignores fclose), then fsync when
+ * sync, so that the rename never publishes data still in flight.  0, or -1
+ * with the reason in why. */
+static int write_out(bl_pdf *p, int fd, int sync, char *why, size_t whylen)
+{
+    sink k = {.fd = fd, .buf = malloc(SINK_BUF)};
+    HPDF_Stream s = k.buf ? HPDF_CallbackWriter_New(p->doc->mmgr, sink_write, &k) : NULL;
+    if (!s) {
+        free(k.buf);
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    HPDF_Stream old = p->doc->stream;
+    p->doc->stream = s;
+    HPDF_SaveToStream(p->doc);
+    p->doc->stream = old;
+    HPDF_Stream_Free(s);
+    int rc = 0;
+    if (k.failed) {
+        snprintf(why, whylen, "%s", k.why);
+        rc = -1;
+    } else if (p->hcode || HPDF_GetError(p->doc)) {
+        bl_pdf_hcheck(p, "writing the PDF");
+        snprintf(why, whylen, "%s", p->err[0] ? p->err : "libharu failure");
+        rc = -1;
+    } else if (write_all(fd, k.buf, k.len, why, whylen)) {
+        rc = -1;
+    } else if (sync && sync_fd(fd)) {
+        snprintf(why, whylen, "cannot sync the file: %s", strerror(errno));
+        rc = -1;
+    }
+    free(k.buf);
+    return rc;
 }
 
 int bl_pdf_publish(const char *tmp, const char *path, char *why, size_t whylen)
@@ -132,16 +168,9 @@ int bl_pdf_write_file(bl_pdf *p, const char *path, bl_pdf_publish_fn publish, vo
         free(tmp);
         return bl_pdf_fail(p, "%s: cannot create a file there: %s", path, strerror(e));
     }
-    /* Serialised into libharu's memory stream, then written here (freed
-     * right after: a second save serialises again). */
-    HPDF_SaveToStream(p->doc);
     char why[sizeof p->err + 64];
     int bad = 1;
-    if (p->hcode || HPDF_GetError(p->doc) || !p->doc->stream) {
-        bl_pdf_hcheck(p, "writing the PDF");
-        snprintf(why, sizeof why, "%s", p->err[0] ? p->err : "libharu failure");
-        close(fd);
-    } else if (write_out(p->doc->stream, fd, !publish, why, sizeof why)) {
+    if (write_out(p, fd, !publish, why, sizeof why)) {
         close(fd);
     } else if (close(fd)) {
         snprintf(why, sizeof why, "cannot write: %s", strerror(errno));
@@ -151,8 +180,6 @@ int bl_pdf_write_file(bl_pdf *p, const char *path, bl_pdf_publish_fn publish, vo
         snprintf(why, sizeof why, "cannot rename the temporary file into place: %s", strerror(errno));
     else
         bad = 0;
-    if (p->doc->stream)
-        HPDF_MemStream_FreeData(p->doc->stream);
     if (bad) {
         unlink(tmp);
         free(tmp);
