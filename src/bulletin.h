@@ -49,6 +49,15 @@ int bulletin_render(const char *const *sources, int nsources, const bulletin_opt
  * (whylen bytes), tmp removed. */
 int bulletin_publish(const char *tmp, const char *output, char *why, size_t whylen);
 
+/* bulletin_publish for n handed-over files at once (a group commit): one
+ * sync of the file system that holds them (syncfs) instead of one fsync
+ * per file, then the renames.  A file on another file system, and every
+ * file when that sync fails, is published on its own.  failed[i] is set to
+ * 0 or 1 and why + i * whylen holds its reason.  Returns the number that
+ * failed (their temporary files removed). */
+int bulletin_publish_group(const char *const *tmp, const char *const *output, int n, int *failed, char *why,
+                           size_t whylen);
+
 /* The version string, e.g. "0.1.0". */
 const char *bulletin_version(void);
 

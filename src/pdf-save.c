@@ -2,6 +2,7 @@
  * libharu straight into a temporary file beside the target,
  * synced and renamed into place (or handed over to the caller's publish),
  * so that a failure never leaves a partial PDF. */
+#define _GNU_SOURCE /* syncfs (Linux), for bl_pdf_publish_group */
 #include "pdf-internal.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,6 +156,34 @@ int bl_pdf_publish(const char *tmp, const char *path, char *why, size_t whylen)
         return -1;
     }
     return 0;
+}
+
+int bl_pdf_publish_group(const char *const *tmp, const char *const *path, int n, int *failed, char *why,
+                         size_t whylen)
+{
+    int bad = 0;
+    struct stat first;
+    int fd = n > 1 ? open(tmp[0], O_RDONLY | O_CLOEXEC) : -1;
+    /* syncfs reports write-back errors since Linux 5.8; EINVAL and EROFS
+     * mean there is nothing to sync, as for fsync. */
+    int synced = fd >= 0 && !fstat(fd, &first) && (!syncfs(fd) || errno == EINVAL || errno == EROFS);
+    if (fd >= 0)
+        close(fd);
+    for (int i = 0; i < n; i++) {
+        char *w = why + (size_t)i * whylen;
+        struct stat st;
+        failed[i] = 0;
+        w[0] = 0;
+        if (!synced || stat(tmp[i], &st) || st.st_dev != first.st_dev) {
+            failed[i] = bl_pdf_publish(tmp[i], path[i], w, whylen) != 0;
+        } else if (rename(tmp[i], path[i])) {
+            snprintf(w, whylen, "cannot rename the temporary file into place: %s", strerror(errno));
+            unlink(tmp[i]);
+            failed[i] = 1;
+        }
+        bad += failed[i];
+    }
+    return bad;
 }
 
 int bl_pdf_write_file(bl_pdf *p, const char *path, bl_pdf_publish_fn publish, void *ctx)

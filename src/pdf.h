@@ -37,6 +37,13 @@ int bl_pdf_save_with(bl_pdf *pdf, const char *path, bl_pdf_publish_fn publish, v
 /* Syncs tmp and renames it to path; on failure removes tmp and returns -1
  * with the reason in why. */
 int bl_pdf_publish(const char *tmp, const char *path, char *why, size_t whylen);
+/* bl_pdf_publish for n files at once (a group commit): one syncfs() of the
+ * file system that holds the first, instead of a fsync per file, then the
+ * renames.  A file on another file system, and every file when that sync
+ * fails, goes through bl_pdf_publish.  failed[i] is set to 0 or 1, and
+ * why + i * whylen holds the reason.  Returns the number that failed. */
+int bl_pdf_publish_group(const char *const *tmp, const char *const *path, int n, int *failed, char *why,
+                         size_t whylen);
 const char *bl_pdf_error(bl_pdf *pdf);
 void bl_pdf_free(bl_pdf *pdf);
 #endif

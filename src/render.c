@@ -29,6 +29,12 @@ int bulletin_publish(const char *tmp, const char *output, char *why, size_t whyl
     return bl_pdf_publish(tmp, output, why, whylen);
 }
 
+int bulletin_publish_group(const char *const *tmp, const char *const *output, int n, int *failed, char *why,
+                           size_t whylen)
+{
+    return bl_pdf_publish_group(tmp, output, n, failed, why, whylen);
+}
+
 static int is_path(const char *s)
 {
     size_t n = strlen(s);

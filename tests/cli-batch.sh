@@ -64,6 +64,33 @@ for n in a b c; do
   check "-j 2: $n.pdf is byte for byte the one-source render" cmp -s "$T/same/out/$n.pdf" "$T/same/single.pdf"
 done
 
+# ---- more files than one publishing group (16 per sync): 20 sources, one of
+# them blocked by a folder; every other file is the one-source render --------
+mkdir -p "$T/many/src"
+i=0
+while [ $i -lt 20 ]; do
+  if [ $((i % 2)) -eq 0 ]; then cp "$T/src/enhe.md" "$T/many/src/m$i.md"; else cp "$T/src/frar.md" "$T/many/src/m$i.md"; fi
+  i=$((i + 1))
+done
+mkdir -p "$T/many/out/m13.pdf/inner"
+"$BIN" -j 2 --outdir "$T/many/out" $(i=0; while [ $i -lt 20 ]; do printf '%s ' "$T/many/src/m$i.md"; i=$((i + 1)); done) \
+  2>"$T/err"; rc=$?
+check "20 sources, one blocked: exit 1 (got $rc)" [ $rc -eq 1 ]
+check "20 sources, one blocked: only m13 reported" \
+  sh -c "[ \$(grep -c 'error:' '$T/err') -eq 1 ] && grep -q 'm13.pdf: error: cannot write the PDF: .*cannot rename' '$T/err'"
+same=0
+i=0
+while [ $i -lt 20 ]; do
+  if [ $i -ne 13 ]; then
+    if [ $((i % 2)) -eq 0 ]; then ref="$T/enhe.single.pdf"; else ref="$T/frar.single.pdf"; fi
+    cmp -s "$T/many/out/m$i.pdf" "$ref" && same=$((same + 1))
+  fi
+  i=$((i + 1))
+done
+check "20 sources, one blocked: the 19 others are the one-source renders ($same)" [ $same -eq 19 ]
+check "20 sources, one blocked: no temporary file left, the folder untouched" \
+  sh -c "no_temp() { ! ls -A \"\$1\" | grep -q '\\.tmp'; }; no_temp '$T/many/out' && [ -d '$T/many/out/m13.pdf/inner' ]"
+
 # more sources than threads, default -j, -j 1; a trailing slash on DIR
 for j in "-j 1" "" "-j 3"; do
   rm -rf "$T/o"

@@ -315,6 +315,50 @@ int main(void)
     snprintf(path, sizeof path, "%s/three.pdf", dir);
     snprintf(path2, sizeof path2, "%s/again.pdf", dir);
 
+    /* Publishing a group (batch mode's group commit): one sync, then each
+     * file renamed; a target that cannot be replaced (a folder) fails alone,
+     * with the reason, and its temporary file is removed; a temporary file
+     * that is gone fails alone too. */
+    {
+        char tmp[4][600], out[4][600], why[4][300];
+        const char *tp[4], *op[4];
+        int failed[4] = {9, 9, 9, 9};
+        for (int i = 0; i < 4; i++) {
+            snprintf(tmp[i], sizeof tmp[i], "%s/g%d.pdf.tmp.x", dir, i);
+            snprintf(out[i], sizeof out[i], "%s/g%d.pdf", dir, i);
+            tp[i] = tmp[i];
+            op[i] = out[i];
+            if (i != 3) {
+                FILE *fp = fopen(tmp[i], "w");
+                CHECK(fp && fprintf(fp, "file %d", i) > 0 && !fclose(fp), "group: write %s", tmp[i]);
+            }
+        }
+        char inner[700];
+        snprintf(inner, sizeof inner, "%s/inner", out[1]);
+        CHECK(!mkdir(out[1], 0777) && !mkdir(inner, 0777), "group: a folder in the way of g1.pdf");
+        int bad = bl_pdf_publish_group(tp, op, 4, failed, why[0], sizeof why[0]);
+        CHECK(bad == 2 && !failed[0] && failed[1] && !failed[2] && failed[3], "group: g1 and g3 fail (%d: %d %d %d %d)",
+              bad, failed[0], failed[1], failed[2], failed[3]);
+        CHECK(strstr(why[1], "cannot rename the temporary file into place") != NULL, "group: g1's reason: %s", why[1]);
+        CHECK(strstr(why[3], "No such file") != NULL, "group: g3's reason: %s", why[3]);
+        for (int i = 0; i < 3; i += 2) {
+            char got[32] = {0}, want[32];
+            FILE *fp = fopen(out[i], "r");
+            size_t n = fp ? fread(got, 1, sizeof got - 1, fp) : 0;
+            if (fp)
+                fclose(fp);
+            snprintf(want, sizeof want, "file %d", i);
+            CHECK(n && !strcmp(got, want) && access(tmp[i], F_OK) != 0, "group: g%d in place (%s)", i, got);
+        }
+        struct stat st;
+        CHECK(access(tmp[1], F_OK) != 0 && !stat(out[1], &st) && S_ISDIR(st.st_mode),
+              "group: g1's temporary file removed, the folder left alone");
+        rmdir(inner);
+        rmdir(out[1]);
+        unlink(out[0]);
+        unlink(out[2]);
+    }
+
     bl_face *latin = open_face("fonts/NotoSerif-Regular.ttf");
     bl_face *hebrew = open_face("fonts/NotoSerifHebrew-Regular.ttf");
     bl_face *arabic = open_face("fonts/NotoNaskhArabic-Regular.ttf");
