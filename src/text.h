@@ -112,7 +112,8 @@ double bl_shaped_width(const bl_shaped *s, size_t a, size_t b);
  * word that is wider than its column.  Returns 0 on failure. */
 size_t bl_text_graphemes(const bl_shaped *s, size_t a, size_t b, size_t *out, size_t max);
 
-/* One set line: glyph runs in visual order with absolute positions. */
+/* One set line: glyph runs in visual order with absolute positions.  runs,
+ * glyphs, links and flags share one allocation (bl_line_out_free). */
 typedef struct bl_line_out {
     bl_glyph_run *runs;
     size_t nruns;
