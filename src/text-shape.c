@@ -1125,7 +1125,7 @@ int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double x_le
     size_t o_glyphs = align16((npc + 1) * sizeof *out->runs);
     size_t o_links = o_glyphs + align16((total + 1) * sizeof *out->glyphs);
     size_t o_flags = o_links + align16((npc + 1) * sizeof *out->links);
-    char *blk = calloc(1, o_flags + total + 1);
+    char *blk = malloc(o_flags + total + 1);
     size_t o_order = align16((total + 1) * sizeof *gcl);
     size_t o_plv = o_order + (npc + 1) * sizeof *order;
     char *scratch = blk ? malloc(o_plv + npc + 1) : NULL;
@@ -1133,6 +1133,9 @@ int bl_text_line(const bl_shaped *s, size_t a, size_t b, int hyphen, double x_le
         free(blk);
         goto done;
     }
+    /* Runs and links zeroed; every glyph and flag is written below. */
+    memset(blk, 0, o_glyphs);
+    memset(blk + o_links, 0, o_flags - o_links);
     out->runs = (bl_glyph_run *)blk;
     out->glyphs = (bl_glyph *)(blk + o_glyphs);
     out->links = (void *)(blk + o_links);

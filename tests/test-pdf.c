@@ -5,7 +5,6 @@
  * repository root. */
 #include <dirent.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +24,6 @@
 #include "image.h"
 #include "pdf.h"
 #include "pdf-font.h"
-#include "pdf-internal.h"
 
 
 /* An outline as text, for comparing two fonts' drawings of a glyph. */
@@ -270,67 +268,6 @@ static void check_fmt(double v, int dec, const char *want)
     CHECK(bl_pdf_round(v, dec) == strtod(buf, NULL), "bl_pdf_round(%.17g, %d) equals the text", v, dec);
 }
 
-/* pdf-mem.c's allocator: a thread's freed chunks, left in the depot when it
- * ends, are what the next thread gets. */
-static void *mem_thread(void *arg)
-{
-    void **out = arg;
-    for (int i = 0; i < 40; i++)
-        out[i] = bl_pdf_mem_alloc(490);
-    for (int i = 0; i < 40; i++)
-        bl_pdf_mem_free(out[i]);
-    return NULL;
-}
-
-static void check_allocator(void)
-{
-    static const unsigned sizes[] = {0, 1, 15, 16, 17, 100, 511, 512, 513, 5000, 100000};
-    void *p[sizeof sizes / sizeof sizes[0]];
-    int aligned = 1, distinct = 1;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        p[i] = bl_pdf_mem_alloc(sizes[i]);
-        aligned &= p[i] && (uintptr_t)p[i] % 16 == 0;
-        if (p[i])
-            memset(p[i], 0xA5, sizes[i]);
-        for (size_t j = 0; j < i; j++)
-            distinct &= p[i] != p[j];
-    }
-    CHECK(aligned && distinct, "allocator: every size gives its own chunk, aligned to 16");
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        bl_pdf_mem_free(p[i]);
-    bl_pdf_mem_free(NULL);
-    if (!bl_pdf_mem_pooled) {
-        CHECK(!bl_pdf_mem_pooled, "allocator: plain malloc under AddressSanitizer");
-        return;
-    }
-    void *a[30], *b[30];
-    for (int i = 0; i < 30; i++)
-        a[i] = bl_pdf_mem_alloc(40);
-    for (int i = 0; i < 30; i++)
-        bl_pdf_mem_free(a[i]);
-    for (int i = 0; i < 30; i++)
-        b[i] = bl_pdf_mem_alloc(33); /* same class (48 bytes) */
-    int reused = 0;
-    for (int i = 0; i < 30; i++)
-        for (int j = 0; j < 30; j++)
-            reused += b[i] == a[j];
-    CHECK(reused == 30, "allocator: freed chunks are reused by their class (%d of 30)", reused);
-    for (int i = 0; i < 30; i++)
-        bl_pdf_mem_free(b[i]);
-    void *t[40], *m[40];
-    pthread_t th;
-    CHECK(!pthread_create(&th, NULL, mem_thread, t) && !pthread_join(th, NULL), "allocator: a thread ran");
-    for (int i = 0; i < 40; i++)
-        m[i] = bl_pdf_mem_alloc(481); /* the class of 490 (496 bytes) */
-    int adopted = 0;
-    for (int i = 0; i < 40; i++)
-        for (int j = 0; j < 40; j++)
-            adopted += m[i] == t[j];
-    CHECK(adopted == 40, "allocator: an ended thread's chunks go to the next (%d of 40)", adopted);
-    for (int i = 0; i < 40; i++)
-        bl_pdf_mem_free(m[i]);
-}
-
 int main(void)
 {
     /* The number writer: fixed decimals, no exponent, no "-0". */
@@ -377,8 +314,6 @@ int main(void)
     char path[512], path2[512], cmd[1200];
     snprintf(path, sizeof path, "%s/three.pdf", dir);
     snprintf(path2, sizeof path2, "%s/again.pdf", dir);
-
-    check_allocator();
 
     /* Publishing a group (batch mode's group commit): one sync, then each
      * file renamed; a target that cannot be replaced (a folder) fails alone,
