@@ -62,7 +62,8 @@ int bulletin_publish_group(const char *const *tmp, const char *const *output, in
 const char *bulletin_version(void);
 
 /* Frees what the library keeps for the whole process: fonts, hyphenation
- * dictionaries, layouts, and the calling thread's shaping caches.  Call
+ * dictionaries, layouts, and the calling thread's shaping caches and its
+ * cache of PDF objects.  Call
  * once, after the last render, when no other thread is rendering. */
 void bulletin_shutdown(void);
 

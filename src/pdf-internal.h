@@ -149,6 +149,17 @@ int bl_pdf_fail(bl_pdf *p, const char *fmt, ...) BL_PRINTF(2, 3);
 /* -1 (and p->err) when libharu has reported a failure, else 0. */
 int bl_pdf_hcheck(bl_pdf *p, const char *what);
 
+/* ---- pdf-mem.c ------------------------------------------------------------ */
+
+/* A new libharu document whose objects come through pdf-mem.c's cache
+ * (HPDF_New's arguments). */
+HPDF_Doc bl_pdf_new_doc(HPDF_Error_Handler on_error, void *ctx);
+/* The cache itself (for tests); cached is 0 where it is plain malloc
+ * (under AddressSanitizer). */
+void *bl_pdf_mem_alloc(HPDF_UINT size);
+void bl_pdf_mem_free(void *p);
+extern const int bl_pdf_mem_cached;
+
 /* ---- pdf-save.c ----------------------------------------------------------- */
 
 /* Writes the finished document (fonts and page sizes in place) to path

@@ -1181,7 +1181,7 @@ bl_pdf *bl_pdf_new(const bl_pdf_info *info)
     p->compress = info ? info->compress : 1;
     p->identity_h = info ? info->identity_h : 0;
     p->async = bl_helpers();
-    p->doc = HPDF_New(on_hpdf_error, p);
+    p->doc = bl_pdf_new_doc(on_hpdf_error, p);
     if (!p->doc) {
         free(p);
         return NULL;

@@ -45,5 +45,7 @@ int bl_pdf_publish(const char *tmp, const char *path, char *why, size_t whylen);
 int bl_pdf_publish_group(const char *const *tmp, const char *const *path, int n, int *failed, char *why,
                          size_t whylen);
 const char *bl_pdf_error(bl_pdf *pdf);
+/* Frees the calling thread's cache of libharu objects (pdf-mem.c). */
+void bl_pdf_mem_trim(void);
 void bl_pdf_free(bl_pdf *pdf);
 #endif

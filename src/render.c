@@ -138,6 +138,7 @@ void bulletin_shutdown(void)
     pthread_mutex_unlock(&layout_lock);
     bl_pdf_font_cache_clear();
     bl_pdf_deflate_cache_clear();
+    bl_pdf_mem_trim();
     bl_face_cache_clear();
     bl_hyphen_shutdown();
     bl_text_shutdown();

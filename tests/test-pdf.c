@@ -4,6 +4,7 @@
  * positions within 0.01 pt), pdftotext (logical-order text).  Run from the
  * repository root. */
 #include <dirent.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "image.h"
 #include "pdf.h"
 #include "pdf-font.h"
+#include "pdf-internal.h"
 
 
 /* An outline as text, for comparing two fonts' drawings of a glyph. */
@@ -268,6 +270,56 @@ static void check_fmt(double v, int dec, const char *want)
     CHECK(bl_pdf_round(v, dec) == strtod(buf, NULL), "bl_pdf_round(%.17g, %d) equals the text", v, dec);
 }
 
+/* pdf-mem.c's cache for libharu's objects: chunks big enough for what was
+ * asked, kept when freed (malloc cannot hand them out meanwhile) and given
+ * back to the next request of their class. */
+static void check_mem_cache(void)
+{
+    static const unsigned sizes[] = {0, 1, 23, 24, 25, 100, 503, 504, 505, 5000, 100000};
+    void *p[sizeof sizes / sizeof sizes[0]];
+    int fits = 1, distinct = 1;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        p[i] = bl_pdf_mem_alloc(sizes[i]);
+        fits &= p[i] && (uintptr_t)p[i] % 16 == 0 && malloc_usable_size(p[i]) >= sizes[i];
+        if (p[i])
+            memset(p[i], 0xA5, sizes[i]);
+        for (size_t j = 0; j < i; j++)
+            distinct &= p[i] != p[j];
+    }
+    CHECK(fits && distinct, "mem cache: every size gets its own chunk, big enough, aligned");
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        bl_pdf_mem_free(p[i]);
+    bl_pdf_mem_free(NULL);
+    void *a[30], *m[30], *b[30];
+    int of40 = 0; /* malloc may hand out a bigger chunk, which then goes to its own class */
+    for (int i = 0; i < 30; i++) {
+        a[i] = bl_pdf_mem_alloc(40);
+        of40 += malloc_usable_size(a[i]) == 40;
+    }
+    for (int i = 0; i < 30; i++)
+        bl_pdf_mem_free(a[i]);
+    for (int i = 0; i < 30; i++)
+        m[i] = malloc(40);
+    for (int i = 0; i < 30; i++)
+        b[i] = bl_pdf_mem_alloc(33); /* the class of 40 (a 48-byte chunk) */
+    int in_malloc = 0, back = 0;
+    for (int i = 0; i < 30; i++)
+        for (int j = 0; j < 30; j++) {
+            in_malloc += m[i] == a[j];
+            back += b[i] == a[j];
+        }
+    if (bl_pdf_mem_cached)
+        CHECK(in_malloc == 0 && back == of40 && of40 >= 20,
+              "mem cache: freed chunks are kept (%d handed out by malloc) and reused (%d of %d)", in_malloc, back, of40);
+    else
+        CHECK(!bl_pdf_mem_cached, "mem cache: plain malloc under AddressSanitizer");
+    for (int i = 0; i < 30; i++) {
+        free(m[i]);
+        bl_pdf_mem_free(b[i]);
+    }
+    bl_pdf_mem_trim();
+}
+
 int main(void)
 {
     /* The number writer: fixed decimals, no exponent, no "-0". */
@@ -314,6 +366,8 @@ int main(void)
     char path[512], path2[512], cmd[1200];
     snprintf(path, sizeof path, "%s/three.pdf", dir);
     snprintf(path2, sizeof path2, "%s/again.pdf", dir);
+
+    check_mem_cache();
 
     /* Publishing a group (batch mode's group commit): one sync, then each
      * file renamed; a target that cannot be replaced (a folder) fails alone,
