@@ -303,6 +303,10 @@ static int set_lines(ctx *c, group *g, bl_shaped *s, langctx *lc, int kind, doub
     int use_hyph = 0;
     bl_kp_line *lines = NULL;
     size_t overfull = 0, nl = 0;
+    /* Room for a paragraph's items at once (about two per word; a hyphenated
+     * pass adds some), instead of doubling from eight. */
+    if (bl_grow(&it, &cap, s->len / 2 + 16, sizeof *it) || bl_grow(&pos, &cap_pos, s->len / 2 + 16, sizeof *pos))
+        goto out;
     for (int attempt = 0; attempt < 2; attempt++) {
     n = 0;
     box = 0;

@@ -107,6 +107,17 @@ static double clamp01(double v) { return v > 0 ? (v < 1 ? v : 1) : 0; }
 
 static const double black[3] = {0, 0, 0};
 
+/* Colours and paths are written here, not through libharu's operators,
+ * each of which clears a 512-byte buffer byte by byte first (HPDF_MemSet:
+ * 1% of a batch).  Outside a text object, as libharu's would be. */
+#define COLOR_DEC 3
+#define PATH_DEC 3
+
+static void put_ops(bl_pdf *p, const char *ops, size_t n)
+{
+    HPDF_Stream_Write(page_attr(p)->stream, (const HPDF_BYTE *)ops, (HPDF_UINT)n);
+}
+
 static void set_fill(bl_pdf *p, const double rgb[3])
 {
     if (!rgb)
@@ -114,7 +125,13 @@ static void set_fill(bl_pdf *p, const double rgb[3])
     double c[3] = {clamp01(rgb[0]), clamp01(rgb[1]), clamp01(rgb[2])};
     if (p->fill_set && c[0] == p->fill[0] && c[1] == p->fill[1] && c[2] == p->fill[2])
         return;
-    HPDF_Page_SetRGBFill(p->page, (HPDF_REAL)c[0], (HPDF_REAL)c[1], (HPDF_REAL)c[2]);
+    char buf[64], *o = buf;
+    for (int i = 0; i < 3; i++) {
+        o = bl_pdf_fmt(o, c[i], COLOR_DEC);
+        *o++ = ' ';
+    }
+    memcpy(o, "rg\n", 3);
+    put_ops(p, buf, (size_t)(o + 3 - buf));
     memcpy(p->fill, c, sizeof c);
     p->fill_set = 1;
 }
@@ -715,12 +732,26 @@ static int dev_rule(bl_device *d, double x0, double y0, double x1, double y1, do
         return -1;
     if (!rgb)
         rgb = black;
-    HPDF_Page_SetRGBStroke(p->page, (HPDF_REAL)clamp01(rgb[0]), (HPDF_REAL)clamp01(rgb[1]),
-                           (HPDF_REAL)clamp01(rgb[2]));
-    HPDF_Page_SetLineWidth(p->page, (HPDF_REAL)width);
-    HPDF_Page_MoveTo(p->page, (HPDF_REAL)x0, (HPDF_REAL)y0);
-    HPDF_Page_LineTo(p->page, (HPDF_REAL)x1, (HPDF_REAL)y1);
-    HPDF_Page_Stroke(p->page);
+    char buf[256], *o = buf;
+    for (int i = 0; i < 3; i++) {
+        o = bl_pdf_fmt(o, clamp01(rgb[i]), COLOR_DEC);
+        *o++ = ' ';
+    }
+    memcpy(o, "RG\n", 3);
+    o = bl_pdf_fmt(o + 3, width, PATH_DEC);
+    memcpy(o, " w\n", 3);
+    o += 3;
+    const double xy[4] = {x0, y0, x1, y1};
+    for (int i = 0; i < 4; i++) {
+        o = bl_pdf_fmt(o, xy[i], PATH_DEC);
+        *o++ = ' ';
+        if (i == 1) {
+            memcpy(o, "m\n", 2);
+            o += 2;
+        }
+    }
+    memcpy(o, "l\nS\n", 4);
+    put_ops(p, buf, (size_t)(o + 4 - buf));
     return bl_pdf_hcheck(p, "drawing a rule");
 }
 
@@ -735,8 +766,13 @@ static int dev_rect(bl_device *d, double x, double y, double w, double h, const 
     if (end_text(p))
         return -1;
     set_fill(p, rgb);
-    HPDF_Page_Rectangle(p->page, (HPDF_REAL)x, (HPDF_REAL)y, (HPDF_REAL)w, (HPDF_REAL)h);
-    HPDF_Page_Fill(p->page);
+    char buf[128], *o = buf;
+    for (int i = 0; i < 4; i++) {
+        o = bl_pdf_fmt(o, v[i], PATH_DEC);
+        *o++ = ' ';
+    }
+    memcpy(o, "re\nf\n", 5);
+    put_ops(p, buf, (size_t)(o + 5 - buf));
     return bl_pdf_hcheck(p, "drawing a rectangle");
 }
 

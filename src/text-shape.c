@@ -569,6 +569,9 @@ static long shape_range(const char *text, size_t len, size_t a, size_t b, int rt
     if ((!rtl && rtl_script) || !cache_usable(face, st, b - a))
         return shape_direct(t, text, len, a, b, rtl, script, lang, face, st, g, ng, cap);
     const size_t ng0 = *ng;
+    /* About a glyph per byte: one allocation instead of doubling word by word. */
+    if (bl_grow(g, cap, *ng + (b - a) + 8, sizeof **g))
+        return -1;
     const double k = st->size / face->upem;
     const hb_language_t hl = hb_language_from_string(lang, -1);
     const uint32_t feat = features_hash(st);
