@@ -162,6 +162,9 @@ extern const int bl_pdf_mem_cached;
 
 /* ---- pdf-save.c ----------------------------------------------------------- */
 
+/* The file-system sync bl_pdf_publish_group uses: syncfs (tests replace it). */
+extern int (*bl_pdf_syncfs)(int fd);
+
 /* Writes the finished document (fonts and page sizes in place) to path
  * through a temporary file: synced and renamed, or handed to publish
  * (bl_pdf_save_with).  Returns 0, or -1 with the reason in p->err. */

@@ -2,7 +2,7 @@
  * libharu straight into a temporary file beside the target,
  * synced and renamed into place (or handed over to the caller's publish),
  * so that a failure never leaves a partial PDF. */
-#define _GNU_SOURCE /* syncfs (Linux), for bl_pdf_publish_group */
+#define _GNU_SOURCE /* syncfs, sync_file_range (Linux), for bl_pdf_publish_group */
 #include "pdf-internal.h"
 
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -158,6 +159,52 @@ int bl_pdf_publish(const char *tmp, const char *path, char *why, size_t whylen)
     return 0;
 }
 
+/* File systems whose syncfs writes out and waits for every file's data and
+ * flushes the device, as a fsync of each would (FUSE and network file
+ * systems need not: their files are published one by one). */
+static int syncfs_trusted(int fd)
+{
+    struct statfs sf;
+    if (fstatfs(fd, &sf))
+        return 0;
+    switch ((unsigned long)sf.f_type) {
+    case 0xEF53UL:     /* ext2, ext3, ext4 */
+    case 0x58465342UL: /* XFS */
+    case 0x9123683EUL: /* Btrfs */
+    case 0xF2F52010UL: /* F2FS */
+    case 0x01021994UL: /* tmpfs */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int (*bl_pdf_syncfs)(int fd) = syncfs;
+
+/* After the group's syncfs: whether this file's own data reached the disk.
+ * syncfs reports a write-back error once, to one caller, for the whole file
+ * system; the file's own error state (checked by sync_file_range, with
+ * nothing left to write) says whether this file was hit. */
+static int group_member_ok(const char *tmp, const struct stat *first, char *why, size_t whylen)
+{
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) || st.st_dev != first->st_dev) {
+        if (fd >= 0)
+            close(fd);
+        return 0; /* elsewhere, or gone: published on its own (which reports it) */
+    }
+    int rc = sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                           SYNC_FILE_RANGE_WAIT_AFTER);
+    int e = errno;
+    close(fd);
+    if (rc && e != EINVAL && e != ESPIPE) {
+        snprintf(why, whylen, "cannot sync the file: %s", strerror(e));
+        return -1;
+    }
+    return 1;
+}
+
 int bl_pdf_publish_group(const char *const *tmp, const char *const *path, int n, int *failed, char *why,
                          size_t whylen)
 {
@@ -166,15 +213,19 @@ int bl_pdf_publish_group(const char *const *tmp, const char *const *path, int n,
     int fd = n > 1 ? open(tmp[0], O_RDONLY | O_CLOEXEC) : -1;
     /* syncfs reports write-back errors since Linux 5.8; EINVAL and EROFS
      * mean there is nothing to sync, as for fsync. */
-    int synced = fd >= 0 && !fstat(fd, &first) && (!syncfs(fd) || errno == EINVAL || errno == EROFS);
+    int synced = fd >= 0 && !fstat(fd, &first) && syncfs_trusted(fd) &&
+                 (!bl_pdf_syncfs(fd) || errno == EINVAL || errno == EROFS);
     if (fd >= 0)
         close(fd);
     for (int i = 0; i < n; i++) {
         char *w = why + (size_t)i * whylen;
-        struct stat st;
         failed[i] = 0;
         w[0] = 0;
-        if (!synced || stat(tmp[i], &st) || st.st_dev != first.st_dev) {
+        int ok = synced ? group_member_ok(tmp[i], &first, w, whylen) : 0;
+        if (ok < 0) {
+            unlink(tmp[i]);
+            failed[i] = 1;
+        } else if (!ok) {
             failed[i] = bl_pdf_publish(tmp[i], path[i], w, whylen) != 0;
         } else if (rename(tmp[i], path[i])) {
             snprintf(w, whylen, "cannot rename the temporary file into place: %s", strerror(errno));

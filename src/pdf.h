@@ -38,9 +38,11 @@ int bl_pdf_save_with(bl_pdf *pdf, const char *path, bl_pdf_publish_fn publish, v
  * with the reason in why. */
 int bl_pdf_publish(const char *tmp, const char *path, char *why, size_t whylen);
 /* bl_pdf_publish for n files at once (a group commit): one syncfs() of the
- * file system that holds the first, instead of a fsync per file, then the
- * renames.  A file on another file system, and every file when that sync
- * fails, goes through bl_pdf_publish.  failed[i] is set to 0 or 1, and
+ * file system that holds the first, instead of a fsync per file, then each
+ * file's own write-back state checked and the renames.  A file on another
+ * file system, every file when that sync fails, and every file on a file
+ * system not known to flush everything on syncfs (FUSE, network), goes
+ * through bl_pdf_publish.  failed[i] is set to 0 or 1, and
  * why + i * whylen holds the reason.  Returns the number that failed. */
 int bl_pdf_publish_group(const char *const *tmp, const char *const *path, int n, int *failed, char *why,
                          size_t whylen);

@@ -195,6 +195,18 @@ check "short write: exit 1 (got $rc)" [ $rc -eq 1 ]
 check "short write: the reason, with the file's name" \
   grep -q "fz/x.pdf: error: cannot write the PDF: .*cannot write: File too large" "$T/err"
 check "short write: nothing left behind" [ -z "$(ls -A "$T/fz")" ]
+# The same while libharu is still serialising: an 80-bulletin packet is more
+# than the writer's 256 KB buffer, so the write that fails (at 100 KB) is
+# made part way through, and libharu goes on writing after it.
+i=0; srcs=""
+while [ $i -lt 80 ]; do srcs="$srcs samples/mod-2021-11-24.en-he.md"; i=$((i + 1)); done
+"$BIN" $srcs -o "$T/big.pdf" 2>/dev/null
+big=$(wc -c < "$T/big.pdf")
+check "short write, part way: the packet is over the 256 KB buffer ($big bytes)" [ "$big" -gt 270000 ]
+(ulimit -f 100; trap '' XFSZ; "$BIN" $srcs -o "$T/fz/big.pdf") 2>"$T/err"; rc=$?
+check "short write, part way: exit 1 (got $rc)" [ $rc -eq 1 ]
+check "short write, part way: the reason" grep -q "fz/big.pdf: error: cannot write the PDF: .*cannot write: File too large" "$T/err"
+check "short write, part way: nothing left behind" [ -z "$(ls -A "$T/fz")" ]
 
 # ---- emoji: warns once, still renders ---------------------------------------
 printf -- '---\nlanguages: [en]\ndate: 2021-11-24\ntitle: Test\n---\nA rocket \360\237\232\200 here and \360\237\232\200 there.\n' > "$T/emoji.md"

@@ -4,6 +4,7 @@
  * positions within 0.01 pt), pdftotext (logical-order text).  Run from the
  * repository root. */
 #include <dirent.h>
+#include <errno.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -320,6 +322,48 @@ static void check_mem_cache(void)
     bl_pdf_mem_trim();
 }
 
+/* bl_pdf_publish_group's sync, counted; failing on request. */
+static int sync_calls, sync_fails;
+static int (*real_syncfs)(int fd);
+static int counted_syncfs(int fd)
+{
+    sync_calls++;
+    if (sync_fails) {
+        errno = EIO;
+        return -1;
+    }
+    return real_syncfs(fd);
+}
+
+/* Whether dir's file system is one the group sync trusts (pdf-save.c). */
+static int trusted_fs(const char *dir)
+{
+    struct statfs sf;
+    if (statfs(dir, &sf))
+        return 0;
+    unsigned long t = (unsigned long)sf.f_type;
+    return t == 0xEF53UL || t == 0x58465342UL || t == 0x9123683EUL || t == 0xF2F52010UL || t == 0x01021994UL;
+}
+
+/* Writes "file I" to path. */
+static int put_file(const char *path, int i)
+{
+    FILE *fp = fopen(path, "w");
+    return fp && fprintf(fp, "file %d", i) > 0 && !fclose(fp);
+}
+
+/* Whether path holds "file I" and tmp is gone. */
+static int published(const char *path, const char *tmp, int i)
+{
+    char got[32] = {0}, want[32];
+    FILE *fp = fopen(path, "r");
+    size_t n = fp ? fread(got, 1, sizeof got - 1, fp) : 0;
+    if (fp)
+        fclose(fp);
+    snprintf(want, sizeof want, "file %d", i);
+    return n && !strcmp(got, want) && access(tmp, F_OK) != 0;
+}
+
 int main(void)
 {
     /* The number writer: fixed decimals, no exponent, no "-0". */
@@ -369,10 +413,13 @@ int main(void)
 
     check_mem_cache();
 
-    /* Publishing a group (batch mode's group commit): one sync, then each
-     * file renamed; a target that cannot be replaced (a folder) fails alone,
-     * with the reason, and its temporary file is removed; a temporary file
-     * that is gone fails alone too. */
+    /* Publishing a group (batch mode's group commit): one sync (on a file
+     * system that flushes everything on syncfs), then each file renamed; a
+     * target that cannot be replaced (a folder) fails alone, with the
+     * reason, and its temporary file is removed; a temporary file that is
+     * gone fails alone too. */
+    real_syncfs = bl_pdf_syncfs;
+    bl_pdf_syncfs = counted_syncfs;
     {
         char tmp[4][600], out[4][600], why[4][300];
         const char *tp[4], *op[4];
@@ -382,28 +429,22 @@ int main(void)
             snprintf(out[i], sizeof out[i], "%s/g%d.pdf", dir, i);
             tp[i] = tmp[i];
             op[i] = out[i];
-            if (i != 3) {
-                FILE *fp = fopen(tmp[i], "w");
-                CHECK(fp && fprintf(fp, "file %d", i) > 0 && !fclose(fp), "group: write %s", tmp[i]);
-            }
+            if (i != 3)
+                CHECK(put_file(tmp[i], i), "group: write %s", tmp[i]);
         }
         char inner[700];
         snprintf(inner, sizeof inner, "%s/inner", out[1]);
         CHECK(!mkdir(out[1], 0777) && !mkdir(inner, 0777), "group: a folder in the way of g1.pdf");
+        sync_calls = 0;
         int bad = bl_pdf_publish_group(tp, op, 4, failed, why[0], sizeof why[0]);
+        CHECK(sync_calls == trusted_fs(dir), "group: %d file-system sync(s) for the group (%s)", sync_calls,
+              trusted_fs(dir) ? "ext4, XFS, Btrfs, F2FS or tmpfs" : "another file system: one by one");
         CHECK(bad == 2 && !failed[0] && failed[1] && !failed[2] && failed[3], "group: g1 and g3 fail (%d: %d %d %d %d)",
               bad, failed[0], failed[1], failed[2], failed[3]);
         CHECK(strstr(why[1], "cannot rename the temporary file into place") != NULL, "group: g1's reason: %s", why[1]);
         CHECK(strstr(why[3], "No such file") != NULL, "group: g3's reason: %s", why[3]);
-        for (int i = 0; i < 3; i += 2) {
-            char got[32] = {0}, want[32];
-            FILE *fp = fopen(out[i], "r");
-            size_t n = fp ? fread(got, 1, sizeof got - 1, fp) : 0;
-            if (fp)
-                fclose(fp);
-            snprintf(want, sizeof want, "file %d", i);
-            CHECK(n && !strcmp(got, want) && access(tmp[i], F_OK) != 0, "group: g%d in place (%s)", i, got);
-        }
+        for (int i = 0; i < 3; i += 2)
+            CHECK(published(out[i], tmp[i], i), "group: g%d in place", i);
         struct stat st;
         CHECK(access(tmp[1], F_OK) != 0 && !stat(out[1], &st) && S_ISDIR(st.st_mode),
               "group: g1's temporary file removed, the folder left alone");
@@ -411,7 +452,40 @@ int main(void)
         rmdir(out[1]);
         unlink(out[0]);
         unlink(out[2]);
+
+        /* The sync fails: every file goes on its own (fsync, rename). */
+        for (int i = 0; i < 3; i++)
+            CHECK(put_file(tmp[i], i), "group, failing sync: write %s", tmp[i]);
+        sync_calls = 0;
+        sync_fails = 1;
+        bad = bl_pdf_publish_group(tp, op, 3, failed, why[0], sizeof why[0]);
+        sync_fails = 0;
+        CHECK(bad == 0 && sync_calls == trusted_fs(dir) && published(out[0], tmp[0], 0) && published(out[1], tmp[1], 1) &&
+                  published(out[2], tmp[2], 2),
+              "group, failing sync: all three published one by one (%d failed, %d syncs)", bad, sync_calls);
+        for (int i = 0; i < 3; i++)
+            unlink(out[i]);
+
+        /* A file on another file system (/dev/shm, when it is one) is
+         * published on its own; the others still go together. */
+        struct stat shm, here;
+        if (!stat("/dev/shm", &shm) && !stat(dir, &here) && shm.st_dev != here.st_dev && !access("/dev/shm", W_OK)) {
+            snprintf(tmp[1], sizeof tmp[1], "/dev/shm/bl-test-g1-%d.pdf.tmp.x", (int)getpid());
+            snprintf(out[1], sizeof out[1], "/dev/shm/bl-test-g1-%d.pdf", (int)getpid());
+            for (int i = 0; i < 3; i++)
+                CHECK(put_file(tmp[i], i), "group, two file systems: write %s", tmp[i]);
+            sync_calls = 0;
+            bad = bl_pdf_publish_group(tp, op, 3, failed, why[0], sizeof why[0]);
+            CHECK(bad == 0 && sync_calls == trusted_fs(dir) && published(out[0], tmp[0], 0) &&
+                      published(out[1], tmp[1], 1) && published(out[2], tmp[2], 2),
+                  "group, two file systems: all three published (%d failed: %s %s %s)", bad, why[0], why[1], why[2]);
+            for (int i = 0; i < 3; i++)
+                unlink(out[i]);
+        } else {
+            printf("group, two file systems: /dev/shm is not a second writable file system here\n");
+        }
     }
+    bl_pdf_syncfs = real_syncfs;
 
     bl_face *latin = open_face("fonts/NotoSerif-Regular.ttf");
     bl_face *hebrew = open_face("fonts/NotoSerifHebrew-Regular.ttf");
