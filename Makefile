@@ -8,7 +8,7 @@ VERSION := 0.1.0
 CC      ?= cc
 OPT     ?= -O2 -g
 
-PKGS := harfbuzz harfbuzz-subset freetype2 icu-uc icu-i18n libcmark yaml-0.1 libpng libjpeg zlib fontconfig
+PKGS := harfbuzz harfbuzz-subset freetype2 icu-uc icu-i18n libcmark yaml-0.1 libpng libjpeg zlib libdeflate fontconfig
 # Recursive (=) on purpose: expanded only when a recipe runs, i.e. after the
 # dependency check below has installed anything that was missing.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -98,7 +98,7 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) build/obj/main.d build/asan/main.d
 
 # `make bench`: an optimised build of its own under build/bench (no sanitizers,
-# assertions off), the timing runner and the HarfBuzz + zlib floor, then
+# assertions off), the timing runner and the HarfBuzz + libdeflate floor, then
 # bench/run.sh, which generates the inputs and prints the table and targets.
 # Never part of `make check`; a missed target does not fail it.
 BENCH_OBJ := $(LIB_SRC:src/%.c=build/bench/obj/%.o) build/bench/obj/main.o
@@ -113,8 +113,8 @@ build/bench/runner: bench/runner.c bench/timing.h
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDFLAGS)
 build/bench/floor: bench/floor.c bench/timing.h | $(DEPSTAMP)
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(OPT) $(shell pkg-config --cflags harfbuzz zlib) $(CFLAGS) -o $@ $< \
-	  $(shell pkg-config --libs harfbuzz zlib) $(LDFLAGS)
+	$(CC) $(WARN) $(OPT) $(shell pkg-config --cflags harfbuzz libdeflate) $(CFLAGS) -o $@ $< \
+	  $(shell pkg-config --libs harfbuzz libdeflate) $(LDFLAGS)
 bench: build/bench/bulletin build/bench/runner build/bench/floor
 	@sh bench/run.sh build/bench
 -include $(BENCH_OBJ:.o=.d)

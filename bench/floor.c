@@ -7,8 +7,8 @@
  * Hebrew runs with HEBREW.ttf right to left, everything else with LATIN.ttf),
  * write a PDF-like content stream from the glyphs (a Tm per line of 55
  * glyphs, four hex digits per glyph, a TJ adjustment after each space, as a
- * justified page has), and deflate it page by page at level 5, as
- * bulletin does (BL_PDF_DEFLATE_LEVEL).  With -c BYTES the content is cut or continued (the glyphs
+ * justified page has), and deflate it page by page with libdeflate at
+ * level 6, as bulletin does (BL_PDF_DEFLATE_LEVEL).  With -c BYTES the content is cut or continued (the glyphs
  * again) to exactly BYTES, so that the deflate floor is for as much content as
  * the real output holds; -p PAGES splits it into that many streams.
  *
@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "timing.h"
 
@@ -189,24 +189,17 @@ static void put(buffer *b, const char *s, size_t n)
     b->len += n;
 }
 
-/* Deflates one page's stream; returns the compressed size. */
+/* Deflates one page's stream; returns the compressed size.  One compressor
+ * for the process, as bulletin keeps one per thread. */
 static size_t deflate_page(const buffer *page, buffer *out)
 {
-    uLongf bound = compressBound((uLong)page->len);
+    static struct libdeflate_compressor *c;
+    if (!c && !(c = libdeflate_alloc_compressor(6)))
+        return 0;
+    size_t bound = libdeflate_zlib_compress_bound(c, page->len);
     if (out->cap < bound)
         out->data = xrealloc(out->data, out->cap = bound);
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (deflateInit(&z, 5) != Z_OK)
-        return 0;
-    z.next_in = (Bytef *)page->data;
-    z.avail_in = (uInt)page->len;
-    z.next_out = (Bytef *)out->data;
-    z.avail_out = (uInt)bound;
-    deflate(&z, Z_FINISH);
-    size_t n = z.total_out;
-    deflateEnd(&z);
-    return n;
+    return libdeflate_zlib_compress(c, page->data, page->len, out->data, bound);
 }
 
 /* Writes content from the glyphs until `want` bytes (0: one pass over them),

@@ -157,7 +157,7 @@ awk -F'|' '{
 }' "$ROWS"
 echo
 echo "floor = HarfBuzz shaping of all the text ($G1 glyphs per bulletin, $GP per packet; $LATIN +"
-echo "$HEBREW) + zlib deflate (level 5, as ours) of as many content bytes as our PDF holds"
+echo "$HEBREW) + libdeflate (level 6, as ours) of as many content bytes as our PDF holds"
 echo "($C1 / $CP); 1 bulletin: shape $F1_SHAPE ms + deflate $F1_ZIP ms; packet: shape $FP_SHAPE ms + deflate $FP_ZIP ms."
 echo "In CPU time: packet $PACKET_CPU ms, floor $FP_CPU ms."
 

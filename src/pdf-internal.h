@@ -117,7 +117,7 @@ struct bl_pdf {
     bl_buf zraw;     /* one page's (or form's) content, gathered from libharu's buffers */
     bl_buf zbuf;     /* and deflated */
     /* With helper threads allowed (bl_helpers), pages are deflated on a
-     * second thread: it only runs zlib on a copy of a page's bytes; this
+     * second thread: it only deflates a copy of a page's bytes; this
      * thread installs the result in libharu's stream (libharu's memory
      * manager is not thread-safe), in page order, at a later end_page or at
      * the save.  At most ZQ pages wait. */

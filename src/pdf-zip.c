@@ -148,7 +148,7 @@ HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, int shared, const 
     }
     if (shared ? bl_pdf_deflate_shared(p->zraw.data, p->zraw.len, &p->zbuf)
                : bl_pdf_deflate(p->zraw.data, p->zraw.len, &p->zbuf)) {
-        bl_pdf_fail(p, "zlib failed on %s (out of memory?)", what);
+        bl_pdf_fail(p, "deflating %s failed (out of memory?)", what);
         return NULL;
     }
     return stream_of(p, &p->zbuf);
@@ -215,7 +215,7 @@ static int zq_install_oldest(bl_pdf *p)
     pthread_mutex_unlock(&q->lock);
     int rc = 0;
     if (j->state < 0) {
-        rc = bl_pdf_fail(p, "zlib failed on a page's content (out of memory?)");
+        rc = bl_pdf_fail(p, "deflating a page's content failed (out of memory?)");
     } else {
         HPDF_Stream packed = stream_of(p, &j->out);
         if (!packed) {

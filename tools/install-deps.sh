@@ -4,7 +4,7 @@
 # Uses sudo when not run as root.  Called by make when a check fails.
 set -eu
 PKGS="make gcc pkg-config libhpdf-dev libharfbuzz-dev libharfbuzz-bin libfreetype-dev
-libicu-dev libcmark-dev libyaml-dev libpng-dev libjpeg-dev zlib1g-dev libfontconfig-dev
+libicu-dev libcmark-dev libyaml-dev libpng-dev libjpeg-dev zlib1g-dev libdeflate-dev libfontconfig-dev
 libhyphen-dev hyphen-en-us hyphen-fr hyphen-nl fonts-noto-core unicode-data
 poppler-utils qpdf mupdf-tools python3"
 missing=""
