@@ -51,10 +51,12 @@ int bulletin_publish(const char *tmp, const char *output, char *why, size_t whyl
 
 /* bulletin_publish for n handed-over files at once (a group commit): one
  * sync of the file system that holds them (syncfs) instead of one fsync
- * per file, then the renames.  A file on another file system, and every
- * file when that sync fails, is published on its own.  failed[i] is set to
- * 0 or 1 and why + i * whylen holds its reason.  Returns the number that
- * failed (their temporary files removed). */
+ * per file, then each file's own write-back state checked and the renames.
+ * A file on another file system, every file when that sync fails, and every
+ * file on a file system whose syncfs is not known to flush everything (only
+ * ext4, XFS, Btrfs, F2FS and tmpfs are), is published on its own.
+ * failed[i] is set to 0 or 1 and why + i * whylen holds its reason.
+ * Returns the number that failed (their temporary files removed). */
 int bulletin_publish_group(const char *const *tmp, const char *const *output, int n, int *failed, char *why,
                            size_t whylen);
 
