@@ -21,7 +21,6 @@
 #include "pdfread.h"
 #include "text-font.h"
 
-#define PDFCHECK "../shared/checks/pdfcheck.sh"
 #define PAGE_W 595.0
 #define PAGE_H 842.0
 

@@ -19,7 +19,6 @@
 #include "image.h"
 #include "pdf.h"
 
-#define PDFCHECK "../shared/checks/pdfcheck.sh"
 
 static char dir[] = "/tmp/bl-test-image-XXXXXX";
 
@@ -430,12 +429,8 @@ int main(void)
 
     bl_buf o = {0};
     char cmd[1200];
-    if (access(PDFCHECK, R_OK) == 0) {
-        snprintf(cmd, sizeof cmd, "sh %s --no-text %s 2>&1", PDFCHECK, out);
-        int rc = bl_test_run(cmd, &o);
-        CHECK(rc == 0, "pdfcheck rc=%d:\n%s", rc, o.data);
-    } else
-        CHECK(0, "%s not found (run from the repository root)", PDFCHECK);
+    int rc = bl_test_pdfcheck("--no-text", out, &o);
+    CHECK(rc == 0, "pdfcheck rc=%d:\n%s", rc, o.data);
     /* Once each: rgba (image + soft mask), gray, palette (+ mask), gray
      * with alpha (+ mask). */
     bl_buf pdfdata = read_all(out);

@@ -18,7 +18,6 @@
 #include "text-font.h"
 #include "testutil.h"
 
-#define PDFCHECK "../shared/checks/pdfcheck.sh"
 
 /* A line of Latin text set by hand: each character its nominal glyph
  * (U+00A0 the space's, as a shaper draws it with fonts that have none),
@@ -98,12 +97,8 @@ static void render(doc *d, const char *dir, const char *name, int identity_h, bl
     bl_file_free(f);
     bl_buf out = {0};
     char cmd[800];
-    if (access(PDFCHECK, R_OK) == 0) {
-        snprintf(cmd, sizeof cmd, "sh %s %s 2>&1", PDFCHECK, d->path);
-        int rc = bl_test_run(cmd, &out);
-        CHECK(rc == 0, "%s: pdfcheck rc=%d:\n%s", name, rc, out.data);
-    } else
-        CHECK(0, "%s not found (run from the repository root)", PDFCHECK);
+    int rc = bl_test_pdfcheck("", d->path, &out);
+    CHECK(rc == 0, "%s: pdfcheck rc=%d:\n%s", name, rc, out.data);
     snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null", d->path);
     CHECK(bl_test_run(cmd, &out) == 0, "%s: mutool trace runs", name);
     d->nt = parse_trace(out.data, &d->tr);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "base.h"
 
 /* Runs a shell command; returns its exit status (-1 if it did not exit) and
@@ -22,6 +23,25 @@ static inline int bl_test_run(const char *cmd, bl_buf *out)
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+/* The shared PDF checker (qpdf, poppler, mupdf), from the repository root. */
+#define PDFCHECK "../shared/checks/pdfcheck.sh"
+
+/* Runs PDFCHECK with args (e.g. "--no-text", or "") on path; returns its exit
+ * status with its report in out, or -1 with the reason in out when the
+ * script is not there (the tests run from the repository root). */
+static inline int bl_test_pdfcheck(const char *args, const char *path, bl_buf *out)
+{
+    if (access(PDFCHECK, R_OK) != 0) {
+        out->len = 0;
+        bl_buf_printf(out, "%s not found (run from the repository root)", PDFCHECK);
+        return -1;
+    }
+    bl_buf cmd = {0};
+    int rc = bl_buf_printf(&cmd, "sh %s %s %s 2>&1", PDFCHECK, args, path) ? -1 : bl_test_run(cmd.data, out);
+    bl_buf_free(&cmd);
+    return rc;
+}
+
 /* Writes n bytes of data to path; 0, or -1 on any failure. */
 static inline int bl_test_write_file(const char *path, const void *data, size_t n)
 {
