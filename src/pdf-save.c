@@ -49,10 +49,24 @@ static int make_temp(const char *path, char *tmp, size_t tmplen)
     return -1;
 }
 
-/* fsync, where the file system can (EINVAL, EROFS: it cannot, nothing to wait for). */
-static int sync_fd(int fd)
+/* sync (fsync, syncfs) of fd, where the file system can (EINVAL, EROFS: it
+ * cannot, nothing to wait for).  0, or -1 with errno set. */
+static int sync_with(int (*sync)(int), int fd)
 {
-    return fsync(fd) && errno != EINVAL && errno != EROFS ? -1 : 0;
+    return sync(fd) && errno != EINVAL && errno != EROFS ? -1 : 0;
+}
+
+static int sync_fd(int fd) { return sync_with(fsync, fd); }
+
+/* Renames tmp to path; on failure removes tmp and returns -1 with the
+ * reason in why. */
+static int put_in_place(const char *tmp, const char *path, char *why, size_t whylen)
+{
+    if (!rename(tmp, path))
+        return 0;
+    snprintf(why, whylen, "cannot rename the temporary file into place: %s", strerror(errno));
+    unlink(tmp);
+    return -1;
 }
 
 /* Writes all n bytes to fd; 0, or -1 with the reason in why. */
@@ -151,12 +165,7 @@ int bl_pdf_publish(const char *tmp, const char *path, char *why, size_t whylen)
         return -1;
     }
     close(fd);
-    if (rename(tmp, path)) {
-        snprintf(why, whylen, "cannot rename the temporary file into place: %s", strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return put_in_place(tmp, path, why, whylen);
 }
 
 /* File systems whose syncfs writes out and waits for every file's data and
@@ -211,26 +220,21 @@ int bl_pdf_publish_group(const char *const *tmp, const char *const *path, int n,
     int bad = 0;
     struct stat first;
     int fd = n > 1 ? open(tmp[0], O_RDONLY | O_CLOEXEC) : -1;
-    /* syncfs reports write-back errors since Linux 5.8; EINVAL and EROFS
-     * mean there is nothing to sync, as for fsync. */
-    int synced = fd >= 0 && !fstat(fd, &first) && syncfs_trusted(fd) &&
-                 (!bl_pdf_syncfs(fd) || errno == EINVAL || errno == EROFS);
+    /* syncfs reports write-back errors since Linux 5.8. */
+    int synced = fd >= 0 && !fstat(fd, &first) && syncfs_trusted(fd) && !sync_with(bl_pdf_syncfs, fd);
     if (fd >= 0)
         close(fd);
     for (int i = 0; i < n; i++) {
         char *w = why + (size_t)i * whylen;
-        failed[i] = 0;
         w[0] = 0;
         int ok = synced ? group_member_ok(tmp[i], &first, w, whylen) : 0;
         if (ok < 0) {
             unlink(tmp[i]);
             failed[i] = 1;
-        } else if (!ok) {
+        } else if (ok) {
+            failed[i] = put_in_place(tmp[i], path[i], w, whylen) != 0;
+        } else {
             failed[i] = bl_pdf_publish(tmp[i], path[i], w, whylen) != 0;
-        } else if (rename(tmp[i], path[i])) {
-            snprintf(w, whylen, "cannot rename the temporary file into place: %s", strerror(errno));
-            unlink(tmp[i]);
-            failed[i] = 1;
         }
         bad += failed[i];
     }
