@@ -686,15 +686,6 @@ static void subset_tag(const bl_pdf_font *f, char tag[7])
     tag[6] = 0;
 }
 
-/* For streams whose bytes are deflated here (put_stream): libharu drops
- * any /Filter entry of a dictionary whose own filter is "none", so the
- * entry is written by the dictionary's write hook instead. */
-static HPDF_STATUS write_flate_filter(HPDF_Dict d, HPDF_Stream s)
-{
-    (void)d;
-    return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
-}
-
 /* Sets the stream's bytes: b's (taken over), deflated already when z (by
  * bl_pdf_font_prepare, possibly on another thread).  A read-only blob
  * replaces the dictionary's memory stream (a second save puts new bytes). */
@@ -703,10 +694,7 @@ static HPDF_STATUS put_stream(HPDF_Dict d, bl_buf *b, int z)
     HPDF_Stream s = bl_pdf_blob(d->mmgr, b, 1);
     if (!s)
         return HPDF_FAILD_TO_ALLOC_MEM;
-    HPDF_Stream_Free(d->stream);
-    d->stream = s;
-    d->filter = HPDF_STREAM_FILTER_NONE;
-    d->write_fn = z ? write_flate_filter : NULL;
+    bl_pdf_set_stream(d, s, z);
     return HPDF_OK;
 }
 

@@ -164,6 +164,9 @@ void bl_pdf_deflate_cache_clear(void);
 /* A read-only libharu stream of src's bytes (taken over when take: src is
  * then empty; copied otherwise), or NULL when out of memory (pdf-zip.c). */
 HPDF_Stream bl_pdf_blob(HPDF_MMgr mm, bl_buf *src, int take);
+/* dict's stream becomes s, with /Filter /FlateDecode when its bytes are
+ * deflated already; the old stream is freed (pdf-zip.c). */
+void bl_pdf_set_stream(HPDF_Dict dict, HPDF_Stream s, int deflated);
 
 /* Frees the process-wide cache of subset font files (bl_pdf_font_prepare
  * reuses a file made earlier for the same face and glyph set). */

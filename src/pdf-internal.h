@@ -176,8 +176,6 @@ int bl_pdf_write_file(bl_pdf *p, const char *path, bl_pdf_publish_fn publish, vo
  * (bl_pdf_blob), or NULL after an error (what: "a page's content", for
  * messages).  shared: through bl_pdf_deflate_shared. */
 HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, int shared, const char *what);
-/* dict's stream becomes packed (deflated already); its old one is freed. */
-void bl_pdf_set_deflated(HPDF_Dict dict, HPDF_Stream packed);
 /* Deflates the open page's content, here or on the deflating thread. */
 int bl_pdf_deflate_page(bl_pdf *p);
 /* Installs every page the deflating thread still holds (before a save). */

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Page content streams are deflated by deflate_page, not by libharu: the
- * dictionary's filter is then "none" (so libharu copies the bytes as they
- * are and drops any /Filter entry), and this writes /Filter instead. */
+/* Streams are deflated here, not by libharu: a dictionary's filter is then
+ * "none" (so libharu copies the bytes as they are and drops any /Filter
+ * entry), and this writes /Filter instead. */
 static HPDF_STATUS write_flate_filter(HPDF_Dict d, HPDF_Stream s)
 {
     (void)d;
@@ -55,7 +55,8 @@ static HPDF_STATUS blob_read(HPDF_Stream s, HPDF_BYTE *ptr, HPDF_UINT *size)
 static HPDF_STATUS blob_seek(HPDF_Stream s, HPDF_INT pos, HPDF_WhenceMode mode)
 {
     blob *b = s->attr;
-    long long to = (long long)pos + (mode == HPDF_SEEK_CUR ? (long long)b->pos : mode == HPDF_SEEK_END ? (long long)b->len : 0);
+    long long base = mode == HPDF_SEEK_CUR ? (long long)b->pos : mode == HPDF_SEEK_END ? (long long)b->len : 0;
+    long long to = base + pos;
     if (to < 0 || (unsigned long long)to > b->len)
         return HPDF_SetError(s->error, HPDF_STREAM_EOF, 0);
     b->pos = (size_t)to;
@@ -122,10 +123,10 @@ HPDF_Stream bl_pdf_blob(HPDF_MMgr mm, bl_buf *src, int take)
     return s;
 }
 
-/* A new blob of b's bytes, or NULL (reported). */
-static HPDF_Stream stream_of(bl_pdf *p, const bl_buf *b)
+/* A new blob of a copy of b's bytes, or NULL (reported). */
+static HPDF_Stream stream_of(bl_pdf *p, bl_buf *b)
 {
-    HPDF_Stream packed = bl_pdf_blob(p->doc->mmgr, (bl_buf *)b, 0);
+    HPDF_Stream packed = bl_pdf_blob(p->doc->mmgr, b, 0);
     if (!packed) {
         bl_pdf_hcheck(p, "storing a content stream");
         if (!p->failed)
@@ -136,8 +137,7 @@ static HPDF_Stream stream_of(bl_pdf *p, const bl_buf *b)
 }
 
 /* The deflated form of the memory stream raw (not empty), in a new blob,
- * or NULL after an error.  what: "a page's
- * content", for messages. */
+ * or NULL after an error.  what: "a page's content", for messages. */
 HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, int shared, const char *what)
 {
     p->zraw.len = 0;
@@ -154,13 +154,12 @@ HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, int shared, const 
     return stream_of(p, &p->zbuf);
 }
 
-/* dict's stream becomes packed (deflated already); its old one is freed. */
-void bl_pdf_set_deflated(HPDF_Dict dict, HPDF_Stream packed)
+void bl_pdf_set_stream(HPDF_Dict dict, HPDF_Stream s, int deflated)
 {
     HPDF_Stream_Free(dict->stream);
-    dict->stream = packed;
+    dict->stream = s;
     dict->filter = HPDF_STREAM_FILTER_NONE;
-    dict->write_fn = write_flate_filter;
+    dict->write_fn = deflated ? write_flate_filter : NULL;
 }
 
 #define ZQ 4
@@ -222,7 +221,7 @@ static int zq_install_oldest(bl_pdf *p)
             rc = -1;
         } else {
             int was = j->attr->stream == j->contents->stream;
-            bl_pdf_set_deflated(j->contents, packed); /* frees the raw stream */
+            bl_pdf_set_stream(j->contents, packed, 1); /* frees the raw stream */
             if (was)
                 j->attr->stream = packed;
         }
@@ -322,7 +321,7 @@ int bl_pdf_deflate_page(bl_pdf *p)
     HPDF_Stream packed = bl_pdf_deflate_stream(p, raw, 0, "a page's content");
     if (!packed)
         return -1;
-    bl_pdf_set_deflated(a->contents, packed); /* frees raw, which is contents->stream */
+    bl_pdf_set_stream(a->contents, packed, 1); /* frees raw, which is contents->stream */
     a->stream = packed;
     return 0;
 }

@@ -118,6 +118,24 @@ static void put_ops(bl_pdf *p, const char *ops, size_t n)
     HPDF_Stream_Write(page_attr(p)->stream, (const HPDF_BYTE *)ops, (HPDF_UINT)n);
 }
 
+static char *put_str(char *o, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(o, s, n);
+    return o + n;
+}
+
+/* Writes n numbers (dec decimals), each followed by a space, then op;
+ * returns the end. */
+static char *put_nums(char *o, const double *v, int n, int dec, const char *op)
+{
+    for (int i = 0; i < n; i++) {
+        o = bl_pdf_fmt(o, v[i], dec);
+        *o++ = ' ';
+    }
+    return put_str(o, op);
+}
+
 static void set_fill(bl_pdf *p, const double rgb[3])
 {
     if (!rgb)
@@ -125,13 +143,8 @@ static void set_fill(bl_pdf *p, const double rgb[3])
     double c[3] = {clamp01(rgb[0]), clamp01(rgb[1]), clamp01(rgb[2])};
     if (p->fill_set && c[0] == p->fill[0] && c[1] == p->fill[1] && c[2] == p->fill[2])
         return;
-    char buf[64], *o = buf;
-    for (int i = 0; i < 3; i++) {
-        o = bl_pdf_fmt(o, c[i], COLOR_DEC);
-        *o++ = ' ';
-    }
-    memcpy(o, "rg\n", 3);
-    put_ops(p, buf, (size_t)(o + 3 - buf));
+    char buf[64];
+    put_ops(p, buf, (size_t)(put_nums(buf, c, 3, COLOR_DEC, "rg\n") - buf));
     memcpy(p->fill, c, sizeof c);
     p->fill_set = 1;
 }
@@ -394,13 +407,6 @@ static int use_fonts(bl_pdf *p)
 }
 
 static const char hexdig[] = "0123456789ABCDEF";
-
-static char *put_str(char *o, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(o, s, n);
-    return o + n;
-}
 
 /* A 1- or 2-byte code as part of a literal string (PDF 32000-1 7.3.4.2):
  * backslash and parentheses escaped, and CR and LF too, since an unescaped
@@ -732,26 +738,13 @@ static int dev_rule(bl_device *d, double x0, double y0, double x1, double y1, do
         return -1;
     if (!rgb)
         rgb = black;
-    char buf[256], *o = buf;
-    for (int i = 0; i < 3; i++) {
-        o = bl_pdf_fmt(o, clamp01(rgb[i]), COLOR_DEC);
-        *o++ = ' ';
-    }
-    memcpy(o, "RG\n", 3);
-    o = bl_pdf_fmt(o + 3, width, PATH_DEC);
-    memcpy(o, " w\n", 3);
-    o += 3;
-    const double xy[4] = {x0, y0, x1, y1};
-    for (int i = 0; i < 4; i++) {
-        o = bl_pdf_fmt(o, xy[i], PATH_DEC);
-        *o++ = ' ';
-        if (i == 1) {
-            memcpy(o, "m\n", 2);
-            o += 2;
-        }
-    }
-    memcpy(o, "l\nS\n", 4);
-    put_ops(p, buf, (size_t)(o + 4 - buf));
+    const double c[3] = {clamp01(rgb[0]), clamp01(rgb[1]), clamp01(rgb[2])};
+    char buf[256];
+    char *o = put_nums(buf, c, 3, COLOR_DEC, "RG\n");
+    o = put_nums(o, &width, 1, PATH_DEC, "w\n");
+    o = put_nums(o, v, 2, PATH_DEC, "m\n");
+    o = put_nums(o, v + 2, 2, PATH_DEC, "l\nS\n");
+    put_ops(p, buf, (size_t)(o - buf));
     return bl_pdf_hcheck(p, "drawing a rule");
 }
 
@@ -766,13 +759,8 @@ static int dev_rect(bl_device *d, double x, double y, double w, double h, const 
     if (end_text(p))
         return -1;
     set_fill(p, rgb);
-    char buf[128], *o = buf;
-    for (int i = 0; i < 4; i++) {
-        o = bl_pdf_fmt(o, v[i], PATH_DEC);
-        *o++ = ' ';
-    }
-    memcpy(o, "re\nf\n", 5);
-    put_ops(p, buf, (size_t)(o + 5 - buf));
+    char buf[128];
+    put_ops(p, buf, (size_t)(put_nums(buf, v, 4, PATH_DEC, "re\nf\n") - buf));
     return bl_pdf_hcheck(p, "drawing a rectangle");
 }
 
@@ -1010,7 +998,7 @@ static HPDF_Dict make_form(bl_pdf *p, HPDF_Stream g, double width, double height
         HPDF_Stream_Free(g);
         if (!packed)
             return NULL;
-        bl_pdf_set_deflated(x, packed);
+        bl_pdf_set_stream(x, packed, 1);
     } else {
         HPDF_Stream_Free(x->stream);
         x->stream = g;
