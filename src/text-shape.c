@@ -190,7 +190,7 @@ typedef struct shape_state {
     /* Open addressing over WC_SLOTS slots, each 0 (empty) or 1 + an index
      * into ent: 16 KB to clear and touch instead of 384 KB of entries
      * (their first touch was 5% of one bulletin's layout, in page faults). */
-    uint16_t *slot;            /* NULL: no cache on this thread */
+    uint16_t *slot;            /* NULL: no cache on this thread (cache_block) */
     wc_entry *ent;             /* WC_MAX_ENTRIES, filled in order */
     unsigned char *arena;
     size_t used, entries;
@@ -209,17 +209,29 @@ void bl_text_word_cache(int mode) { __atomic_store_n(&wc_mode, mode, __ATOMIC_RE
 static pthread_key_t state_key;
 static pthread_once_t state_once = PTHREAD_ONCE_INIT;
 
+/* A cache's memory in one block (freed with the slots): nslot 16-bit
+ * slots, zeroed, then entbytes of entries and arena bytes of arena, each
+ * untouched until used.  The slots, or NULL when out of memory. */
+static uint16_t *cache_block(size_t nslot, size_t entbytes, size_t arena, void **ent, unsigned char **ar)
+{
+    size_t o_ent = (nslot * sizeof(uint16_t) + 15) & ~(size_t)15;
+    size_t o_ar = o_ent + ((entbytes + 15) & ~(size_t)15);
+    unsigned char *b = malloc(o_ar + arena);
+    if (!b)
+        return NULL;
+    memset(b, 0, nslot * sizeof(uint16_t));
+    *ent = b + o_ent;
+    *ar = b + o_ar;
+    return (uint16_t *)(void *)b;
+}
+
 static void state_destroy(shape_state *t)
 {
     if (!t)
         return;
     hb_buffer_destroy(t->buf);
-    free(t->slot);
-    free(t->ent);
-    free(t->arena);
+    free(t->slot); /* with ent and arena (cache_block) */
     free(t->hc_slot);
-    free(t->hc_ent);
-    free(t->hc_arena);
     free(t);
 }
 
@@ -444,18 +456,10 @@ static const wc_entry *piece_glyphs(shape_state *t, const char *text, size_t a, 
                                     const bl_text_style *st)
 {
     if (!t->slot) {
-        t->slot = calloc(WC_SLOTS, sizeof *t->slot);
-        t->ent = malloc(WC_MAX_ENTRIES * sizeof *t->ent);
-        t->arena = malloc(WC_ARENA);
-        if (!t->slot || !t->ent || !t->arena) {
-            free(t->slot);
-            free(t->ent);
-            free(t->arena);
-            t->slot = NULL;
-            t->ent = NULL;
-            t->arena = NULL;
+        void *ent;
+        if (!(t->slot = cache_block(WC_SLOTS, WC_MAX_ENTRIES * sizeof *t->ent, WC_ARENA, &ent, &t->arena)))
             return NULL;
-        }
+        t->ent = ent;
     }
     const size_t len = b - a;
     uint64_t h = 0xcbf29ce484222325ull;
@@ -635,17 +639,9 @@ static int hyphenate_cached(const bl_hyphenator *h, const char *w, size_t n, int
 {
     shape_state *t = __atomic_load_n(&wc_mode, __ATOMIC_RELAXED) ? shaping_state() : NULL;
     if (t && !t->hc_slot) {
-        t->hc_slot = calloc(HC_SLOTS, sizeof *t->hc_slot);
-        t->hc_ent = malloc(HC_MAX_ENTRIES * sizeof *t->hc_ent);
-        t->hc_arena = malloc(HC_ARENA);
-        if (!t->hc_slot || !t->hc_ent || !t->hc_arena) {
-            free(t->hc_slot);
-            free(t->hc_ent);
-            free(t->hc_arena);
-            t->hc_slot = NULL;
-            t->hc_ent = NULL;
-            t->hc_arena = NULL;
-        }
+        void *ent;
+        if ((t->hc_slot = cache_block(HC_SLOTS, HC_MAX_ENTRIES * sizeof *t->hc_ent, HC_ARENA, &ent, &t->hc_arena)))
+            t->hc_ent = ent;
     }
     if (!t || !t->hc_slot || n > 127 || lmin < 0 || lmin > 127 || rmin < 0 || rmin > 127)
         return bl_hyphenate(h, w, n, lmin, rmin, pts);
