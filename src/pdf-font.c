@@ -712,12 +712,18 @@ static void zc_free(void *c) { libdeflate_free_compressor(c); }
 
 static void zc_make_key(void) { zc_key_ok = pthread_key_create(&zc_key, zc_free) == 0; }
 
+/* The compressor the calling thread keeps, or NULL. */
+static struct libdeflate_compressor *kept_compressor(void)
+{
+    pthread_once(&zc_once, zc_make_key);
+    return zc_key_ok ? pthread_getspecific(zc_key) : NULL;
+}
+
 /* The calling thread's compressor, or NULL (out of memory); *own: the caller
  * frees it (no thread-specific slot to keep it in). */
 static struct libdeflate_compressor *compressor(int *own)
 {
-    pthread_once(&zc_once, zc_make_key);
-    struct libdeflate_compressor *c = zc_key_ok ? pthread_getspecific(zc_key) : NULL;
+    struct libdeflate_compressor *c = kept_compressor();
     *own = 0;
     if (c)
         return c;
@@ -729,8 +735,7 @@ static struct libdeflate_compressor *compressor(int *own)
 
 static void compressor_drop(void)
 {
-    pthread_once(&zc_once, zc_make_key);
-    struct libdeflate_compressor *c = zc_key_ok ? pthread_getspecific(zc_key) : NULL;
+    struct libdeflate_compressor *c = kept_compressor();
     if (c) {
         pthread_setspecific(zc_key, NULL);
         libdeflate_free_compressor(c);
