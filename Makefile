@@ -12,6 +12,10 @@ PKGS := harfbuzz harfbuzz-subset freetype2 icu-uc icu-i18n libcmark yaml-0.1 lib
 # Recursive (=) on purpose: expanded only when a recipe runs, i.e. after the
 # dependency check below has installed anything that was missing.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+# The program and libbulletin.a load ICU at run time (src/icu.h): they link
+# everything but ICU.  The tests also call ICU directly.
+ICU_PKGS  := icu-uc icu-i18n
+BIN_LIBS   = $(shell pkg-config --libs $(filter-out $(ICU_PKGS),$(PKGS))) -lhpdf -lhyphen -lm
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lhpdf -lhyphen -lm
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
@@ -56,9 +60,9 @@ build/asan/libbulletin.a: $(SAN_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 build/bulletin: build/obj/main.o build/libbulletin.a
-	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+	$(CC) $(OPT) -o $@ $^ $(BIN_LIBS) $(LDFLAGS)
 build/asan/bulletin: build/asan/main.o build/asan/libbulletin.a
-	$(CC) $(OPT) $(SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(BIN_LIBS) $(LDFLAGS)
 
 build/tests/%: tests/%.c tests/harness.h build/libbulletin.a | $(DEPSTAMP)
 	@mkdir -p $(@D)
@@ -107,7 +111,7 @@ build/bench/obj/%.o: src/%.c | $(DEPSTAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 build/bench/bulletin: $(BENCH_OBJ)
-	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+	$(CC) $(OPT) -o $@ $^ $(BIN_LIBS) $(LDFLAGS)
 build/bench/runner: bench/runner.c bench/timing.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDFLAGS)

@@ -1,6 +1,7 @@
 /* main.c - the bulletin command. */
 #include "bulletin.h"
 #include "base.h"
+#include "icu.h"
 #include "text-bidi.h"
 #include "text-font.h"
 #include "text.h"
@@ -321,14 +322,14 @@ static int run_batch(const char *const *src, int nsrc, const char *outdir, int n
     pthread_cond_init(&b.wake, &ca);
     pthread_condattr_destroy(&ca);
     pthread_t pub;
-    b.publishing = pthread_create(&pub, NULL, publisher, &b) == 0; /* else each render publishes */
+    b.publishing = bl_thread_start(&pub, publisher, &b) == 0; /* else each render publishes */
     if (njobs > nsrc)
         njobs = nsrc;
     pthread_t tid[MAX_JOBS];
     int started = 0;
     /* The calling thread is one of the workers. */
     for (int t = 1; t < njobs; t++) {
-        if (pthread_create(&tid[started], NULL, worker, &b))
+        if (bl_thread_start(&tid[started], worker, &b))
             break; /* fewer threads still finish every job */
         started++;
     }
@@ -474,6 +475,8 @@ int main(int argc, char **argv)
         free(src);
         return usage_error(what, why);
     }
+    if (outdir || njobs != 1)
+        bl_icu_preload(); /* while options, sources and layouts are read */
     if (outdir) {
         bl_data_dir(); /* caches its answer unlocked: ask before threads start */
         rc = run_batch(src, nsrc, outdir, njobs ? njobs : default_jobs(), &o);

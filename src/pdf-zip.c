@@ -254,7 +254,7 @@ static int zq_put(bl_pdf *p, HPDF_PageAttr a, HPDF_Stream raw)
             return 0;
         pthread_mutex_init(&q->lock, NULL);
         pthread_cond_init(&q->cond, NULL);
-        if (pthread_create(&q->thread, NULL, zq_main, q)) {
+        if (bl_thread_start(&q->thread, zq_main, q)) {
             pthread_mutex_destroy(&q->lock);
             pthread_cond_destroy(&q->cond);
             free(q);

@@ -1325,7 +1325,7 @@ static void prepare_fonts(bl_pdf *p)
         return; /* bl_pdf_font_finish prepares each font */
     prep_job other = {p, 1}, mine = {p, 0};
     pthread_t t;
-    int threaded = pthread_create(&t, NULL, prepare_some, &other) == 0;
+    int threaded = bl_thread_start(&t, prepare_some, &other) == 0;
     prepare_some(&mine);
     if (threaded)
         pthread_join(t, NULL);

@@ -1,6 +1,7 @@
 /* render.c - the pipeline: source files -> document model -> layout -> PDF. */
 #include "bulletin.h"
 #include "doc.h"
+#include "icu.h"
 #include "layout.h"
 #include "pdf.h"
 #include "pdf-font.h"
@@ -142,6 +143,7 @@ void bulletin_shutdown(void)
     bl_face_cache_clear();
     bl_hyphen_shutdown();
     bl_text_shutdown();
+    bl_icu_shutdown();
 }
 
 /* The first render of a process warms the layout's faces on a second
@@ -183,7 +185,7 @@ static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pth
                     w->paths[w->n++] = c->fonts[r][k];
             }
     }
-    return w->n > 0 && pthread_create(t, NULL, warm_main, w) == 0;
+    return w->n > 0 && bl_thread_start(t, warm_main, w) == 0;
 }
 
 static int render(const char *const *sources, int nsources, const bulletin_options *o);
@@ -206,6 +208,7 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         bl_diag_at(&d, BL_ERROR, NULL, 0, "no output file given (-o OUT.pdf)");
         return 1;
     }
+    bl_icu_preload(); /* while the sources and the layout are read */
     bl_bulletin **bs = calloc((size_t)nsources + 1, sizeof *bs);
     if (!bs)
         return 1;
@@ -271,6 +274,13 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
             }
             if (!relative && d.warnings == warnings) /* warnings are given on every render */
                 cache_layout(key, l);
+        }
+        char why[300];
+        if (bl_icu_check(why, sizeof why)) { /* the text engine needs it from here on */
+            bl_diag_at(&d, BL_ERROR, NULL, 0, "%s", why);
+            bl_layout_free(l);
+            failed = 1;
+            break;
         }
         warm_job warm;
         pthread_t warm_thread;

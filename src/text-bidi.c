@@ -2,6 +2,7 @@
  * properties), UAX #14 line-break opportunities (ICU line break iterator over UTF-8),
  * and hyphenation points (libhyphen).  Offsets in and out are UTF-8 bytes. */
 #include "text-bidi.h"
+#include "icu.h"
 #include "base.h"
 #include "text-hyphcache.h"
 
@@ -10,10 +11,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unicode/ubrk.h>
-#include <unicode/uchar.h>
-#include <unicode/uloc.h>
-#include <unicode/utext.h>
 
 /* Decodes the character at s[i] (i < n).  Invalid UTF-8 must not happen (the
  * callers promise valid text), but if it does each bad byte reads as U+FFFD
@@ -241,13 +238,13 @@ static void resolve_brackets(struct uba *u, int32_t m, unsigned e, unsigned sos)
         int32_t i = u->seq[k];
         if (u->type[i] != BC_ON)
             continue;
-        int bpt = u_getIntPropertyValue((UChar32)u->cp[i], UCHAR_BIDI_PAIRED_BRACKET_TYPE);
+        int bpt = bl_icu()->u_getIntPropertyValue((UChar32)u->cp[i], UCHAR_BIDI_PAIRED_BRACKET_TYPE);
         if (bpt == U_BPT_OPEN) {
             if (nopen == MAX_BRACKETS)
                 return; /* stack full: no pairs at all in this sequence */
             opener[nopen].pos = k;
             opener[nopen].closer =
-                canonical_bracket((uint32_t)u_getBidiPairedBracket((UChar32)u->cp[i]));
+                canonical_bracket((uint32_t)bl_icu()->u_getBidiPairedBracket((UChar32)u->cp[i]));
             nopen++;
         } else if (bpt == U_BPT_CLOSE) {
             uint32_t c = canonical_bracket(u->cp[i]);
@@ -490,7 +487,7 @@ int bl_bidi_levels(const char *s, size_t n, int base, uint8_t *levels, uint8_t *
             }
             uint32_t cp;
             size_t l = next_char(s, n, i, &cp);
-            unsigned t = (unsigned)u_charDirection((UChar32)cp);
+            unsigned t = (unsigned)bl_icu()->u_charDirection((UChar32)cp);
             if (t == BC_R || t == BC_AL || t == BC_AN || t == BC_LRE || t == BC_RLE || t == BC_LRO ||
                 t == BC_RLO || t == BC_PDF || t == BC_LRI || t == BC_RLI || t == BC_FSI || t == BC_PDI)
                 break;
@@ -522,7 +519,7 @@ int bl_bidi_levels(const char *s, size_t n, int base, uint8_t *levels, uint8_t *
     for (size_t i = 0; i < n; nch++) {
         uint32_t cp;
         i += next_char(s, n, i, &cp);
-        unsigned t = (unsigned)u_charDirection((UChar32)cp);
+        unsigned t = (unsigned)bl_icu()->u_charDirection((UChar32)cp);
         if (t > BC_PDI)
             t = BC_ON;
         u.cp[nch] = cp;
@@ -586,7 +583,7 @@ enum { L1_KEEP, L1_SPACE, L1_SEP };
  * formatting characters) adds BN and LRE/RLE/LRO/RLO/PDF to those sequences. */
 static int l1_class(uint32_t cp)
 {
-    switch (u_charDirection((UChar32)cp)) {
+    switch (bl_icu()->u_charDirection((UChar32)cp)) {
     case U_SEGMENT_SEPARATOR:
     case U_BLOCK_SEPARATOR:
         return L1_SEP;
@@ -728,14 +725,14 @@ static UBreakIterator *brk_open(const char *tag)
     char loc[ULOC_FULLNAME_CAPACITY] = "";
     UErrorCode st = U_ZERO_ERROR;
     if (tag && *tag) {
-        uloc_forLanguageTag(tag, loc, (int32_t)sizeof loc, NULL, &st);
+        bl_icu()->uloc_forLanguageTag(tag, loc, (int32_t)sizeof loc, NULL, &st);
         if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING)
             loc[0] = 0;
         st = U_ZERO_ERROR;
     }
-    UBreakIterator *bi = ubrk_open(UBRK_LINE, loc, NULL, 0, &st);
+    UBreakIterator *bi = bl_icu()->ubrk_open(UBRK_LINE, loc, NULL, 0, &st);
     if (U_FAILURE(st)) {
-        ubrk_close(bi);
+        bl_icu()->ubrk_close(bi);
         return NULL;
     }
     return bi;
@@ -770,9 +767,9 @@ static UBreakIterator *brk_acquire(const char *tag, int *pool)
     *pool = p;
     if (!bi) {
         UErrorCode st = U_ZERO_ERROR;
-        bi = ubrk_clone(bp->proto, &st);
+        bi = bl_icu()->ubrk_clone(bp->proto, &st);
         if (U_FAILURE(st)) {
-            ubrk_close(bi);
+            bl_icu()->ubrk_close(bi);
             bi = NULL;
         }
     }
@@ -790,7 +787,7 @@ static void brk_release(UBreakIterator *bi, int pool)
         }
         pthread_mutex_unlock(&brk_lock);
     }
-    ubrk_close(bi);
+    bl_icu()->ubrk_close(bi);
 }
 
 int bl_line_breaks(const char *s, size_t n, const char *lang, uint8_t *out)
@@ -809,17 +806,17 @@ int bl_line_breaks(const char *s, size_t n, const char *lang, uint8_t *out)
     /* UText over UTF-8 makes the iterator's indexes byte offsets. */
     UText ut = UTEXT_INITIALIZER;
     UErrorCode st = U_ZERO_ERROR;
-    utext_openUTF8(&ut, s, (int64_t)n, &st);
-    ubrk_setUText(bi, &ut, &st);
+    bl_icu()->utext_openUTF8(&ut, s, (int64_t)n, &st);
+    bl_icu()->ubrk_setUText(bi, &ut, &st);
     int ret = -1;
     if (U_SUCCESS(st)) {
-        ubrk_first(bi);
-        for (int32_t b; (b = ubrk_next(bi)) != UBRK_DONE && (size_t)b < n;)
-            out[b] = ubrk_getRuleStatus(bi) >= UBRK_LINE_HARD ? BL_BRK_MANDATORY
+        bl_icu()->ubrk_first(bi);
+        for (int32_t b; (b = bl_icu()->ubrk_next(bi)) != UBRK_DONE && (size_t)b < n;)
+            out[b] = bl_icu()->ubrk_getRuleStatus(bi) >= UBRK_LINE_HARD ? BL_BRK_MANDATORY
                                                               : BL_BRK_ALLOWED;
         ret = 0;
     }
-    utext_close(&ut);
+    bl_icu()->utext_close(&ut);
     brk_release(bi, pool);
     return ret;
 }
@@ -939,9 +936,9 @@ static const bl_hyphenator *hyph_resolve_locked(const char *tag)
     char loc[ULOC_FULLNAME_CAPACITY], ll[ULOC_LANG_CAPACITY], cc[ULOC_COUNTRY_CAPACITY];
     char likely[ULOC_FULLNAME_CAPACITY], rr[ULOC_COUNTRY_CAPACITY];
     UErrorCode st = U_ZERO_ERROR;
-    uloc_forLanguageTag(tag, loc, (int32_t)sizeof loc, NULL, &st);
-    uloc_getLanguage(loc, ll, (int32_t)sizeof ll, &st);
-    uloc_getCountry(loc, cc, (int32_t)sizeof cc, &st);
+    bl_icu()->uloc_forLanguageTag(tag, loc, (int32_t)sizeof loc, NULL, &st);
+    bl_icu()->uloc_getLanguage(loc, ll, (int32_t)sizeof ll, &st);
+    bl_icu()->uloc_getCountry(loc, cc, (int32_t)sizeof cc, &st);
     if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING || !is_lower_ascii(ll, 2, 3))
         return NULL;
     if (never_hyphenated(ll, strlen(ll)))
@@ -949,9 +946,9 @@ static const bl_hyphenator *hyph_resolve_locked(const char *tag)
     if (!is_region(cc))
         cc[0] = 0;
     rr[0] = 0;
-    uloc_addLikelySubtags(loc, likely, (int32_t)sizeof likely, &st);
+    bl_icu()->uloc_addLikelySubtags(loc, likely, (int32_t)sizeof likely, &st);
     if (U_SUCCESS(st) && st != U_STRING_NOT_TERMINATED_WARNING)
-        uloc_getCountry(likely, rr, (int32_t)sizeof rr, &st);
+        bl_icu()->uloc_getCountry(likely, rr, (int32_t)sizeof rr, &st);
     if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING || !is_region(rr))
         rr[0] = 0;
 
@@ -1018,9 +1015,9 @@ int bl_hyphenate(const bl_hyphenator *h, const char *word, size_t n, int lmin, i
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         int len = bl_utf8_decode(word + i, n - i, &cp);
-        if (!len || u_isdigit((UChar32)cp))
+        if (!len || bl_icu()->u_isdigit((UChar32)cp))
             return 0;
-        cp = (uint32_t)u_tolower((UChar32)cp);
+        cp = (uint32_t)bl_icu()->u_tolower((UChar32)cp);
         if (h->dict->utf8) {
             blen += (size_t)bl_utf8_encode(cp, buf + blen);
         } else if (cp < 0x80 || (h->latin1 && cp < 0x100)) {
@@ -1075,11 +1072,18 @@ int bl_hyphenate(const bl_hyphenator *h, const char *word, size_t n, int lmin, i
 static pthread_mutex_t prefetch_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t prefetch_thread[HYPH_PREFETCH];
 static char *prefetch_tag[HYPH_PREFETCH];
+static int prefetch_queued[HYPH_PREFETCH]; /* on ICU's loader thread, not a thread of its own */
 static int nprefetch;
 
-static void *prefetch_main(void *arg)
+static void prefetch_run(void *tag)
 {
-    bl_hyphenator_get(arg);
+    if (bl_icu_check(NULL, 0) == 0) /* the language tag is read with ICU's help */
+        bl_hyphenator_get(tag);
+}
+
+static void *prefetch_main(void *tag)
+{
+    prefetch_run(tag);
     return NULL;
 }
 
@@ -1093,11 +1097,15 @@ void bl_hyphen_prefetch(const char *lang)
             pthread_mutex_unlock(&prefetch_lock);
             return;
         }
-    if (nprefetch < HYPH_PREFETCH && (prefetch_tag[nprefetch] = bl_strdup(lang))) {
-        if (pthread_create(&prefetch_thread[nprefetch], NULL, prefetch_main, prefetch_tag[nprefetch]) == 0)
+    int k = nprefetch;
+    if (k < HYPH_PREFETCH && (prefetch_tag[k] = bl_strdup(lang))) {
+        /* While ICU loads, after it on its thread (a new thread would wait
+         * for that load to start at all); else on a thread of its own. */
+        prefetch_queued[k] = bl_icu_after(prefetch_run, prefetch_tag[k]) == 0;
+        if (prefetch_queued[k] || bl_thread_start(&prefetch_thread[k], prefetch_main, prefetch_tag[k]) == 0)
             nprefetch++;
         else
-            free(prefetch_tag[nprefetch]); /* no thread: it loads on first use instead */
+            free(prefetch_tag[k]); /* no thread: it loads on first use instead */
     }
     pthread_mutex_unlock(&prefetch_lock);
 }
@@ -1109,8 +1117,10 @@ unsigned bl_hyphen_generation(void) { return __atomic_load_n(&hyph_generation, _
 void bl_hyphen_wait(void)
 {
     pthread_mutex_lock(&prefetch_lock);
+    bl_icu_drain();
     for (int i = 0; i < nprefetch; i++) {
-        pthread_join(prefetch_thread[i], NULL);
+        if (!prefetch_queued[i])
+            pthread_join(prefetch_thread[i], NULL);
         free(prefetch_tag[i]);
     }
     nprefetch = 0;

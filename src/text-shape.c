@@ -1,15 +1,12 @@
 /* text-shape.c - itemize, shape, find break opportunities; set lines. */
 #include "text.h"
 #include "text-bidi.h"
+#include "icu.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <hb-ot.h>
-#include <unicode/ubrk.h>
-#include <unicode/uchar.h>
-#include <unicode/utext.h>
-#include <unicode/uscript.h>
 
 #define PARA_MAX_BYTES (1u << 22) /* 4 MiB of text in one paragraph */
 
@@ -56,9 +53,9 @@ static void cp_tables_init(void)
 {
     for (UChar32 c = 0; c < CP_TABLE; c++) {
         UErrorCode ue = U_ZERO_ERROR;
-        int sc = uscript_getScript(c, &ue);
+        int sc = bl_icu()->uscript_getScript(c, &ue);
         cp_script[c] = (int16_t)(U_FAILURE(ue) ? -1 : sc);
-        cp_type[c] = u_charType(c);
+        cp_type[c] = bl_icu()->u_charType(c);
     }
     __atomic_store_n(&cp_ready, 1, __ATOMIC_RELEASE);
 }
@@ -77,7 +74,7 @@ static int script_of(uint32_t cp)
         return cp_script[cp];
     }
     UErrorCode ue = U_ZERO_ERROR;
-    int sc = uscript_getScript((UChar32)cp, &ue);
+    int sc = bl_icu()->uscript_getScript((UChar32)cp, &ue);
     return U_FAILURE(ue) ? -1 : sc;
 }
 
@@ -88,7 +85,7 @@ static int type_of(uint32_t cp)
         cp_tables();
         return cp_type[cp];
     }
-    return u_charType((UChar32)cp);
+    return bl_icu()->u_charType((UChar32)cp);
 }
 
 /* Characters that belong with the character before them for font choice
@@ -395,7 +392,7 @@ static uint32_t features_hash(const bl_text_style *st)
 /* HarfBuzz's script for an ICU script code (-1: unknown). */
 static hb_script_t hb_script_of(int script)
 {
-    const char *sn = script >= 0 ? uscript_getShortName((UScriptCode)script) : NULL;
+    const char *sn = script >= 0 ? bl_icu()->uscript_getShortName((UScriptCode)script) : NULL;
     return sn ? hb_script_from_string(sn, -1) : HB_SCRIPT_UNKNOWN;
 }
 
@@ -541,7 +538,7 @@ static uint32_t cp_at(const char *text, size_t len, size_t i)
 static int inert_neighbour(uint32_t cp)
 {
     return !sticks_to_previous(cp) &&
-           u_getIntPropertyValue((UChar32)cp, UCHAR_JOINING_TYPE) == U_JT_NON_JOINING;
+           bl_icu()->u_getIntPropertyValue((UChar32)cp, UCHAR_JOINING_TYPE) == U_JT_NON_JOINING;
 }
 
 /* Whether the piece text[p, q) of the range [a, b) shapes on its own as it
@@ -883,17 +880,17 @@ double bl_shaped_width(const bl_shaped *s, size_t a, size_t b)
 size_t bl_text_graphemes(const bl_shaped *s, size_t a, size_t b, size_t *out, size_t max)
 {
     UErrorCode ue = U_ZERO_ERROR;
-    UText *ut = utext_openUTF8(NULL, s->text + a, (int64_t)(b - a), &ue);
-    UBreakIterator *bi = ubrk_open(UBRK_CHARACTER, s->lang, NULL, 0, &ue);
+    UText *ut = bl_icu()->utext_openUTF8(NULL, s->text + a, (int64_t)(b - a), &ue);
+    UBreakIterator *bi = bl_icu()->ubrk_open(UBRK_CHARACTER, s->lang, NULL, 0, &ue);
     size_t n = 0;
     if (U_SUCCESS(ue))
-        ubrk_setUText(bi, ut, &ue);
+        bl_icu()->ubrk_setUText(bi, ut, &ue);
     if (U_SUCCESS(ue))
-        for (int32_t p = ubrk_first(bi); p != UBRK_DONE && n < max; p = ubrk_next(bi))
+        for (int32_t p = bl_icu()->ubrk_first(bi); p != UBRK_DONE && n < max; p = bl_icu()->ubrk_next(bi))
             if (p > 0 && (size_t)p < b - a)
                 out[n++] = a + (size_t)p;
-    ubrk_close(bi);
-    utext_close(ut);
+    bl_icu()->ubrk_close(bi);
+    bl_icu()->utext_close(ut);
     return U_SUCCESS(ue) ? n : 0;
 }
 
