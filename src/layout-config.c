@@ -1073,6 +1073,7 @@ bl_layout *bl_layout_load(const char *name_or_path, bl_diag *d)
     lstate_free(s);
     for (int i = 0; i < ld.nfiles; i++)
         bl_file_free(ld.files[i]);
+    ly_found_free(&ld);
     free(path);
     return l;
 }

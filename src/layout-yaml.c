@@ -539,8 +539,26 @@ char *ly_get_file(pctx *p, yaml_node_t *n, const char *path, const char *what)
             ly_perr(p, n, "out of memory");
             return NULL;
         }
-        if (stat(cand, &st) != 0) {
+        loader *ld = p->ld;
+        int k = 0;
+        while (k < ld->nfound && strcmp(ld->found[k].cand, cand))
+            k++;
+        if (k < ld->nfound) { /* looked up before in this load */
             free(cand);
+            if (!ld->found[k].real)
+                continue;
+            char *abs = bl_strdup(ld->found[k].real);
+            if (!abs)
+                ly_perr(p, n, "out of memory");
+            return abs;
+        }
+        int keep = ld->nfound < (int)(sizeof ld->found / sizeof *ld->found);
+        if (stat(cand, &st) != 0) {
+            if (keep) {
+                ld->found[ld->nfound].cand = cand;
+                ld->found[ld->nfound++].real = NULL;
+            } else
+                free(cand);
             continue;
         }
         if (!S_ISREG(st.st_mode))
@@ -548,8 +566,12 @@ char *ly_get_file(pctx *p, yaml_node_t *n, const char *path, const char *what)
         else if (access(cand, R_OK) != 0)
             ly_perr(p, n, "%s file '%s' cannot be read: %s", what, rel, strerror(errno));
         else {
-            char *abs = realpath(cand, NULL);
-            free(cand);
+            char *abs = realpath(cand, NULL), *copy = abs && keep ? bl_strdup(abs) : NULL;
+            if (copy) {
+                ld->found[ld->nfound].cand = cand;
+                ld->found[ld->nfound++].real = copy;
+            } else
+                free(cand);
             if (!abs)
                 ly_perr(p, n, "%s file '%s': %s", what, rel, strerror(errno));
             return abs;
@@ -564,4 +586,13 @@ char *ly_get_file(pctx *p, yaml_node_t *n, const char *path, const char *what)
     else
         ly_perr(p, n, "%s file '%s' not found (looked in %s)", what, rel, p->dir);
     return NULL;
+}
+
+void ly_found_free(loader *ld)
+{
+    for (int k = 0; k < ld->nfound; k++) {
+        free(ld->found[k].cand);
+        free(ld->found[k].real);
+    }
+    ld->nfound = 0;
 }

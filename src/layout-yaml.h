@@ -32,6 +32,13 @@ typedef struct loader {
     int nfiles;
     char *chain[MAX_EXTENDS + 1];        /* real paths of the files being loaded */
     const char *chain_name[MAX_EXTENDS + 1];
+    /* Font and image files already looked up in this load: a candidate path
+     * and its real path, or NULL where nothing was there (the default
+     * layouts name the same ten fonts 35 times, each lookup 8 system calls). */
+    struct ly_found {
+        char *cand, *real;
+    } found[48];
+    int nfound;
 } loader;
 
 /* One file being applied. */
@@ -104,4 +111,6 @@ char *ly_get_template(pctx *p, yaml_node_t *n, const char *path);
  * to the data folder; an absolute path (caller owns), or NULL after an
  * error naming it. */
 char *ly_get_file(pctx *p, yaml_node_t *n, const char *path, const char *what);
+/* Frees what ly_get_file remembered in ld. */
+void ly_found_free(loader *ld);
 #endif

@@ -570,6 +570,52 @@ static void test_cache(void)
     CHECK(system(cmd) == 0, "clean up");
 }
 
+/* The same relative font path named many times resolves the same way each
+ * time (ly_get_file remembers lookups within a load): to the layout's own
+ * folder where the file is there, else to the data folder. */
+static void test_font_lookups(void)
+{
+    char dir[] = "/tmp/bl-layout-fonts-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "scratch folder");
+    char lay[200], fonts[200], copy[200], cmd[600];
+    snprintf(fonts, sizeof fonts, "%s/fonts", dir);
+    snprintf(copy, sizeof copy, "%s/fonts/NotoSerif-Regular.ttf", dir);
+    snprintf(lay, sizeof lay, "%s/t.yaml", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp fonts/NotoSerif-Regular.ttf '%s'", fonts, copy);
+    CHECK(system(cmd) == 0, "a local copy of a font");
+    write_text(lay, "extends: parallel\nlanguages:\n"
+                    "  \"*\": {fonts: {regular: [fonts/NotoSerif-Regular.ttf], italic: [fonts/NotoSerif-Regular.ttf],\n"
+                    "         bold: [fonts/NotoSerif-Bold.ttf], sans: [fonts/NotoSerif-Bold.ttf, fonts/NotoSerif-Regular.ttf]}}\n"
+                    "  en: {fonts: {sans-bold: [fonts/NotoSerif-Bold.ttf, fonts/NotoSerif-Regular.ttf]}}\n");
+    bl_layout *l = load_ok(lay);
+    char *local = realpath(copy, NULL), *shared = realpath("fonts/NotoSerif-Bold.ttf", NULL);
+    if (l && local && shared) {
+        const bl_lang_cfg *en = bl_layout_lang(l, "en");
+        CHECK(en && !strcmp(en->fonts[BL_ROLE_REGULAR][0], local) && !strcmp(en->fonts[BL_ROLE_ITALIC][0], local),
+              "regular and italic: the layout's copy, both times (%s)", en ? en->fonts[BL_ROLE_REGULAR][0] : "-");
+        CHECK(en && !strcmp(en->fonts[BL_ROLE_BOLD][0], shared) && !strcmp(en->fonts[BL_ROLE_SANS][0], shared) &&
+                  !strcmp(en->fonts[BL_ROLE_SANS_BOLD][0], shared),
+              "bold: not in the layout's folder, so the data folder's, each time (%s)",
+              en ? en->fonts[BL_ROLE_BOLD][0] : "-");
+        CHECK(en && !strcmp(en->fonts[BL_ROLE_SANS][1], local) && !strcmp(en->fonts[BL_ROLE_SANS_BOLD][1], local),
+              "second choices too");
+    }
+    bl_layout_free(l);
+    /* A later load looks again: the copy is gone, the data folder's is used. */
+    CHECK(unlink(copy) == 0, "remove the copy");
+    l = load_ok(lay);
+    char *data_regular = realpath("fonts/NotoSerif-Regular.ttf", NULL);
+    const bl_lang_cfg *en = l ? bl_layout_lang(l, "en") : NULL;
+    CHECK(en && data_regular && !strcmp(en->fonts[BL_ROLE_REGULAR][0], data_regular),
+          "after the copy is removed: %s", en ? en->fonts[BL_ROLE_REGULAR][0] : "-");
+    bl_layout_free(l);
+    free(local);
+    free(shared);
+    free(data_regular);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "clean up");
+}
+
 int main(void)
 {
     bl_set_data_dir(".");
@@ -582,6 +628,7 @@ int main(void)
     test_dates();
     test_templates();
     test_cache();
+    test_font_lookups();
     bulletin_shutdown();
     bl_set_data_dir(NULL);
     return bl_test_done();
