@@ -279,7 +279,7 @@ static int count(bl_diag *d, bl_severity sev)
         d->errors++;
     else if (sev == BL_WARNING)
         d->warnings++;
-    return sev == BL_WARNING && d->quiet_warnings;
+    return d->mute || (sev == BL_WARNING && d->quiet_warnings);
 }
 
 static void vdiag_lc(bl_diag *d, bl_severity sev, const bl_file *f, int line, int col,

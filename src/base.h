@@ -101,6 +101,7 @@ typedef struct bl_diag {
     FILE *out;          /* borrowed; stderr by default (bl_diag_init) */
     int errors, warnings, max_errors;
     int quiet_warnings; /* suppress warnings (still counted) */
+    int mute;           /* suppress everything (still counted) */
 } bl_diag;
 void bl_diag_init(bl_diag *d, FILE *out);
 /* At byte offset off of file f (f may be NULL: then "bulletin: error: ..."). */

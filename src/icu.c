@@ -133,6 +133,16 @@ int bl_icu_check(char *why, size_t whylen)
     return -1;
 }
 
+int bl_icu_done(void)
+{
+    if (__atomic_load_n(&bl_icu_table, __ATOMIC_ACQUIRE))
+        return 1;
+    pthread_mutex_lock(&icu_lock);
+    int done = loaded || !started;
+    pthread_mutex_unlock(&icu_lock);
+    return done;
+}
+
 const bl_icu_api *bl_icu_wait(void)
 {
     char why[sizeof failure];

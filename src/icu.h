@@ -60,6 +60,10 @@ void bl_icu_use_library(const char *soname);
  * Callers that can report an error call this before the text engine runs. */
 int bl_icu_check(char *why, size_t whylen);
 
+/* Whether a load has ended (successfully or not): bl_icu_check would not
+ * wait.  For callers with other work to do meanwhile. */
+int bl_icu_done(void);
+
 /* The table, once loaded.  The text engine's functions are reached only
  * after a successful bl_icu_check (bulletin_render's order) or in tests, so a
  * failed load here is a broken installation: bl_icu_wait prints the reason

@@ -636,6 +636,157 @@ static int build_block(ctx *c, group *g, langctx *lc, const bl_block *blk, int b
     return 0;
 }
 
+/* Shapes the paragraphs of every language laid out (see preshape). */
+static int preshape_all(ctx *c)
+{
+    for (int i = 0; i < c->b->nlangs && (c->l->arrangement != BL_ARR_SINGLE || i == 0); i++)
+        if (preshape(c, &c->lc[i], &c->b->sections[i]))
+            return -1;
+    return 0;
+}
+
+/* Parallel arrangement: the lines of column col (its language's head and
+ * blocks) into groups[col], groups[2 + col], groups[4 + col], ... */
+static int build_column(ctx *c, group *groups, int col)
+{
+    langctx *lc = c->col_lang[col];
+    const bl_section *sec = &c->b->sections[lc->index];
+    if (build_head(c, &groups[col], lc, c->col_w))
+        return -1;
+    for (size_t k = 0; k < sec->nblocks; k++)
+        if (build_block(c, &groups[(k + 1) * 2 + (size_t)col], lc, &sec->blocks[k], (int)k, c->col_w))
+            return -1;
+    return 0;
+}
+
+/* The two columns of a parallel bulletin are set at once, the second on a
+ * helper thread with a context of its own, then merged into c as if set
+ * one after the other: the output is the same byte for byte.  Only a
+ * quiet attempt is kept: diagnostics are counted, not printed, and if either
+ * side had any (missing glyphs, overfull lines, errors) the attempt is
+ * undone and the caller sets both columns again the usual way, so that
+ * messages come once and in the usual order.  Returns 1 when the columns
+ * are set, 0 to set them the usual way, -1 out of memory. */
+typedef struct column_job {
+    ctx cx; /* a copy of the layout's context, with lists, counters and diagnostics of its own */
+    group *groups;
+    bl_diag diag;
+    bl_layout_stats stats;
+    int rc;
+} column_job;
+
+static void *column_main(void *arg)
+{
+    column_job *j = arg;
+    langctx *lc = j->cx.col_lang[1];
+    j->rc = preshape(&j->cx, lc, &j->cx.b->sections[lc->index]) || build_column(&j->cx, j->groups, 1) ? -1 : 0;
+    return NULL;
+}
+
+static void unset_lang(langctx *lc)
+{
+    for (size_t bi = 0; lc->pre && bi < lc->npre; bi++)
+        free(lc->pre[bi]);
+    free(lc->pre);
+    lc->pre = NULL;
+    lc->npre = 0;
+}
+
+static int build_columns_at_once(ctx *c, group *groups, size_t ngroups)
+{
+    langctx *other = c->col_lang[1];
+    column_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return 0;
+    j->cx = *c;
+    j->cx.shaped = NULL;
+    j->cx.nshaped = j->cx.cap_shaped = 0;
+    j->cx.strs = NULL;
+    j->cx.nstrs = j->cx.cap_strs = 0;
+    memset(&j->cx.seen, 0, sizeof j->cx.seen);
+    j->cx.para_counter = 0;
+    j->cx.stats = c->stats ? &j->stats : NULL;
+    j->cx.oom = 0;
+    bl_diag_init(&j->diag, NULL);
+    j->diag.mute = 1;
+    j->cx.d = &j->diag;
+    j->groups = groups;
+    for (int k = 0; k < K_COUNT; k++)
+        if (other->st[k].seen)
+            other->st[k].seen = &j->cx.seen;
+    pthread_t t;
+    if (bl_thread_start(&t, column_main, j)) {
+        for (int k = 0; k < K_COUNT; k++)
+            if (other->st[k].seen)
+                other->st[k].seen = &c->seen;
+        free(j);
+        return 0;
+    }
+    /* This thread sets the first column, muted too. */
+    bl_diag *d = c->d, mine = *d;
+    mine.mute = 1;
+    c->d = &mine;
+    bl_layout_stats before = c->stats ? *c->stats : (bl_layout_stats){0};
+    size_t nshaped = c->nshaped, nstrs = c->nstrs, nseen = c->seen.n;
+    int pc = c->para_counter;
+    langctx *first = c->col_lang[0];
+    int rc = preshape(c, first, &c->b->sections[first->index]) || build_column(c, groups, 0) ? -1 : 0;
+    pthread_join(t, NULL);
+    c->d = d;
+    for (int k = 0; k < K_COUNT; k++)
+        if (other->st[k].seen)
+            other->st[k].seen = &c->seen;
+
+    int quiet = rc == 0 && j->rc == 0 && !c->oom && !j->cx.oom && mine.errors == d->errors &&
+                mine.warnings == d->warnings && !j->diag.errors && !j->diag.warnings && !j->cx.seen.n;
+    int merged = quiet && !bl_grow(&c->shaped, &c->cap_shaped, c->nshaped + j->cx.nshaped, sizeof *c->shaped) &&
+                 !bl_grow(&c->strs, &c->cap_strs, c->nstrs + j->cx.nstrs, sizeof *c->strs);
+    if (merged) {
+        memcpy(c->shaped + c->nshaped, j->cx.shaped, j->cx.nshaped * sizeof *c->shaped);
+        c->nshaped += j->cx.nshaped;
+        memcpy(c->strs + c->nstrs, j->cx.strs, j->cx.nstrs * sizeof *c->strs);
+        c->nstrs += j->cx.nstrs;
+        /* The second column's paragraphs are numbered after the first's. */
+        for (size_t g = 0; g < ngroups; g++)
+            for (size_t i = 0; i < groups[g * 2 + 1].n; i++)
+                if (groups[g * 2 + 1].v[i].para_id >= 0)
+                    groups[g * 2 + 1].v[i].para_id += c->para_counter;
+        c->para_counter += j->cx.para_counter;
+        if (c->stats) {
+            c->stats->lines += j->stats.lines;
+            c->stats->hyphenated += j->stats.hyphenated;
+            c->stats->overfull += j->stats.overfull;
+        }
+    } else {
+        for (size_t i = 0; i < j->cx.nshaped; i++)
+            bl_shaped_free(j->cx.shaped[i]);
+        for (size_t i = 0; i < j->cx.nstrs; i++)
+            free(j->cx.strs[i]);
+        for (size_t i = nshaped; i < c->nshaped; i++)
+            bl_shaped_free(c->shaped[i]);
+        for (size_t i = nstrs; i < c->nstrs; i++)
+            free(c->strs[i]);
+        c->nshaped = nshaped;
+        c->nstrs = nstrs;
+        c->seen.n = nseen;
+        c->para_counter = pc;
+        c->oom = 0;
+        if (c->stats)
+            *c->stats = before;
+        for (size_t g = 0; g < ngroups * 2; g++) {
+            free(groups[g].v);
+            memset(&groups[g], 0, sizeof groups[g]);
+        }
+        unset_lang(first);
+        unset_lang(other);
+    }
+    free(j->cx.shaped);
+    free(j->cx.strs);
+    free(j->cx.seen.cps);
+    free(j);
+    return merged;
+}
+
 /* ---- pagination ------------------------------------------------------------------- */
 
 static int new_page(ctx *c)
@@ -1161,12 +1312,6 @@ int bl_layout_bulletin(const bl_bulletin *b, const bl_layout *l, bl_device *dev,
             goto done;
         }
     }
-    for (int i = 0; i < b->nlangs && (l->arrangement != BL_ARR_SINGLE || i == 0); i++)
-        if (preshape(c, &c->lc[i], &b->sections[i])) {
-            if (c->oom)
-                goto oom;
-            goto fail;
-        }
     double text_x = l->margin_inner, text_w = l->page_w - l->margin_inner - l->margin_outer;
     int parallel = l->arrangement == BL_ARR_PARALLEL && b->nlangs >= 2;
     if (parallel) {
@@ -1195,16 +1340,19 @@ int bl_layout_bulletin(const bl_bulletin *b, const bl_layout *l, bl_device *dev,
         groups = calloc(ngroups * 2, sizeof *groups);
         if (!groups)
             goto oom;
-        for (int col = 0; col < 2; col++) {
-            langctx *lc = c->col_lang[col];
-            const bl_section *sec = &b->sections[lc->index];
-            if (build_head(c, &groups[col], lc, c->col_w))
-                goto fail;
-            for (size_t k = 0; k < sec->nblocks; k++)
-                if (build_block(c, &groups[(k + 1) * 2 + (size_t)col], lc, &sec->blocks[k], (int)k, c->col_w))
+        int built = b->nlangs == 2 && bl_helpers() ? build_columns_at_once(c, groups, ngroups) : 0;
+        if (built < 0)
+            goto oom;
+        if (!built) {
+            if (preshape_all(c))
+                goto preshape_failed;
+            for (int col = 0; col < 2; col++)
+                if (build_column(c, groups, col))
                     goto fail;
         }
     } else {
+        if (preshape_all(c))
+            goto preshape_failed;
         c->ncols = 1;
         c->col_w = text_w;
         c->col_x[0] = text_x;
@@ -1236,6 +1384,9 @@ int bl_layout_bulletin(const bl_bulletin *b, const bl_layout *l, bl_device *dev,
     }
     rc = 0;
     goto done;
+preshape_failed:
+    if (!c->oom)
+        goto fail;
 oom:
     bl_diag_at(d, BL_ERROR, NULL, 0, "out of memory");
 fail:

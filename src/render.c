@@ -155,25 +155,35 @@ typedef struct warm_job {
     int n;
 } warm_job;
 
+static void warm_face(const char *path, int for_save)
+{
+    char err[256];
+    bl_face *f = bl_face_cache_get(path, err, sizeof err);
+    if (f) {
+        bl_text_warm(f);
+        if (for_save)
+            bl_pdf_font_warm(f); /* and hb-subset's tables */
+    }
+}
+
 static void *warm_main(void *arg)
 {
     warm_job *w = arg;
-    for (int i = w->n - 1; i >= 0; i--) {
-        char err[256];
-        bl_face *f = bl_face_cache_get(w->paths[i], err, sizeof err);
-        if (f) {
-            bl_text_warm(f);
-            bl_pdf_font_warm(f); /* and hb-subset's tables, for the save */
-        }
-    }
+    for (int i = w->n - 1; i >= 0; i--)
+        warm_face(w->paths[i], 1);
     return NULL;
 }
 
+/* Lists the layout's faces in w (on a process's first render, with helpers
+ * allowed) and starts warming them; returns whether a thread started.  A
+ * parallel layout of two languages gets no thread: its second column is set
+ * on a helper thread (layout-page.c), which warms that language's faces as it
+ * goes, and a third thread only slowed both columns down (0.4 ms). */
 static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pthread_t *t)
 {
+    w->n = 0;
     if (!bl_helpers() || __atomic_exchange_n(&warmed, 1, __ATOMIC_ACQ_REL))
         return 0;
-    w->n = 0;
     for (int i = 0; i < b->nlangs; i++) {
         const bl_lang_cfg *c = bl_layout_lang(l, b->langs[i]);
         for (int r = 0; c && r < BL_ROLE_COUNT; r++)
@@ -185,6 +195,8 @@ static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pth
                     w->paths[w->n++] = c->fonts[r][k];
             }
     }
+    if (l->arrangement == BL_ARR_PARALLEL && b->nlangs == 2)
+        return 0;
     return w->n > 0 && bl_thread_start(t, warm_main, w) == 0;
 }
 
@@ -275,16 +287,22 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
             if (!relative && d.warnings == warnings) /* warnings are given on every render */
                 cache_layout(key, l);
         }
+        warm_job warm;
+        pthread_t warm_thread;
+        int warming = warm_start(l, bs[i], &warm, &warm_thread); /* needs no ICU */
+        /* While ICU loads, the faces the layout uses first (a warm-up
+         * thread, if any, takes them from the other end). */
+        for (int k = 0; k < warm.n && !bl_icu_done(); k++)
+            warm_face(warm.paths[k], 0);
         char why[300];
         if (bl_icu_check(why, sizeof why)) { /* the text engine needs it from here on */
             bl_diag_at(&d, BL_ERROR, NULL, 0, "%s", why);
+            if (warming)
+                pthread_join(warm_thread, NULL);
             bl_layout_free(l);
             failed = 1;
             break;
         }
-        warm_job warm;
-        pthread_t warm_thread;
-        int warming = warm_start(l, bs[i], &warm, &warm_thread);
         bl_layout_stats st = {0};
         if (bl_layout_bulletin(bs[i], l, dev, &d, &st))
             failed = 1;

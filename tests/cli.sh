@@ -81,6 +81,28 @@ check "packet: pdfcheck passes" sh "$PDFCHECK" "$T/pk.pdf" >"$T/pc" 2>&1 || cat 
 # (more than the four that may wait) give the same bytes either way.
 "$BIN" -j 1 "$T"/pk/*.md -o "$T/pk1.pdf" 2>/dev/null
 check "packet: -j 1 (pages deflated on this thread) gives the same bytes" cmp -s "$T/pk.pdf" "$T/pk1.pdf"
+# The two columns of a parallel bulletin are set at once on two threads
+# (layout-page.c); with -j 1 on one.  Same bytes, same trace, same messages in
+# the same order, also when there are messages (then the columns are set
+# again one after the other): characters no font has (private use), one in
+# both languages (it is reported once, in the first), and an overlong word.
+printf -- '---\nlanguages: [en, he]\ndate: 2021-11-24\ntitle: {en: T, he: ש}\n---\n::: en\nA sign \364\217\277\274 here.\n\nPneumonoultramicroscopicsilicovolcanoconiosispneumonoultramicroscopicsilicovolcanoconiosis ends it.\n:::\n::: he\nסימן \364\217\277\274 כאן, וגם \364\217\277\275.\n\nשלום.\n:::\n' > "$T/cols-warn.md"
+printf 'extends: parallel\nswap: true\n' > "$T/cols-swap.yaml"
+n=0
+for args in "$T/enhe.md" "$T/cols-warn.md" "$T/frar.md" "--layout $T/cols-swap.yaml $T/enhe.md" "--layout $T/cols-swap.yaml $T/cols-warn.md"; do
+  n=$((n + 1))
+  # shellcheck disable=SC2086
+  "$BIN" -j 1 $args -o "$T/cols$n.1.pdf" --trace "$T/cols$n.1.json" 2>"$T/cols$n.1.err"; rc1=$?
+  # shellcheck disable=SC2086
+  "$BIN" $args -o "$T/cols$n.2.pdf" --trace "$T/cols$n.2.json" 2>"$T/cols$n.2.err"; rc2=$?
+  check "columns at once ($args): renders (rc $rc1, $rc2)" sh -c "[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ]"
+  check "columns at once ($args): the same bytes as -j 1" cmp -s "$T/cols$n.1.pdf" "$T/cols$n.2.pdf"
+  check "columns at once ($args): the same trace" cmp -s "$T/cols$n.1.json" "$T/cols$n.2.json"
+  check "columns at once ($args): the same messages" cmp -s "$T/cols$n.1.err" "$T/cols$n.2.err"
+done
+check "columns at once: the messages were there to compare" \
+  sh -c "[ \$(grep -c 'no font has U+10FFFC' '$T/cols2.2.err') -eq 1 ] && grep -q 'cols-warn.md:12:1: warning: no font has U+10FFFD;' '$T/cols2.2.err' \\
+         && grep -q 'cols-warn.md:9:1: warning: .* is wider than its column' '$T/cols2.2.err'"
 check "packet: one bookmark per bulletin, at its first page (1, 3, 5)" \
   sh -c "[ \"\$(mutool show '$T/pk.pdf' outline | sed -n 's/.*#page=\\([0-9]*\\).*/\\1/p' | tr '\\n' ' ')\" = '1 3 5 ' ]"
 check "packet: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/pk.json" "$T/pk.pdf"
