@@ -6,6 +6,7 @@
 #include "text.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -673,14 +674,81 @@ typedef struct column_job {
     bl_diag diag;
     bl_layout_stats stats;
     int rc;
+    int finished; /* col_lock */
 } column_job;
+
+/* One column thread per process, started by the first parallel bulletin and
+ * kept until bulletin_shutdown: a packet's bulletins reuse its per-thread
+ * word and hyphenation caches (a thread per bulletin started cold each time
+ * and cost 0.5 ms of CPU per bulletin).  It takes one job at a time; a
+ * bulletin that finds it busy (another render on another thread) sets its
+ * columns the usual way. */
+static pthread_mutex_t col_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t col_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t col_thread;
+static int col_started, col_busy, col_stop;
+static column_job *col_job;
 
 static void *column_main(void *arg)
 {
-    column_job *j = arg;
-    langctx *lc = j->cx.col_lang[1];
-    j->rc = preshape(&j->cx, lc, &j->cx.b->sections[lc->index]) || build_column(&j->cx, j->groups, 1) ? -1 : 0;
+    (void)arg;
+    pthread_mutex_lock(&col_lock);
+    for (;;) {
+        while (!col_job && !col_stop)
+            pthread_cond_wait(&col_cond, &col_lock);
+        if (!col_job)
+            break;
+        column_job *j = col_job;
+        col_job = NULL;
+        pthread_mutex_unlock(&col_lock);
+        langctx *lc = j->cx.col_lang[1];
+        j->rc = preshape(&j->cx, lc, &j->cx.b->sections[lc->index]) || build_column(&j->cx, j->groups, 1) ? -1 : 0;
+        pthread_mutex_lock(&col_lock);
+        j->finished = 1;
+        pthread_cond_broadcast(&col_cond);
+    }
+    pthread_mutex_unlock(&col_lock);
     return NULL;
+}
+
+/* Hands j to the column thread (starting it if need be); -1 if it is busy or
+ * cannot start. */
+static int column_submit(column_job *j)
+{
+    pthread_mutex_lock(&col_lock);
+    int ok = !col_busy && !col_stop;
+    if (ok && !col_started)
+        ok = col_started = bl_thread_start(&col_thread, column_main, NULL) == 0;
+    if (ok) {
+        col_busy = 1;
+        col_job = j;
+        pthread_cond_broadcast(&col_cond);
+    }
+    pthread_mutex_unlock(&col_lock);
+    return ok ? 0 : -1;
+}
+
+static void column_wait(column_job *j)
+{
+    pthread_mutex_lock(&col_lock);
+    while (!j->finished)
+        pthread_cond_wait(&col_cond, &col_lock);
+    col_busy = 0;
+    pthread_mutex_unlock(&col_lock);
+}
+
+void bl_layout_shutdown(void)
+{
+    pthread_mutex_lock(&col_lock);
+    int started = col_started;
+    col_stop = 1;
+    pthread_cond_broadcast(&col_cond);
+    pthread_mutex_unlock(&col_lock);
+    if (started)
+        pthread_join(col_thread, NULL);
+    pthread_mutex_lock(&col_lock);
+    col_started = col_stop = 0;
+    pthread_mutex_unlock(&col_lock);
 }
 
 static void unset_lang(langctx *lc)
@@ -714,8 +782,7 @@ static int build_columns_at_once(ctx *c, group *groups, size_t ngroups)
     for (int k = 0; k < K_COUNT; k++)
         if (other->st[k].seen)
             other->st[k].seen = &j->cx.seen;
-    pthread_t t;
-    if (bl_thread_start(&t, column_main, j)) {
+    if (column_submit(j)) {
         for (int k = 0; k < K_COUNT; k++)
             if (other->st[k].seen)
                 other->st[k].seen = &c->seen;
@@ -731,7 +798,7 @@ static int build_columns_at_once(ctx *c, group *groups, size_t ngroups)
     int pc = c->para_counter;
     langctx *first = c->col_lang[0];
     int rc = preshape(c, first, &c->b->sections[first->index]) || build_column(c, groups, 0) ? -1 : 0;
-    pthread_join(t, NULL);
+    column_wait(j);
     c->d = d;
     for (int k = 0; k < K_COUNT; k++)
         if (other->st[k].seen)

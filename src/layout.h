@@ -20,4 +20,7 @@ typedef struct bl_layout_stats {
  * cannot hold a single line). */
 int bl_layout_bulletin(const bl_bulletin *b, const bl_layout *l, bl_device *dev, bl_diag *d,
                        bl_layout_stats *stats);
+
+/* Ends the thread that sets second columns (bulletin_shutdown). */
+void bl_layout_shutdown(void);
 #endif

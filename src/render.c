@@ -141,6 +141,7 @@ void bulletin_shutdown(void)
     bl_pdf_deflate_cache_clear();
     bl_pdf_mem_trim();
     bl_face_cache_clear();
+    bl_layout_shutdown(); /* before the text engine: its thread holds shaping caches */
     bl_hyphen_shutdown();
     bl_text_shutdown();
     bl_icu_shutdown();
