@@ -12,10 +12,11 @@ PKGS := harfbuzz harfbuzz-subset freetype2 icu-uc icu-i18n libcmark yaml-0.1 lib
 # Recursive (=) on purpose: expanded only when a recipe runs, i.e. after the
 # dependency check below has installed anything that was missing.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-# The program and libbulletin.a load ICU at run time (src/icu.h): they link
-# everything but ICU.  The tests also call ICU directly.
-ICU_PKGS  := icu-uc icu-i18n
-BIN_LIBS   = $(shell pkg-config --libs $(filter-out $(ICU_PKGS),$(PKGS))) -lhpdf -lhyphen -lm
+# The program and libbulletin.a load ICU, fontconfig, libjpeg and hb-subset
+# at run time (src/icu.h, src/dynlib.h): they link the rest.  The tests also
+# call those libraries directly.
+LATE_PKGS := icu-uc icu-i18n fontconfig libjpeg harfbuzz-subset
+BIN_LIBS   = $(shell pkg-config --libs $(filter-out $(LATE_PKGS),$(PKGS))) -lhpdf -lhyphen -lm
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lhpdf -lhyphen -lm
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \

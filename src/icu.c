@@ -1,16 +1,14 @@
 /* icu.c - ICU, loaded at run time (see icu.h). */
 #include "icu.h"
 #include "base.h"
+#include "dynlib.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/uvernum.h>
 
-#define ICU_STR_(x) #x
-#define ICU_STR(x) ICU_STR_(x)
 /* The library the headers belong to: its soname carries ICU's major
  * version, as the function names do. */
 #define ICU_LIBRARY "libicuuc.so." U_ICU_VERSION_SHORT
@@ -35,32 +33,18 @@ static int failed; /* written by the load, read once loaded is seen */
 static char failure[300];
 static const char *library = ICU_LIBRARY;
 
+static const char *const icu_names[] = {BL_ICU_FUNCTIONS(BL_DL_NAME)};
+_Static_assert(sizeof(bl_icu_api) == sizeof icu_names / sizeof *icu_names * sizeof(void (*)(void)),
+               "one function pointer per name");
+
 static void load(void)
 {
-    void *h = dlopen(library, RTLD_LAZY | RTLD_LOCAL);
-    if (!h) {
-        const char *e = dlerror();
-        snprintf(failure, sizeof failure, "cannot load ICU: %s", e ? e : library);
+    char why[sizeof failure - 20];
+    int rc = bl_dl_load(library, icu_names, BL_DL_COUNT(icu_names), &table, why, sizeof why);
+    if (rc) {
+        snprintf(failure, sizeof failure, "cannot %s ICU: %s", rc == -1 ? "load" : "use", why);
         failed = 1;
         return;
-    }
-    const char *missing = NULL;
-    /* dlsym's object pointer goes into a function pointer by its bytes, as
-     * POSIX allows (ISO C has no conversion between the two). */
-#define ICU_LOAD(f)                                                                                \
-    if (!missing) {                                                                                \
-        void *p = dlsym(h, ICU_STR(f));                                                            \
-        if (p)                                                                                     \
-            memcpy(&table.f, &p, sizeof p);                                                        \
-        else                                                                                       \
-            missing = ICU_STR(f);                                                                  \
-    }
-    BL_ICU_FUNCTIONS(ICU_LOAD)
-#undef ICU_LOAD
-    if (missing) {
-        snprintf(failure, sizeof failure, "cannot use ICU: %s has no %s", library, missing);
-        failed = 1;
-        return; /* the library stays loaded: harmless, and dlclose could run its destructors */
     }
     __atomic_store_n(&bl_icu_table, &table, __ATOMIC_RELEASE);
 }

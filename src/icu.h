@@ -14,6 +14,7 @@
  * a prototype change in ICU is a compile error. */
 #ifndef BL_ICU_H
 #define BL_ICU_H
+#include "dynlib.h"
 #include <stddef.h>
 #include <unicode/ubrk.h>
 #include <unicode/uchar.h>
@@ -29,9 +30,7 @@
     X(uscript_getShortName) X(utext_openUTF8) X(utext_close)
 
 typedef struct bl_icu_api {
-#define BL_ICU_FIELD(f) __typeof__(&f) f;
-    BL_ICU_FUNCTIONS(BL_ICU_FIELD)
-#undef BL_ICU_FIELD
+    BL_ICU_FUNCTIONS(BL_DL_FIELD)
 } bl_icu_api;
 
 /* Starts loading ICU on a helper thread, if bl_helpers() allows one and no

@@ -4,6 +4,7 @@
  * memory is allocated. */
 #include "image.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <png.h>
 
 #include "base.h"
+#include "dynlib.h"
 
 #define IMAGE_MAX_BYTES (64u * 1024u * 1024u)
 
@@ -147,6 +149,39 @@ static int decode_png(bl_image *img, const unsigned char *d, size_t n, char *err
 
 /* ---- JPEG ----------------------------------------------------------- */
 
+/* libjpeg is loaded by the first JPEG (dynlib.h), not at every start.  The
+ * soname carries the ABI version the headers declare (62). */
+#define JPEG_FUNCTIONS(X)                                                                          \
+    X(jpeg_std_error) X(jpeg_CreateDecompress) X(jpeg_mem_src) X(jpeg_read_header)                 \
+    X(jpeg_start_decompress) X(jpeg_read_scanlines) X(jpeg_finish_decompress) X(jpeg_destroy_decompress)
+static struct {
+    JPEG_FUNCTIONS(BL_DL_FIELD)
+} jp;
+static const char *const jp_names[] = {JPEG_FUNCTIONS(BL_DL_NAME)};
+static pthread_mutex_t jp_lock = PTHREAD_MUTEX_INITIALIZER;
+static int jp_state; /* jp_lock: 0 not loaded yet, 1 loaded, -1 cannot be */
+static char jp_why[300];
+const char *bl_jpeg_library = "libjpeg.so." BL_DL_STR(JPEG_LIB_VERSION);
+
+static int jpeg_library(char *err, size_t errlen)
+{
+    pthread_mutex_lock(&jp_lock);
+    if (!jp_state)
+        jp_state = bl_dl_load(bl_jpeg_library, jp_names, BL_DL_COUNT(jp_names), &jp, jp_why, sizeof jp_why) ? -1 : 1;
+    int ok = jp_state > 0;
+    pthread_mutex_unlock(&jp_lock);
+    if (!ok)
+        snprintf(err, errlen, "cannot decode JPEG images: %s", jp_why);
+    return ok ? 0 : -1;
+}
+
+void bl_image_forget_libraries(void)
+{
+    pthread_mutex_lock(&jp_lock);
+    jp_state = 0;
+    pthread_mutex_unlock(&jp_lock);
+}
+
 typedef struct jpeg_fail_mgr {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
@@ -192,20 +227,20 @@ static void jpeg_emit(j_common_ptr c, int level)
 static int jpeg_decode_guarded(jpeg_job *j)
 {
     if (setjmp(j->jerr.jump)) {
-        jpeg_destroy_decompress(&j->ci);
+        jp.jpeg_destroy_decompress(&j->ci);
         return -1;
     }
-    j->ci.err = jpeg_std_error(&j->jerr.pub);
+    j->ci.err = jp.jpeg_std_error(&j->jerr.pub);
     j->jerr.pub.error_exit = jpeg_error_exit;
     j->jerr.pub.emit_message = jpeg_emit;
-    jpeg_create_decompress(&j->ci);
-    jpeg_mem_src(&j->ci, j->data, (unsigned long)j->len);
-    jpeg_read_header(&j->ci, TRUE);
+    jp.jpeg_CreateDecompress(&j->ci, JPEG_LIB_VERSION, sizeof j->ci);
+    jp.jpeg_mem_src(&j->ci, j->data, (unsigned long)j->len);
+    jp.jpeg_read_header(&j->ci, TRUE);
     j->width = j->ci.image_width;
     j->height = j->ci.image_height;
     if (check_size(j->width, j->height, j->err, j->errlen)) {
         j->err_set = 1;
-        jpeg_destroy_decompress(&j->ci);
+        jp.jpeg_destroy_decompress(&j->ci);
         return -1;
     }
     switch (j->ci.jpeg_color_space) {
@@ -217,7 +252,7 @@ static int jpeg_decode_guarded(jpeg_job *j)
     default:
         snprintf(j->err, j->errlen, "unsupported JPEG colour space (%d components)", j->ci.num_components);
         j->err_set = 1;
-        jpeg_destroy_decompress(&j->ci);
+        jp.jpeg_destroy_decompress(&j->ci);
         return -1;
     }
     if (j->ci.saw_JFIF_marker && j->ci.X_density && j->ci.Y_density) {
@@ -226,22 +261,22 @@ static int jpeg_decode_guarded(jpeg_job *j)
         j->dpi_y = j->ci.Y_density * f;
     }
     j->adobe_inverted = j->ci.saw_Adobe_marker;
-    jpeg_start_decompress(&j->ci);
+    jp.jpeg_start_decompress(&j->ci);
     j->out_comps = j->ci.output_components;
     size_t stride = (size_t)j->width * (size_t)j->out_comps;
     j->pixels = malloc(stride * j->height);
     if (!j->pixels) {
         snprintf(j->err, j->errlen, "out of memory (%u x %u image)", j->width, j->height);
         j->err_set = 1;
-        jpeg_destroy_decompress(&j->ci);
+        jp.jpeg_destroy_decompress(&j->ci);
         return -1;
     }
     while (j->ci.output_scanline < j->ci.output_height) {
         JSAMPROW row = j->pixels + (size_t)j->ci.output_scanline * stride;
-        jpeg_read_scanlines(&j->ci, &row, 1);
+        jp.jpeg_read_scanlines(&j->ci, &row, 1);
     }
-    jpeg_finish_decompress(&j->ci);
-    jpeg_destroy_decompress(&j->ci);
+    jp.jpeg_finish_decompress(&j->ci);
+    jp.jpeg_destroy_decompress(&j->ci);
     return 0;
 }
 
@@ -253,6 +288,8 @@ static int decode_jpeg(bl_image *img, const unsigned char *d, size_t n, char *er
     j.len = n;
     j.err = err;
     j.errlen = errlen;
+    if (jpeg_library(err, errlen))
+        return -1;
     if (jpeg_decode_guarded(&j)) {
         free(j.pixels);
         if (!j.err_set)

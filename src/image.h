@@ -27,4 +27,9 @@ typedef struct bl_image bl_image;
 bl_image *bl_image_load(const char *path, char *err, size_t errlen);
 bl_image *bl_image_keep(bl_image *img);
 void bl_image_drop(bl_image *img);
+
+/* libjpeg is loaded (dynlib.h) by the first JPEG, from this library (tests
+ * change it, then call bl_image_forget_libraries to have it loaded again). */
+extern const char *bl_jpeg_library;
+void bl_image_forget_libraries(void);
 #endif

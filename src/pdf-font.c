@@ -5,6 +5,7 @@
  * hb-subset at save time; /W, the encoding and ToUnicode CMaps and, when
  * aliases exist, a CIDToGIDMap stream.  See pdf-font.h. */
 #include "pdf-font.h"
+#include "dynlib.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -619,43 +620,87 @@ static hb_face_t *subset_source(bl_face *face)
  * files (the Noto fpgm alone is 3.6 KB in every font). */
 #define SUBSET_FLAGS (HB_SUBSET_FLAGS_RETAIN_GIDS | HB_SUBSET_FLAGS_NO_HINTING | HB_SUBSET_FLAGS_NOTDEF_OUTLINE)
 
+/* hb-subset is loaded when first needed (dynlib.h), or ahead of that by
+ * bl_pdf_subset_preload on ICU's loader thread: not at every start. */
+#define SUBSET_FUNCTIONS(X)                                                                        \
+    X(hb_subset_input_create_or_fail) X(hb_subset_input_glyph_set) X(hb_subset_input_set_flags)    \
+    X(hb_subset_or_fail) X(hb_subset_input_destroy)
+static struct {
+    SUBSET_FUNCTIONS(BL_DL_FIELD)
+} hbs;
+static const char *const hbs_names[] = {SUBSET_FUNCTIONS(BL_DL_NAME)};
+static pthread_mutex_t hbs_lock = PTHREAD_MUTEX_INITIALIZER;
+static int hbs_state; /* 0 not loaded yet, 1 loaded, -1 cannot be; written under hbs_lock */
+static char hbs_why[300];
+const char *bl_subset_library = "libharfbuzz-subset.so.0";
+
+static int subset_library(char *err, size_t errlen)
+{
+    if (__atomic_load_n(&hbs_state, __ATOMIC_ACQUIRE) > 0)
+        return 0;
+    pthread_mutex_lock(&hbs_lock);
+    if (!hbs_state)
+        __atomic_store_n(&hbs_state,
+                         bl_dl_load(bl_subset_library, hbs_names, BL_DL_COUNT(hbs_names), &hbs, hbs_why, sizeof hbs_why)
+                             ? -1 : 1,
+                         __ATOMIC_RELEASE);
+    int ok = hbs_state > 0;
+    pthread_mutex_unlock(&hbs_lock);
+    if (!ok && err)
+        snprintf(err, errlen, "cannot subset fonts: %s", hbs_why);
+    return ok ? 0 : -1;
+}
+
+void bl_pdf_subset_preload(void) { subset_library(NULL, 0); }
+
+void bl_pdf_subset_forget(void)
+{
+    pthread_mutex_lock(&hbs_lock);
+    __atomic_store_n(&hbs_state, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&hbs_lock);
+}
+
 void bl_pdf_font_warm(bl_face *face)
 {
+    if (subset_library(NULL, 0))
+        return;
     hb_face_t *src = subset_source(face);
-    hb_subset_input_t *in = src ? hb_subset_input_create_or_fail() : NULL;
+    hb_subset_input_t *in = src ? hbs.hb_subset_input_create_or_fail() : NULL;
     if (!in)
         return;
-    hb_set_add(hb_subset_input_glyph_set(in), 0);
-    hb_subset_input_set_flags(in, SUBSET_FLAGS);
-    hb_face_destroy(hb_subset_or_fail(src, in));
-    hb_subset_input_destroy(in);
+    hb_set_add(hbs.hb_subset_input_glyph_set(in), 0);
+    hbs.hb_subset_input_set_flags(in, SUBSET_FLAGS);
+    hb_face_destroy(hbs.hb_subset_or_fail(src, in));
+    hbs.hb_subset_input_destroy(in);
 }
 
 /* The subset font file of the glyphs gids (file_key's, sorted; caller
  * destroys), or NULL. */
 static hb_blob_t *subset(const bl_pdf_font *f, const uint32_t *gids, size_t ngids, char *err, size_t errlen)
 {
-    hb_subset_input_t *in = hb_subset_input_create_or_fail();
+    if (subset_library(err, errlen))
+        return NULL;
+    hb_subset_input_t *in = hbs.hb_subset_input_create_or_fail();
     if (!in) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    hb_set_t *glyphs = hb_subset_input_glyph_set(in);
+    hb_set_t *glyphs = hbs.hb_subset_input_glyph_set(in);
     for (size_t i = 0; i < ngids; i++) {
         unsigned g = gids[i];
         /* Opening the face checked the glyph tables' structure; the
          * outlines that go into the PDF are loaded here, one by one. */
         if (f->slot[g] && bl_face_check_glyph(f->face, g)) {
             snprintf(err, errlen, "corrupt font file (glyph %u does not load)", g);
-            hb_subset_input_destroy(in);
+            hbs.hb_subset_input_destroy(in);
             return NULL;
         }
         hb_set_add(glyphs, g);
     }
-    hb_subset_input_set_flags(in, SUBSET_FLAGS);
+    hbs.hb_subset_input_set_flags(in, SUBSET_FLAGS);
     hb_face_t *src = subset_source(f->face);
-    hb_face_t *sub = src ? hb_subset_or_fail(src, in) : NULL;
-    hb_subset_input_destroy(in);
+    hb_face_t *sub = src ? hbs.hb_subset_or_fail(src, in) : NULL;
+    hbs.hb_subset_input_destroy(in);
     hb_blob_t *blob = sub ? hb_face_reference_blob(sub) : NULL;
     hb_face_destroy(sub);
     if (!blob || hb_blob_get_length(blob) < 12) {

@@ -151,6 +151,13 @@ void bl_pdf_font_free(bl_pdf_font *f);
  * do ahead of the save that needs them. */
 void bl_pdf_font_warm(bl_face *face);
 
+/* hb-subset is loaded (dynlib.h) at the first subset, or ahead of that by
+ * bl_pdf_subset_preload (any thread; failures are reported by the subset).
+ * Tests change the library and call bl_pdf_subset_forget to load again. */
+void bl_pdf_subset_preload(void);
+void bl_pdf_subset_forget(void);
+extern const char *bl_subset_library;
+
 /* Deflates in[0, len) into out (replacing its contents) at
  * BL_PDF_DEFLATE_LEVEL.  Thread-safe.  Returns 0 or -1. */
 int bl_pdf_deflate(const void *in, size_t len, bl_buf *out);

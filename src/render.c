@@ -203,6 +203,12 @@ static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pth
 
 static int render(const char *const *sources, int nsources, const bulletin_options *o);
 
+static void preload_subset(void *arg)
+{
+    (void)arg;
+    bl_pdf_subset_preload();
+}
+
 int bulletin_render(const char *const *sources, int nsources, const bulletin_options *o)
 {
     int was = bl_helpers();
@@ -222,6 +228,7 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         return 1;
     }
     bl_icu_preload(); /* while the sources and the layout are read */
+    bl_icu_after(preload_subset, NULL); /* then hb-subset, for the save */
     bl_bulletin **bs = calloc((size_t)nsources + 1, sizeof *bs);
     if (!bs)
         return 1;

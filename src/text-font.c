@@ -1,5 +1,6 @@
 /* text-font.c - font faces: read, checked, shared. */
 #include "text-font.h"
+#include "dynlib.h"
 #include "base.h"
 
 #include <errno.h>
@@ -355,6 +356,20 @@ static pthread_mutex_t fc_lock = PTHREAD_MUTEX_INITIALIZER;
 static fallback *fc_cache;
 static size_t fc_n, fc_cap;
 
+/* fontconfig is loaded by the first fallback (dynlib.h): most runs never
+ * need it, and mapping it and expat cost 0.15 ms of every start. */
+#define FC_FUNCTIONS(X)                                                                            \
+    X(FcCharSetAddChar) X(FcCharSetCreate) X(FcCharSetDestroy) X(FcCharSetHasChar)                \
+    X(FcConfigSubstitute) X(FcDefaultSubstitute) X(FcFini) X(FcFontSetDestroy) X(FcFontSort)       \
+    X(FcPatternAddBool) X(FcPatternAddCharSet) X(FcPatternAddString) X(FcPatternCreate)           \
+    X(FcPatternDestroy) X(FcPatternGetCharSet) X(FcPatternGetString)
+static struct {
+    FC_FUNCTIONS(BL_DL_FIELD)
+} fc;
+static const char *const fc_names[] = {FC_FUNCTIONS(BL_DL_NAME)};
+static int fc_state; /* fc_lock: 0 not loaded yet, 1 loaded, -1 cannot be (no fallback then) */
+const char *bl_fontconfig_library = "libfontconfig.so.1";
+
 /* The cache: faces live until bl_face_cache_clear. */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static bl_face **cache;
@@ -402,8 +417,9 @@ bl_face *bl_face_cache_get(const char *path, char *err, size_t errlen)
 void bl_face_cache_clear(void)
 {
     pthread_mutex_lock(&fc_lock);
-    if (fc_cache)
-        FcFini(); /* fontconfig's configuration, loaded by the first fallback */
+    if (fc_state > 0)
+        fc.FcFini(); /* fontconfig's configuration, loaded by the first fallback */
+    fc_state = 0;
     free(fc_cache);
     fc_cache = NULL;
     fc_n = fc_cap = 0;
@@ -435,24 +451,32 @@ bl_face *bl_face_system_fallback(uint32_t cp, const char *lang)
             return f;
         }
     bl_face *found = NULL;
-    FcPattern *pat = FcPatternCreate();
-    FcCharSet *cs = FcCharSetCreate();
-    if (pat && cs && FcCharSetAddChar(cs, cp)) {
-        FcPatternAddCharSet(pat, FC_CHARSET, cs);
-        FcPatternAddBool(pat, FC_SCALABLE, FcTrue);
+    if (!fc_state) {
+        char why[300];
+        fc_state = bl_dl_load(bl_fontconfig_library, fc_names, BL_DL_COUNT(fc_names), &fc, why, sizeof why) ? -1 : 1;
+    }
+    if (fc_state < 0) { /* no system fonts to fall back on: the character is missing */
+        pthread_mutex_unlock(&fc_lock);
+        return NULL;
+    }
+    FcPattern *pat = fc.FcPatternCreate();
+    FcCharSet *cs = fc.FcCharSetCreate();
+    if (pat && cs && fc.FcCharSetAddChar(cs, cp)) {
+        fc.FcPatternAddCharSet(pat, FC_CHARSET, cs);
+        fc.FcPatternAddBool(pat, FC_SCALABLE, FcTrue);
         if (lang)
-            FcPatternAddString(pat, FC_LANG, (const FcChar8 *)lang);
-        FcConfigSubstitute(NULL, pat, FcMatchPattern);
-        FcDefaultSubstitute(pat);
+            fc.FcPatternAddString(pat, FC_LANG, (const FcChar8 *)lang);
+        fc.FcConfigSubstitute(NULL, pat, FcMatchPattern);
+        fc.FcDefaultSubstitute(pat);
         FcResult r;
-        FcFontSet *set = FcFontSort(NULL, pat, FcFalse, NULL, &r);
+        FcFontSet *set = fc.FcFontSort(NULL, pat, FcFalse, NULL, &r);
         /* The first few candidates that really have the character and that we
          * can embed (TrueType outlines; bl_face_open checks the file). */
         for (int i = 0; set && i < set->nfont && i < 8 && !found; i++) {
             FcCharSet *fcs;
             FcChar8 *file;
-            if (FcPatternGetCharSet(set->fonts[i], FC_CHARSET, 0, &fcs) != FcResultMatch || !FcCharSetHasChar(fcs, cp) ||
-                FcPatternGetString(set->fonts[i], FC_FILE, 0, &file) != FcResultMatch)
+            if (fc.FcPatternGetCharSet(set->fonts[i], FC_CHARSET, 0, &fcs) != FcResultMatch || !fc.FcCharSetHasChar(fcs, cp) ||
+                fc.FcPatternGetString(set->fonts[i], FC_FILE, 0, &file) != FcResultMatch)
                 continue;
             char err[200];
             bl_face *f = bl_face_cache_get((const char *)file, err, sizeof err);
@@ -460,12 +484,12 @@ bl_face *bl_face_system_fallback(uint32_t cp, const char *lang)
                 found = f;
         }
         if (set)
-            FcFontSetDestroy(set);
+            fc.FcFontSetDestroy(set);
     }
     if (cs)
-        FcCharSetDestroy(cs);
+        fc.FcCharSetDestroy(cs);
     if (pat)
-        FcPatternDestroy(pat);
+        fc.FcPatternDestroy(pat);
     if (!bl_grow(&fc_cache, &fc_cap, fc_n + 1, sizeof *fc_cache))
         fc_cache[fc_n++] = (fallback){cp, found};
     pthread_mutex_unlock(&fc_lock);

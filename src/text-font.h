@@ -54,6 +54,10 @@ void bl_face_cache_clear(void);
  * and that bl_face_open accepts, or NULL.  Answers are cached per process
  * (thread-safe); the face is borrowed from the face cache. */
 bl_face *bl_face_system_fallback(uint32_t cp, const char *lang);
+/* fontconfig is loaded (dynlib.h) by the first fallback, from this library
+ * (tests change it; bl_face_cache_clear makes the next fallback load again).
+ * If it cannot be loaded there is no fallback. */
+extern const char *bl_fontconfig_library;
 
 /* Glyph for a code point, 0 if the face has none. */
 unsigned bl_face_glyph(const bl_face *f, uint32_t cp);

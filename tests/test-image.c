@@ -442,6 +442,29 @@ int main(void)
     bl_test_run(cmd, &o);
     CHECK(atoi(o.data) == 5, "5 image draws traced (got %s)", o.data);
 
+    /* libjpeg is loaded by the first JPEG (image.c): a library that cannot be
+     * loaded, or is not libjpeg, is an error naming it; then it loads again. */
+    {
+        const char *real = bl_jpeg_library;
+        bl_jpeg_library = "libbulletin-test-no-such-jpeg.so.62";
+        bl_image_forget_libraries();
+        bl_image *jimg = load("rgb.jpg", err, sizeof err);
+        CHECK(!jimg && strstr(err, "cannot decode JPEG images: ") == err &&
+                  strstr(err, "libbulletin-test-no-such-jpeg.so.62"),
+              "no libjpeg: '%s'", err);
+        bl_image_drop(jimg);
+        bl_jpeg_library = "libz.so.1";
+        bl_image_forget_libraries();
+        jimg = load("rgb.jpg", err, sizeof err);
+        CHECK(!jimg && !strcmp(err, "cannot decode JPEG images: libz.so.1 has no jpeg_std_error"),
+              "not libjpeg: '%s'", err);
+        bl_image_drop(jimg);
+        bl_jpeg_library = real;
+        bl_image_forget_libraries();
+        jimg = load("rgb.jpg", err, sizeof err);
+        CHECK(jimg && jimg->width == W && jimg->height == H, "libjpeg again: %s", jimg ? "ok" : err);
+        bl_image_drop(jimg);
+    }
     bl_buf_free(&o);
     bl_buf_free(&png);
     bl_buf_free(&jpg);

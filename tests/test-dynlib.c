@@ -1,14 +1,18 @@
-/* test-icu.c - ICU loaded at run time (src/icu.c): a load that fails says
- * why, and bulletin_render then fails cleanly with no output file; the
- * loader thread runs queued work after the load; and bl_thread_start's
- * threads get their argument and end up on all of their creator's
- * processors. */
+/* test-dynlib.c - libraries loaded at run time.  ICU (src/icu.c): a load
+ * that fails says why, and bulletin_render then fails cleanly with no output
+ * file; the loader thread runs queued work after the load.  fontconfig
+ * (system font fallback) and hb-subset (dynlib.h): without them there is no
+ * fallback, and saving fails with the reason; then they load again.
+ * (libjpeg: test-image.c.)  And bl_thread_start's threads get their argument
+ * and end up on all of their creator's processors. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_EQUAL (Linux) */
 #include "harness.h"
 #include "testutil.h"
 #include "base.h"
 #include "bulletin.h"
 #include "icu.h"
+#include "pdf-font.h"
+#include "text-font.h"
 #include "text-bidi.h"
 
 #include <sched.h>
@@ -144,6 +148,34 @@ static void threads(void)
     }
 }
 
+static void late_libraries(const char *dir)
+{
+    /* fontconfig: Devanagari KA is in no layout font; Debian's
+     * fonts-noto-core (tools/install-deps.sh) has it. */
+    bl_fontconfig_library = "libbulletin-test-no-such-fontconfig.so.1";
+    bl_face_cache_clear();
+    CHECK(bl_face_system_fallback(0x0915, "hi") == NULL, "no fontconfig: no fallback");
+    bl_fontconfig_library = "libfontconfig.so.1";
+    bl_face_cache_clear();
+    bl_face *f = bl_face_system_fallback(0x0915, "hi");
+    CHECK(f && bl_face_glyph(f, 0x0915), "with fontconfig, a system font has U+0915");
+    bl_face_cache_clear();
+
+    /* hb-subset: the save fails and says why, and writes nothing. */
+    const char *real = bl_subset_library;
+    bl_subset_library = "libbulletin-test-no-such-subset.so.0";
+    bl_pdf_subset_forget();
+    char diag[1000];
+    int rc = render(dir, diag, sizeof diag);
+    CHECK(rc == 1 && strstr(diag, "cannot subset fonts: ") && strstr(diag, "libbulletin-test-no-such-subset.so.0"),
+          "no hb-subset: %d '%s'", rc, diag);
+    CHECK(!exists(dir, "out.pdf"), "and no PDF");
+    bl_subset_library = real;
+    bl_pdf_subset_forget();
+    rc = render(dir, diag, sizeof diag);
+    CHECK(rc == 0 && exists(dir, "out.pdf"), "hb-subset again: %d '%s'", rc, diag);
+}
+
 int main(void)
 {
     bl_set_data_dir(".");
@@ -152,6 +184,7 @@ int main(void)
     threads();
     failed_loads(dir);
     good_loads(dir);
+    late_libraries(dir);
     bulletin_shutdown();
     bl_test_cleanup(dir, bl_test_fail_count);
     return bl_test_done();
