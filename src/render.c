@@ -228,7 +228,6 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         return 1;
     }
     bl_icu_preload(); /* while the sources and the layout are read */
-    bl_icu_after(preload_subset, NULL); /* then hb-subset, for the save */
     bl_bulletin **bs = calloc((size_t)nsources + 1, sizeof *bs);
     if (!bs)
         return 1;
@@ -253,6 +252,7 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         if (bl_diag_full(&d))
             break;
     }
+    bl_icu_after(preload_subset, NULL); /* after the dictionaries: hb-subset, for the save */
     bl_pdf *pdf = NULL;
     bl_trace *trace = NULL;
     if (failed)
