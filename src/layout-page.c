@@ -711,6 +711,16 @@ static void *column_main(void *arg)
     return NULL;
 }
 
+void bl_layout_prestart(void)
+{
+    if (!bl_helpers())
+        return;
+    pthread_mutex_lock(&col_lock);
+    if (!col_started && !col_stop)
+        col_started = bl_thread_start(&col_thread, column_main, NULL) == 0;
+    pthread_mutex_unlock(&col_lock);
+}
+
 /* Hands j to the column thread (starting it if need be); -1 if it is busy or
  * cannot start. */
 static int column_submit(column_job *j)

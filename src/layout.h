@@ -21,6 +21,10 @@ typedef struct bl_layout_stats {
 int bl_layout_bulletin(const bl_bulletin *b, const bl_layout *l, bl_device *dev, bl_diag *d,
                        bl_layout_stats *stats);
 
-/* Ends the thread that sets second columns (bulletin_shutdown). */
+/* Starts the thread that sets second columns ahead of need (a thread that
+ * starts while the other processor is busy can wait there for milliseconds
+ * before it first runs); nothing without helpers (bl_helpers). */
+void bl_layout_prestart(void);
+/* Ends it (bulletin_shutdown). */
 void bl_layout_shutdown(void);
 #endif
