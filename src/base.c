@@ -279,7 +279,11 @@ static int count(bl_diag *d, bl_severity sev)
         d->errors++;
     else if (sev == BL_WARNING)
         d->warnings++;
-    return d->mute || (sev == BL_WARNING && d->quiet_warnings);
+    if (d->mute) {
+        d->muted++;
+        return 1;
+    }
+    return sev == BL_WARNING && d->quiet_warnings;
 }
 
 static void vdiag_lc(bl_diag *d, bl_severity sev, const bl_file *f, int line, int col,

@@ -102,6 +102,7 @@ typedef struct bl_diag {
     int errors, warnings, max_errors;
     int quiet_warnings; /* suppress warnings (still counted) */
     int mute;           /* suppress everything (still counted) */
+    int muted;          /* messages suppressed by mute, notes included */
 } bl_diag;
 void bl_diag_init(bl_diag *d, FILE *out);
 /* At byte offset off of file f (f may be NULL: then "bulletin: error: ..."). */

@@ -24,6 +24,10 @@
 #define BL_DL_FIELD(f) __typeof__(&f) f;
 #define BL_DL_NAME(f) BL_DL_STR(f),
 #define BL_DL_COUNT(names) (sizeof(names) / sizeof *(names))
+/* At file scope after the table and its names: bl_dl_load writes the table
+ * by index, one function pointer per name. */
+#define BL_DL_CHECK(table, names)                                                                  \
+    _Static_assert(sizeof(table) == BL_DL_COUNT(names) * sizeof(void (*)(void)), "one function pointer per name")
 
 /* Opens soname and stores the address of each of the n functions names[i]
  * in the i-th function pointer of table (a struct of n of them, in that

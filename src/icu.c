@@ -34,8 +34,7 @@ static char failure[300];
 static const char *library = ICU_LIBRARY;
 
 static const char *const icu_names[] = {BL_ICU_FUNCTIONS(BL_DL_NAME)};
-_Static_assert(sizeof(bl_icu_api) == sizeof icu_names / sizeof *icu_names * sizeof(void (*)(void)),
-               "one function pointer per name");
+BL_DL_CHECK(bl_icu_api, icu_names);
 
 static void load(void)
 {
@@ -109,12 +108,11 @@ int bl_icu_check(char *why, size_t whylen)
     }
     while (!loaded)
         pthread_cond_wait(&icu_cond, &icu_lock);
-    pthread_mutex_unlock(&icu_lock);
-    if (!failed)
-        return 0;
-    if (why && whylen)
+    int f = failed;
+    if (f && why && whylen)
         snprintf(why, whylen, "%s", failure);
-    return -1;
+    pthread_mutex_unlock(&icu_lock);
+    return f ? -1 : 0;
 }
 
 int bl_icu_done(void)

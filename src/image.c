@@ -158,6 +158,7 @@ static struct {
     JPEG_FUNCTIONS(BL_DL_FIELD)
 } jp;
 static const char *const jp_names[] = {JPEG_FUNCTIONS(BL_DL_NAME)};
+BL_DL_CHECK(jp, jp_names);
 static pthread_mutex_t jp_lock = PTHREAD_MUTEX_INITIALIZER;
 static int jp_state; /* jp_lock: 0 not loaded yet, 1 loaded, -1 cannot be */
 static char jp_why[300];

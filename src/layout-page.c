@@ -576,15 +576,19 @@ static int para_kind(const bl_block *blk)
 static int preshape(ctx *c, langctx *lc, const bl_section *sec)
 {
     lc->pre = calloc(sec->nblocks + 1, sizeof *lc->pre);
-    if (!lc->pre)
+    if (!lc->pre) {
+        c->oom = 1;
         return -1;
+    }
     lc->npre = sec->nblocks;
     for (size_t bi = 0; bi < sec->nblocks; bi++) {
         const bl_block *blk = &sec->blocks[bi];
         if (blk->kind == BL_BLOCK_RULE || !blk->nparas)
             continue;
-        if (!(lc->pre[bi] = calloc(blk->nparas, sizeof **lc->pre)))
+        if (!(lc->pre[bi] = calloc(blk->nparas, sizeof **lc->pre))) {
+            c->oom = 1;
             return -1;
+        }
         for (size_t k = 0; k < blk->nparas; k++) {
             const bl_para *pa = &blk->paras[k];
             if (pa->len && !(lc->pre[bi][k] = shape(c, lc, para_kind(blk), pa->text, pa->len, pa->spans,
@@ -667,7 +671,7 @@ static int build_column(ctx *c, group *groups, int col)
  * side had any (missing glyphs, overfull lines, errors) the attempt is
  * undone and the caller sets both columns again the usual way, so that
  * messages come once and in the usual order.  Returns 1 when the columns
- * are set, 0 to set them the usual way, -1 out of memory. */
+ * are set, 0 to set them the usual way. */
 typedef struct column_job {
     ctx cx; /* a copy of the layout's context, with lists, counters and diagnostics of its own */
     group *groups;
@@ -802,6 +806,7 @@ static int build_columns_at_once(ctx *c, group *groups, size_t ngroups)
     /* This thread sets the first column, muted too. */
     bl_diag *d = c->d, mine = *d;
     mine.mute = 1;
+    mine.muted = 0;
     c->d = &mine;
     bl_layout_stats before = c->stats ? *c->stats : (bl_layout_stats){0};
     size_t nshaped = c->nshaped, nstrs = c->nstrs, nseen = c->seen.n;
@@ -814,8 +819,7 @@ static int build_columns_at_once(ctx *c, group *groups, size_t ngroups)
         if (other->st[k].seen)
             other->st[k].seen = &c->seen;
 
-    int quiet = rc == 0 && j->rc == 0 && !c->oom && !j->cx.oom && mine.errors == d->errors &&
-                mine.warnings == d->warnings && !j->diag.errors && !j->diag.warnings && !j->cx.seen.n;
+    int quiet = rc == 0 && j->rc == 0 && !c->oom && !j->cx.oom && !mine.muted && !j->diag.muted && !j->cx.seen.n;
     int merged = quiet && !bl_grow(&c->shaped, &c->cap_shaped, c->nshaped + j->cx.nshaped, sizeof *c->shaped) &&
                  !bl_grow(&c->strs, &c->cap_strs, c->nstrs + j->cx.nstrs, sizeof *c->strs);
     if (merged) {
@@ -1418,8 +1422,8 @@ int bl_layout_bulletin(const bl_bulletin *b, const bl_layout *l, bl_device *dev,
         if (!groups)
             goto oom;
         int built = b->nlangs == 2 && bl_helpers() ? build_columns_at_once(c, groups, ngroups) : 0;
-        if (built < 0)
-            goto oom;
+        if (stats)
+            stats->columns_at_once = built;
         if (!built) {
             if (preshape_all(c))
                 goto preshape_failed;

@@ -12,6 +12,7 @@
 typedef struct bl_layout_stats {
     int pages;
     int lines, hyphenated, overfull;
+    int columns_at_once; /* a parallel bulletin's columns were set on two threads */
 } bl_layout_stats;
 
 /* Lays out bulletin b with layout l and draws it on dev (pages are appended).

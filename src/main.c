@@ -475,8 +475,8 @@ int main(int argc, char **argv)
         free(src);
         return usage_error(what, why);
     }
-    if (outdir || njobs != 1)
-        bl_icu_preload(); /* while options, sources and layouts are read */
+    if (njobs != 1)
+        bl_icu_preload(); /* while sources and layouts are read (-j 1: no other thread) */
     if (outdir) {
         bl_data_dir(); /* caches its answer unlocked: ask before threads start */
         rc = run_batch(src, nsrc, outdir, njobs ? njobs : default_jobs(), &o);

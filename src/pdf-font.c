@@ -629,6 +629,7 @@ static struct {
     SUBSET_FUNCTIONS(BL_DL_FIELD)
 } hbs;
 static const char *const hbs_names[] = {SUBSET_FUNCTIONS(BL_DL_NAME)};
+BL_DL_CHECK(hbs, hbs_names);
 static pthread_mutex_t hbs_lock = PTHREAD_MUTEX_INITIALIZER;
 static int hbs_state; /* 0 not loaded yet, 1 loaded, -1 cannot be; written under hbs_lock */
 static char hbs_why[300];

@@ -253,7 +253,8 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         if (bl_diag_full(&d))
             break;
     }
-    bl_icu_after(preload_subset, NULL); /* after the dictionaries: hb-subset, for the save */
+    if (bl_helpers()) /* -j 1: nothing on another thread */
+        bl_icu_after(preload_subset, NULL); /* after the dictionaries: hb-subset, for the save */
     bl_pdf *pdf = NULL;
     bl_trace *trace = NULL;
     if (failed)

@@ -367,7 +367,9 @@ static struct {
     FC_FUNCTIONS(BL_DL_FIELD)
 } fc;
 static const char *const fc_names[] = {FC_FUNCTIONS(BL_DL_NAME)};
+BL_DL_CHECK(fc, fc_names);
 static int fc_state; /* fc_lock: 0 not loaded yet, 1 loaded, -1 cannot be (no fallback then) */
+static char fc_why[300];
 const char *bl_fontconfig_library = "libfontconfig.so.1";
 
 /* The cache: faces live until bl_face_cache_clear. */
@@ -441,6 +443,14 @@ void bl_face_cache_clear(void)
 /* ---- fontconfig fallback ----------------------------------------------------- */
 
 
+const char *bl_face_fallback_error(void)
+{
+    pthread_mutex_lock(&fc_lock);
+    const char *why = fc_state < 0 ? fc_why : NULL; /* stays until bl_face_cache_clear */
+    pthread_mutex_unlock(&fc_lock);
+    return why;
+}
+
 bl_face *bl_face_system_fallback(uint32_t cp, const char *lang)
 {
     pthread_mutex_lock(&fc_lock);
@@ -451,10 +461,10 @@ bl_face *bl_face_system_fallback(uint32_t cp, const char *lang)
             return f;
         }
     bl_face *found = NULL;
-    if (!fc_state) {
-        char why[300];
-        fc_state = bl_dl_load(bl_fontconfig_library, fc_names, BL_DL_COUNT(fc_names), &fc, why, sizeof why) ? -1 : 1;
-    }
+    if (!fc_state)
+        fc_state = bl_dl_load(bl_fontconfig_library, fc_names, BL_DL_COUNT(fc_names), &fc, fc_why, sizeof fc_why)
+                       ? -1
+                       : 1;
     if (fc_state < 0) { /* no system fonts to fall back on: the character is missing */
         pthread_mutex_unlock(&fc_lock);
         return NULL;

@@ -58,6 +58,8 @@ bl_face *bl_face_system_fallback(uint32_t cp, const char *lang);
  * (tests change it; bl_face_cache_clear makes the next fallback load again).
  * If it cannot be loaded there is no fallback. */
 extern const char *bl_fontconfig_library;
+/* Why there is no fallback (fontconfig could not be loaded), or NULL. */
+const char *bl_face_fallback_error(void);
 
 /* Glyph for a code point, 0 if the face has none. */
 unsigned bl_face_glyph(const bl_face *f, uint32_t cp);

@@ -801,8 +801,10 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
         bl_buf list = {0};
         for (size_t k = 0; k < nmiss; k++)
             bl_buf_printf(&list, "%sU+%04X", k ? ", " : "", (unsigned)miss[k]);
-        bl_diag_at(d, BL_WARNING, f, src_off, "no font has %s; drawn as empty boxes",
-                   list.data ? list.data : "?");
+        const char *nofc = bl_face_fallback_error();
+        bl_diag_at(d, BL_WARNING, f, src_off, "no font has %s; drawn as empty boxes%s%s%s",
+                   list.data ? list.data : "?", nofc ? " (no system fonts to fall back on: " : "",
+                   nofc ? nofc : "", nofc ? ")" : "");
         bl_buf_free(&list);
     }
     /* Leading Common characters take the first real script. */

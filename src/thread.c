@@ -16,6 +16,8 @@ static void *trampoline(void *p)
 {
     start s = *(start *)p;
     free(p);
+    /* If this fails the helper stays off the creator's processor: slower
+     * at worst, never wrong. */
     sched_setaffinity(0, sizeof s.cpus, &s.cpus);
     return s.fn(s.arg);
 }

@@ -62,17 +62,20 @@ static int exists(const char *dir, const char *name)
 static void failed_loads(const char *dir)
 {
     char why[400] = "";
+    bl_hyphen_wait(); /* no prefetch of an earlier render still uses ICU */
     bl_icu_use_library("libbulletin-test-no-such-icu.so.1");
     CHECK(bl_icu_check(why, sizeof why) == -1, "a missing library fails");
     CHECK(strstr(why, "cannot load ICU: ") == why && strstr(why, "libbulletin-test-no-such-icu.so.1"),
           "and says which: '%s'", why);
 
     /* A library that loads but is not ICU: the first missing function is named. */
+    bl_hyphen_wait(); /* no prefetch of an earlier render still uses ICU */
     bl_icu_use_library("libz.so.1");
     CHECK(bl_icu_check(why, sizeof why) == -1, "a library without ICU's functions fails");
     CHECK(!strcmp(why, "cannot use ICU: libz.so.1 has no u_charDirection_" U_ICU_VERSION_SHORT), "why: '%s'", why);
 
     /* Through bulletin_render, with the load started in the background. */
+    bl_hyphen_wait(); /* no prefetch of an earlier render still uses ICU */
     bl_icu_use_library("libbulletin-test-no-such-icu.so.1");
     char diag[1000];
     int rc = render(dir, diag, sizeof diag);
@@ -89,6 +92,7 @@ static void queued(void *arg)
 
 static void good_loads(const char *dir)
 {
+    bl_hyphen_wait(); /* no prefetch of an earlier render still uses ICU */
     bl_icu_use_library(NULL);
     char why[400] = "";
     CHECK(bl_icu_check(why, sizeof why) == 0, "ICU loads: '%s'", why);
@@ -99,6 +103,7 @@ static void good_loads(const char *dir)
     CHECK(bl_icu_after(queued, &(int){0}) == -1, "no loader thread: nothing is queued");
 
     /* In the background, with work queued behind the load. */
+    bl_hyphen_wait(); /* no prefetch of an earlier render still uses ICU */
     bl_icu_use_library(NULL);
     int answer = 42;
     bl_icu_preload();
@@ -109,6 +114,7 @@ static void good_loads(const char *dir)
     CHECK(bl_icu() != NULL && bl_icu_check(NULL, 0) == 0, "the table is ready");
 
     /* No helper threads: no loader thread, the first use loads. */
+    bl_hyphen_wait(); /* no prefetch of an earlier render still uses ICU */
     bl_icu_use_library(NULL);
     bl_set_helpers(0);
     bl_icu_preload();
@@ -118,6 +124,7 @@ static void good_loads(const char *dir)
     bl_set_helpers(1);
 
     /* A render after a failed one works: each load starts afresh. */
+    bl_hyphen_wait(); /* no prefetch of an earlier render still uses ICU */
     bl_icu_use_library(NULL);
     char diag[1000];
     int rc = render(dir, diag, sizeof diag);
@@ -155,6 +162,31 @@ static void late_libraries(const char *dir)
     bl_fontconfig_library = "libbulletin-test-no-such-fontconfig.so.1";
     bl_face_cache_clear();
     CHECK(bl_face_system_fallback(0x0915, "hi") == NULL, "no fontconfig: no fallback");
+    /* and the warning for a missing character says why */
+    {
+        char src[256], out[256], diag[2000];
+        snprintf(src, sizeof src, "%s/deva.md", dir);
+        snprintf(out, sizeof out, "%s/deva.pdf", dir);
+        static const char deva[] = "---\nlanguages: [en]\ndate: 2021-11-24\ntitle: T\n---\nKa: \xE0\xA4\x95.\n";
+        bl_test_write_file(src, deva, strlen(deva));
+        bulletin_options o;
+        bulletin_options_init(&o);
+        o.output = out;
+        FILE *fd = tmpfile();
+        o.diag_out = fd;
+        const char *srcs[] = {src};
+        int rc = bulletin_render(srcs, 1, &o);
+        size_t got = 0;
+        if (fd) {
+            rewind(fd);
+            got = fread(diag, 1, sizeof diag - 1, fd);
+            fclose(fd);
+        }
+        diag[got] = 0;
+        CHECK(rc == 0 && strstr(diag, "warning: no font has U+0915; drawn as empty boxes (no system fonts to fall back "
+                                      "on: libbulletin-test-no-such-fontconfig.so.1: "),
+              "no fontconfig: the warning says why: %d '%s'", rc, diag);
+    }
     bl_fontconfig_library = "libfontconfig.so.1";
     bl_face_cache_clear();
     bl_face *f = bl_face_system_fallback(0x0915, "hi");

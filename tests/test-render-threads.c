@@ -1,4 +1,6 @@
-/* test-render-threads.c - bulletin_render called from several threads at once,
+/* test-render-threads.c - the layout sets a parallel bulletin's two columns
+ * on two threads when helpers are allowed (and says so), with the same trace
+ * as on one thread; bulletin_render called from several threads at once,
  * with helper threads allowed: they share the ICU loader, the column thread
  * (one bulletin at a time; the others set their columns the usual way) and
  * the caches, and every output equals a one-thread (-j 1) render, byte for
@@ -8,6 +10,11 @@
 #include "testutil.h"
 #include "base.h"
 #include "bulletin.h"
+#include "doc.h"
+#include "icu.h"
+#include "layout-config.h"
+#include "layout.h"
+#include "trace.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -59,10 +66,59 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Lays out source with layout "parallel" into a trace saved at out, helpers
+ * on or off; returns the stats (columns_at_once -1 on failure). */
+static bl_layout_stats lay_out(const char *source, const char *out, int helpers)
+{
+    bl_layout_stats st = {0};
+    st.columns_at_once = -1;
+    char err[256];
+    bl_diag d;
+    bl_diag_init(&d, stderr);
+    bl_file *f = bl_file_read(source, 1 << 20, err, sizeof err);
+    bl_source_opts so = {0, NULL};
+    bl_bulletin *b = f ? bl_source_parse(f, &so, &d) : NULL;
+    bl_layout *l = bl_layout_load("parallel", &d);
+    bl_trace *t = bl_trace_new();
+    int was = bl_helpers();
+    bl_set_helpers(helpers);
+    if (b && l && t && bl_layout_bulletin(b, l, bl_trace_device(t), &d, &st) == 0 && bl_trace_save(t, out) == 0)
+        ;
+    else
+        st.columns_at_once = -1;
+    bl_set_helpers(was);
+    bl_trace_free(t);
+    bl_layout_free(l);
+    bl_bulletin_free(b);
+    return st;
+}
+
+static void columns(void)
+{
+    CHECK(bl_icu_check(NULL, 0) == 0, "ICU");
+    for (int s = 0; s < 2; s++) {
+        char one[256], two[256];
+        snprintf(one, sizeof one, "%s/cols%d-1.json", dir, s);
+        snprintf(two, sizeof two, "%s/cols%d-2.json", dir, s);
+        bl_layout_stats a = lay_out(sources[s], one, 0), b = lay_out(sources[s], two, 1);
+        CHECK(a.columns_at_once == 0, "%s, one thread: columns one after the other (%d)", sources[s],
+              a.columns_at_once);
+        CHECK(b.columns_at_once == 1, "%s, helpers: columns at once (%d)", sources[s], b.columns_at_once);
+        CHECK(a.lines == b.lines && a.lines > 50 && a.hyphenated == b.hyphenated && a.pages == b.pages,
+              "the same lines (%d, %d), hyphens and pages", a.lines, b.lines);
+        bl_buf x = slurp(one), y = slurp(two);
+        CHECK(x.len > 1000 && x.len == y.len && !memcmp(x.data, y.data, x.len), "the same trace (%zu, %zu bytes)",
+              x.len, y.len);
+        bl_buf_free(&x);
+        bl_buf_free(&y);
+    }
+}
+
 int main(void)
 {
     bl_set_data_dir(".");
     CHECK(mkdtemp(dir) != NULL, "scratch folder");
+    columns();
     bl_buf want[2];
     for (int s = 0; s < 2; s++) {
         char out[256];
