@@ -180,6 +180,11 @@ HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, int shared, const 
 int bl_pdf_deflate_page(bl_pdf *p);
 /* Installs every page the deflating thread still holds (before a save). */
 int bl_pdf_pages_drain(bl_pdf *p);
+/* Runs fn(arg) on the page-deflating thread, after the pages it has: 0, or
+ * -1 when there is no such thread (or it has a task).  bl_pdf_pages_task_wait
+ * waits for fn to return. */
+int bl_pdf_pages_task(bl_pdf *p, void *(*fn)(void *), void *arg);
+void bl_pdf_pages_task_wait(bl_pdf *p);
 /* Stops the deflating thread; pages it still holds are dropped. */
 void bl_pdf_pages_stop(bl_pdf *p);
 #endif

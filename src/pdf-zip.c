@@ -176,6 +176,11 @@ struct zq {
     pthread_cond_t cond;
     zjob job[ZQ];              /* a ring: job[(head + i) % ZQ], i < count, in page order */
     int head, count, stop;
+    /* Other work for the thread once the pages are done (bl_pdf_pages_task):
+     * the save's fonts, on a thread whose compressor is warm already. */
+    void *(*task)(void *);
+    void *task_arg;
+    int task_state;            /* 0 none, 1 waiting, 2 running, 3 done */
 };
 
 static void *zq_main(void *arg)
@@ -187,6 +192,15 @@ static void *zq_main(void *arg)
         for (int i = 0; i < q->count && !j; i++)
             if (q->job[(q->head + i) % ZQ].state == 0)
                 j = &q->job[(q->head + i) % ZQ];
+        if (!j && q->task_state == 1) {
+            q->task_state = 2;
+            pthread_mutex_unlock(&q->lock);
+            q->task(q->task_arg);
+            pthread_mutex_lock(&q->lock);
+            q->task_state = 3;
+            pthread_cond_broadcast(&q->cond);
+            continue;
+        }
         if (!j) {
             if (q->stop)
                 break;
@@ -278,6 +292,33 @@ static int zq_put(bl_pdf *p, HPDF_PageAttr a, HPDF_Stream raw)
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
     return 1;
+}
+
+int bl_pdf_pages_task(bl_pdf *p, void *(*fn)(void *), void *arg)
+{
+    struct zq *q = p->zq;
+    if (!q)
+        return -1;
+    pthread_mutex_lock(&q->lock);
+    int ok = !q->stop && (q->task_state == 0 || q->task_state == 3);
+    if (ok) {
+        q->task = fn;
+        q->task_arg = arg;
+        q->task_state = 1;
+        pthread_cond_broadcast(&q->cond);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return ok ? 0 : -1;
+}
+
+void bl_pdf_pages_task_wait(bl_pdf *p)
+{
+    struct zq *q = p->zq;
+    pthread_mutex_lock(&q->lock);
+    while (q->task_state == 1 || q->task_state == 2)
+        pthread_cond_wait(&q->cond, &q->lock);
+    q->task_state = 0;
+    pthread_mutex_unlock(&q->lock);
 }
 
 void bl_pdf_pages_stop(bl_pdf *p)

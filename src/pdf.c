@@ -1336,9 +1336,14 @@ static void prepare_fonts(bl_pdf *p)
             j.order[k] = j.order[k - 1];
         j.order[k] = i;
     }
+    /* The second worker: the page-deflating thread, idle now and with its
+     * compressor warm, else a new thread. */
     pthread_t t;
-    int threaded = bl_thread_start(&t, prepare_some, &j) == 0;
+    int queued = bl_pdf_pages_task(p, prepare_some, &j) == 0;
+    int threaded = !queued && bl_thread_start(&t, prepare_some, &j) == 0;
     prepare_some(&j);
+    if (queued)
+        bl_pdf_pages_task_wait(p);
     if (threaded)
         pthread_join(t, NULL);
     free(j.order);
