@@ -29,7 +29,7 @@ static struct {
     void *arg;
 } after[AFTER_MAX];
 static int nafter;
-static int failed; /* written by the load, read once loaded is seen */
+static int failed; /* written by the load before loaded is set; read under icu_lock */
 static char failure[300];
 static const char *library = ICU_LIBRARY;
 
