@@ -25,7 +25,9 @@ typedef struct bulletin_options {
     int quiet;                 /* no warnings */
     FILE *diag_out;            /* borrowed; stderr when NULL */
     int threads;               /* 1: all work on the calling thread; 0 (default): helper
-                                  threads may take parts of it (a second core's worth) */
+                                  threads may take parts of it (a second core's worth);
+                                  two of them stay for the process (ICU's loader, the
+                                  column thread) until bulletin_shutdown */
     /* For callers that write many files: when set (and trace is not), the
      * finished PDF - complete and checked, in a temporary file tmp beside
      * output - is handed to publish(publish_ctx, tmp, output) instead of
@@ -64,9 +66,10 @@ int bulletin_publish_group(const char *const *tmp, const char *const *output, in
 const char *bulletin_version(void);
 
 /* Frees what the library keeps for the whole process: fonts, hyphenation
- * dictionaries, layouts, and the calling thread's shaping caches and its
- * cache of PDF objects.  Call
- * once, after the last render, when no other thread is rendering. */
+ * dictionaries, layouts, the calling thread's shaping caches and its cache
+ * of PDF objects, and ends the helper threads that stay between renders
+ * (their caches go with them).  Call once, after the last render, when no
+ * other thread is rendering; a later render starts afresh. */
 void bulletin_shutdown(void);
 
 #ifdef __cplusplus
