@@ -19,6 +19,7 @@
 #include "harness.h"
 #include "pdf.h"
 #include "pdfread.h"
+#include "testutil.h"
 #include "text-font.h"
 
 #define PAGE_W 595.0
@@ -186,21 +187,6 @@ static inline void free_line(line *L)
     free(L->cluster);
 }
 
-
-/* The whole file in b (NUL-terminated; data NULL when unreadable). */
-static inline void slurp(const char *path, bl_buf *b)
-{
-    b->len = 0;
-    FILE *fp = fopen(path, "rb");
-    char chunk[4096];
-    size_t got;
-    while (fp && (got = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        bl_buf_append(b, chunk, got);
-    if (fp) {
-        fclose(fp);
-        bl_buf_append(b, "", 0);
-    }
-}
 
 /* The objects that "KEY N 0 R" refers to in the NUL-terminated buffer b
  * (qpdf's QDF text, NULs inside), in order: returns how many there are,

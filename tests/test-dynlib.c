@@ -25,14 +25,14 @@
 static const char source[] = "---\nlanguages: [en, he]\ntitle: {en: Title, he: כותרת}\ndate: 2021-11-24\n---\n"
                              "::: en\nHello, world.\n:::\n::: he\nשלום עולם.\n:::\n";
 
-/* Renders source to dir/out.pdf; returns bulletin_render's status, with its
- * diagnostics in diag. */
-static int render(const char *dir, char *diag, size_t n)
+/* Renders text (a source) to dir/out.pdf; returns bulletin_render's status,
+ * with its diagnostics in diag. */
+static int render_text(const char *dir, const char *text, char *diag, size_t n)
 {
     char src[256], out[256];
     snprintf(src, sizeof src, "%s/in.md", dir);
     snprintf(out, sizeof out, "%s/out.pdf", dir);
-    bl_test_write_file(src, source, strlen(source));
+    bl_test_write_file(src, text, strlen(text));
     unlink(out);
     bulletin_options o;
     bulletin_options_init(&o);
@@ -50,6 +50,8 @@ static int render(const char *dir, char *diag, size_t n)
     }
     return rc;
 }
+
+static int render(const char *dir, char *diag, size_t n) { return render_text(dir, source, diag, n); }
 
 static int exists(const char *dir, const char *name)
 {
@@ -163,30 +165,12 @@ static void late_libraries(const char *dir)
     bl_face_cache_clear();
     CHECK(bl_face_system_fallback(0x0915, "hi") == NULL, "no fontconfig: no fallback");
     /* and the warning for a missing character says why */
-    {
-        char src[256], out[256], diag[2000];
-        snprintf(src, sizeof src, "%s/deva.md", dir);
-        snprintf(out, sizeof out, "%s/deva.pdf", dir);
-        static const char deva[] = "---\nlanguages: [en]\ndate: 2021-11-24\ntitle: T\n---\nKa: \xE0\xA4\x95.\n";
-        bl_test_write_file(src, deva, strlen(deva));
-        bulletin_options o;
-        bulletin_options_init(&o);
-        o.output = out;
-        FILE *fd = tmpfile();
-        o.diag_out = fd;
-        const char *srcs[] = {src};
-        int rc = bulletin_render(srcs, 1, &o);
-        size_t got = 0;
-        if (fd) {
-            rewind(fd);
-            got = fread(diag, 1, sizeof diag - 1, fd);
-            fclose(fd);
-        }
-        diag[got] = 0;
-        CHECK(rc == 0 && strstr(diag, "warning: no font has U+0915; drawn as empty boxes (no system fonts to fall back "
-                                      "on: libbulletin-test-no-such-fontconfig.so.1: "),
-              "no fontconfig: the warning says why: %d '%s'", rc, diag);
-    }
+    char diag[2000];
+    int rc = render_text(dir, "---\nlanguages: [en]\ndate: 2021-11-24\ntitle: T\n---\nKa: \xE0\xA4\x95.\n", diag,
+                         sizeof diag);
+    CHECK(rc == 0 && strstr(diag, "warning: no font has U+0915; drawn as empty boxes (no system fonts to fall back "
+                                  "on: libbulletin-test-no-such-fontconfig.so.1: "),
+          "no fontconfig: the warning says why: %d '%s'", rc, diag);
     bl_fontconfig_library = "libfontconfig.so.1";
     bl_face_cache_clear();
     bl_face *f = bl_face_system_fallback(0x0915, "hi");
@@ -197,8 +181,7 @@ static void late_libraries(const char *dir)
     const char *real = bl_subset_library;
     bl_subset_library = "libbulletin-test-no-such-subset.so.0";
     bl_pdf_subset_forget();
-    char diag[1000];
-    int rc = render(dir, diag, sizeof diag);
+    rc = render(dir, diag, sizeof diag);
     CHECK(rc == 1 && strstr(diag, "cannot subset fonts: ") && strstr(diag, "libbulletin-test-no-such-subset.so.0"),
           "no hb-subset: %d '%s'", rc, diag);
     CHECK(!exists(dir, "out.pdf"), "and no PDF");

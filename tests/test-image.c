@@ -31,19 +31,6 @@ static const char *fixture(const char *name)
     return path[k];
 }
 
-static bl_buf read_all(const char *path)
-{
-    bl_buf b = {0};
-    FILE *f = fopen(path, "rb");
-    char chunk[4096];
-    size_t k;
-    while (f && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        bl_buf_append(&b, chunk, k);
-    if (f)
-        fclose(f);
-    return b;
-}
-
 /* A PNG through libpng's simplified writer.  colormap may be NULL. */
 static int write_png(const char *path, unsigned w, unsigned h, png_uint_32 format, const void *pixels,
                      const void *colormap, unsigned entries)
@@ -229,7 +216,9 @@ int main(void)
     CHECK(write_jpeg(fixture("gray.jpg"), W, H, 1, JCS_GRAYSCALE, gray, 0) == 0, "write gray.jpg");
     CHECK(write_jpeg(fixture("cmyk.jpg"), W, H, 4, JCS_CMYK, cmyk, 0) == 0, "write cmyk.jpg");
 
-    bl_buf png = read_all(fixture("rgb.png")), jpg = read_all(fixture("rgb.jpg"));
+    bl_buf png = {0}, jpg = {0};
+    bl_test_read_file(fixture("rgb.png"), &png);
+    bl_test_read_file(fixture("rgb.jpg"), &jpg);
     CHECK(png.len > 100 && jpg.len > 100, "fixtures written (%zu, %zu bytes)", png.len, jpg.len);
     bl_buf phys = with_phys(&png, 11811); /* 300 dpi */
     bl_test_write_file(fixture("phys.png"), phys.data, phys.len);
@@ -333,7 +322,8 @@ int main(void)
         bl_test_write_file(fixture(name), png.data, cuts[i]);
         expect_error(name, "truncated or corrupt PNG: ");
     }
-    bl_buf bad = read_all(fixture("rgb.png"));
+    bl_buf bad = {0};
+    bl_test_read_file(fixture("rgb.png"), &bad);
     bad.data[bad.len - 20] ^= 0x55; /* inside the last IDAT: CRC mismatch */
     bl_test_write_file(fixture("crc.png"), bad.data, bad.len);
     expect_error("crc.png", "truncated or corrupt PNG: ");
@@ -359,7 +349,8 @@ int main(void)
     expect_error("many.png", "image too large (10000 x 10000)");
     bl_buf_free(&huge);
     /* A JPEG header claiming 30000 x 30000: patch SOF0 of a real file. */
-    bl_buf big = read_all(fixture("rgb.jpg"));
+    bl_buf big = {0};
+    bl_test_read_file(fixture("rgb.jpg"), &big);
     for (size_t i = 0; i + 9 < big.len; i++)
         if ((unsigned char)big.data[i] == 0xFF && (unsigned char)big.data[i + 1] == 0xC0) {
             big.data[i + 5] = (char)(30000 >> 8);
@@ -433,7 +424,8 @@ int main(void)
     CHECK(rc == 0, "pdfcheck rc=%d:\n%s", rc, o.data);
     /* Once each: rgba (image + soft mask), gray, palette (+ mask), gray
      * with alpha (+ mask). */
-    bl_buf pdfdata = read_all(out);
+    bl_buf pdfdata = {0};
+    bl_test_read_file(out, &pdfdata);
     int nimg = count_in(&pdfdata, "/Subtype /Image");
     CHECK(nimg == 7, "%d image XObjects embedded, want 7 (cached per document)", nimg);
     CHECK(count_in(&pdfdata, "/SMask ") == 3, "three soft masks");

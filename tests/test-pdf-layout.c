@@ -157,7 +157,7 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
             want[nwant++] = (drawn){runs[i]->g[k].gid, runs[i]->g[k].x, runs[i]->g[k].y, 0};
 
     bl_buf data = {0}, out = {0};
-    slurp(path, &data);
+    bl_test_read_file(path, &data);
     const char *cs[2];
     size_t cl[2];
     CHECK(content_streams(&data, cs, cl, 2) == 2, "two content streams found");
@@ -426,7 +426,7 @@ static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const
     /* The forms' content is deflated, like the pages'. */
     {
         bl_buf raw = {0};
-        slurp(second, &raw);
+        bl_test_read_file(second, &raw);
         size_t forms = 0, flate = 0;
         const char *end = raw.data + raw.len;
         for (const char *q = find_bytes(raw.data, end, "/Subtype /Form"); q; q = find_bytes(q + 1, end, "/Subtype /Form")) {
@@ -509,7 +509,7 @@ static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const
         bl_pdf_free(pdf);
         free_line(&t);
         bl_buf raw = {0};
-        slurp(plainpath, &raw);
+        bl_test_read_file(plainpath, &raw);
         CHECK(count_in(raw.data, raw.len, "/Subtype /Form") == 2 && count_in(raw.data, raw.len, "/X1 Do") == 3,
               "uncompressed: 2 forms (two page sizes), shown 3 times");
         CHECK(count_in(raw.data, raw.len, "BT\n0.7 0 0 rg\n/F1 10 Tf\n100 150 Td 0 Tc[") == 2,
@@ -546,7 +546,7 @@ static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const
     int rc = bl_test_pdfcheck("", dropped, &out);
     CHECK(rc == 0, "pdfcheck %s rc=%d:\n%s", dropped, rc, out.data);
     bl_buf raw = {0};
-    slurp(dropped, &raw);
+    bl_test_read_file(dropped, &raw);
     size_t bt = count_in(raw.data, raw.len, "BT\n"), et = count_in(raw.data, raw.len, "ET\n");
     CHECK(bt == 1 && et == 1, "one text object, ended once (BT %zu, ET %zu)", bt, et);
     bl_buf_free(&raw);

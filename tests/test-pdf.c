@@ -807,7 +807,7 @@ int main(void)
      * UTF-16; destinations are arrays inside the items. */
     {
         bl_buf raw = {0};
-        slurp(path, &raw);
+        bl_test_read_file(path, &raw);
         CHECK(count_in(raw.data, raw.len, "/Title (Second)") == 1 &&
                   count_in(raw.data, raw.len, "/Title (Caf\\351 \\267 No") == 1 &&
                   count_in(raw.data, raw.len, "/Title <FEFF0046") == 1, /* "First ..." */
@@ -840,14 +840,8 @@ int main(void)
      * the rounding allowance, as integers here (hb-shape's positions at
      * 14 pt are whole thousandths of the font size). */
     {
-        FILE *fp = fopen(path3, "rb");
         bl_buf pdfdata = {0};
-        char chunk[4096];
-        size_t got;
-        while (fp && (got = fread(chunk, 1, sizeof chunk, fp)) > 0)
-            bl_buf_append(&pdfdata, chunk, got);
-        if (fp)
-            fclose(fp);
+        bl_test_read_file(path3, &pdfdata);
         const char *cs = NULL, *ce = NULL;
         for (size_t i = 0; i + 11 < pdfdata.len && !cs; i++)
             if (!memcmp(pdfdata.data + i, "stream\nBT\n", 10) || !memcmp(pdfdata.data + i, "stream\r\nBT\n", 11))

@@ -36,19 +36,6 @@ static int render(const char *src, const char *out, int threads)
     return bulletin_render(&src, 1, &o);
 }
 
-static bl_buf slurp(const char *path)
-{
-    bl_buf b = {0};
-    FILE *f = fopen(path, "rb");
-    char tmp[65536];
-    size_t n;
-    while (f && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        bl_buf_append(&b, tmp, n);
-    if (f)
-        fclose(f);
-    return b;
-}
-
 typedef struct job {
     int id;
     int failures;
@@ -106,7 +93,9 @@ static void columns(void)
         CHECK(b.columns_at_once == 1, "%s, helpers: columns at once (%d)", sources[s], b.columns_at_once);
         CHECK(a.lines == b.lines && a.lines > 50 && a.hyphenated == b.hyphenated && a.pages == b.pages,
               "the same lines (%d, %d), hyphens and pages", a.lines, b.lines);
-        bl_buf x = slurp(one), y = slurp(two);
+        bl_buf x = {0}, y = {0};
+        bl_test_read_file(one, &x);
+        bl_test_read_file(two, &y);
         CHECK(x.len > 1000 && x.len == y.len && !memcmp(x.data, y.data, x.len), "the same trace (%zu, %zu bytes)",
               x.len, y.len);
         bl_buf_free(&x);
@@ -124,7 +113,8 @@ int main(void)
         char out[256];
         snprintf(out, sizeof out, "%s/one%d.pdf", dir, s);
         CHECK(render(sources[s], out, 1) == 0, "one-thread render of %s", sources[s]);
-        want[s] = slurp(out);
+        want[s] = (bl_buf){0};
+        bl_test_read_file(out, &want[s]);
         CHECK(want[s].len > 10000, "%s: %zu bytes", out, want[s].len);
     }
     pthread_t t[NTHREADS];
@@ -139,7 +129,8 @@ int main(void)
         for (int r = 0; r < NRUNS; r++) {
             char out[256];
             snprintf(out, sizeof out, "%s/t%d-%d.pdf", dir, i, r);
-            bl_buf got = slurp(out);
+            bl_buf got = {0};
+            bl_test_read_file(out, &got);
             const bl_buf *w = &want[(i + r) % 2];
             CHECK(got.len == w->len && got.len && !memcmp(got.data, w->data, got.len),
                   "thread %d run %d: the same bytes as a one-thread render (%zu vs %zu)", i, r, got.len, w->len);
@@ -151,7 +142,8 @@ int main(void)
     char out[256];
     snprintf(out, sizeof out, "%s/again.pdf", dir);
     CHECK(render(sources[0], out, 0) == 0, "a render after bulletin_shutdown");
-    bl_buf again = slurp(out);
+    bl_buf again = {0};
+    bl_test_read_file(out, &again);
     CHECK(again.len == want[0].len && !memcmp(again.data, want[0].data, again.len), "with the same bytes");
     bl_buf_free(&again);
     bulletin_shutdown();

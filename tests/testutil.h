@@ -42,6 +42,22 @@ static inline int bl_test_pdfcheck(const char *args, const char *path, bl_buf *o
     return rc;
 }
 
+/* The whole file at path in b, NUL-terminated (b->len does not count the
+ * NUL); b->data stays NULL when the file cannot be read. */
+static inline void bl_test_read_file(const char *path, bl_buf *b)
+{
+    b->len = 0;
+    FILE *fp = fopen(path, "rb");
+    char chunk[4096];
+    size_t got;
+    while (fp && (got = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        bl_buf_append(b, chunk, got);
+    if (fp) {
+        fclose(fp);
+        bl_buf_append(b, "", 0);
+    }
+}
+
 /* Writes n bytes of data to path; 0, or -1 on any failure. */
 static inline int bl_test_write_file(const char *path, const void *data, size_t n)
 {
