@@ -28,3 +28,29 @@ int bl_dl_load(const char *soname, const char *const *names, size_t n, void *tab
     }
     return 0;
 }
+
+int bl_dl_need(bl_dl_lib *l)
+{
+    int st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
+    if (st)
+        return st > 0 ? 0 : -1;
+    pthread_mutex_lock(&l->lock);
+    st = l->state;
+    if (!st) {
+        st = bl_dl_load(*l->soname, l->names, l->n, l->table, l->why, sizeof l->why) ? -1 : 1;
+        __atomic_store_n(&l->state, st, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&l->lock);
+    return st > 0 ? 0 : -1;
+}
+
+int bl_dl_loaded(bl_dl_lib *l) { return __atomic_load_n(&l->state, __ATOMIC_ACQUIRE) > 0; }
+
+const char *bl_dl_error(bl_dl_lib *l) { return __atomic_load_n(&l->state, __ATOMIC_ACQUIRE) < 0 ? l->why : NULL; }
+
+void bl_dl_forget(bl_dl_lib *l)
+{
+    pthread_mutex_lock(&l->lock);
+    __atomic_store_n(&l->state, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&l->lock);
+}

@@ -13,10 +13,11 @@
  *   static const char *const fc_names[] = {FC_FUNCTIONS(BL_DL_NAME)};
  *   ... bl_dl_load("libfontconfig.so.1", fc_names, BL_DL_COUNT(fc_names), &fc, why, n)
  *
- * and calls fc.FcPatternCreate() once the load succeeded.  Loading is the
- * caller's to serialise (once, under its own lock). */
+ * and calls fc.FcPatternCreate() once the load succeeded.  bl_dl_load is
+ * the caller's to serialise; bl_dl_need (below) loads once, thread-safe. */
 #ifndef BL_DYNLIB_H
 #define BL_DYNLIB_H
+#include <pthread.h>
 #include <stddef.h>
 
 #define BL_DL_STR_(x) #x
@@ -35,5 +36,32 @@
  * message, which names it); -2 when it lacks a function (why: "SONAME has no
  * NAME").  After a failure table is partly filled, not to be used. */
 int bl_dl_load(const char *soname, const char *const *names, size_t n, void *table, char *why, size_t whylen);
+
+/* A library loaded once, by whichever thread first needs it:
+ *
+ *   const char *fc_library = "libfontconfig.so.1";   (tests may change it)
+ *   static bl_dl_lib fc_lib = BL_DL_LIB(fc_library, fc_names, fc);
+ *   if (bl_dl_need(&fc_lib)) ... fc_lib.why says why ... */
+typedef struct bl_dl_lib {
+    const char *const *soname; /* the variable that holds its name */
+    const char *const *names;
+    size_t n;
+    void *table;
+    pthread_mutex_t lock;
+    int state;     /* atomic: 0 not loaded yet, 1 loaded, -1 cannot be */
+    char why[300]; /* when it cannot be (set before state, kept until bl_dl_forget) */
+} bl_dl_lib;
+#define BL_DL_LIB(soname_var, names, table)                                                        \
+    {&(soname_var), names, BL_DL_COUNT(names), &(table), PTHREAD_MUTEX_INITIALIZER, 0, ""}
+
+/* Loads l unless that was done (or tried) before: 0, or -1 with the
+ * reason in l->why. */
+int bl_dl_need(bl_dl_lib *l);
+/* Whether l is loaded, without loading it. */
+int bl_dl_loaded(bl_dl_lib *l);
+/* The reason l cannot be loaded, or NULL (not tried, or loaded). */
+const char *bl_dl_error(bl_dl_lib *l);
+/* Makes the next bl_dl_need load again (tests; the library stays mapped). */
+void bl_dl_forget(bl_dl_lib *l);
 
 #endif

@@ -4,7 +4,6 @@
  * memory is allocated. */
 #include "image.h"
 
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,29 +158,18 @@ static struct {
 } jp;
 static const char *const jp_names[] = {JPEG_FUNCTIONS(BL_DL_NAME)};
 BL_DL_CHECK(jp, jp_names);
-static pthread_mutex_t jp_lock = PTHREAD_MUTEX_INITIALIZER;
-static int jp_state; /* jp_lock: 0 not loaded yet, 1 loaded, -1 cannot be */
-static char jp_why[300];
 const char *bl_jpeg_library = "libjpeg.so." BL_DL_STR(JPEG_LIB_VERSION);
+static bl_dl_lib jp_lib = BL_DL_LIB(bl_jpeg_library, jp_names, jp);
 
 static int jpeg_library(char *err, size_t errlen)
 {
-    pthread_mutex_lock(&jp_lock);
-    if (!jp_state)
-        jp_state = bl_dl_load(bl_jpeg_library, jp_names, BL_DL_COUNT(jp_names), &jp, jp_why, sizeof jp_why) ? -1 : 1;
-    int ok = jp_state > 0;
-    pthread_mutex_unlock(&jp_lock);
-    if (!ok)
-        snprintf(err, errlen, "cannot decode JPEG images: %s", jp_why);
-    return ok ? 0 : -1;
+    if (bl_dl_need(&jp_lib) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot decode JPEG images: %s", jp_lib.why);
+    return -1;
 }
 
-void bl_image_forget_libraries(void)
-{
-    pthread_mutex_lock(&jp_lock);
-    jp_state = 0;
-    pthread_mutex_unlock(&jp_lock);
-}
+void bl_image_forget_libraries(void) { bl_dl_forget(&jp_lib); }
 
 typedef struct jpeg_fail_mgr {
     struct jpeg_error_mgr pub;

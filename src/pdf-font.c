@@ -630,36 +630,21 @@ static struct {
 } hbs;
 static const char *const hbs_names[] = {SUBSET_FUNCTIONS(BL_DL_NAME)};
 BL_DL_CHECK(hbs, hbs_names);
-static pthread_mutex_t hbs_lock = PTHREAD_MUTEX_INITIALIZER;
-static int hbs_state; /* 0 not loaded yet, 1 loaded, -1 cannot be; written under hbs_lock */
-static char hbs_why[300];
 const char *bl_subset_library = "libharfbuzz-subset.so.0";
+static bl_dl_lib hbs_lib = BL_DL_LIB(bl_subset_library, hbs_names, hbs);
 
 static int subset_library(char *err, size_t errlen)
 {
-    if (__atomic_load_n(&hbs_state, __ATOMIC_ACQUIRE) > 0)
+    if (bl_dl_need(&hbs_lib) == 0)
         return 0;
-    pthread_mutex_lock(&hbs_lock);
-    if (!hbs_state)
-        __atomic_store_n(&hbs_state,
-                         bl_dl_load(bl_subset_library, hbs_names, BL_DL_COUNT(hbs_names), &hbs, hbs_why, sizeof hbs_why)
-                             ? -1 : 1,
-                         __ATOMIC_RELEASE);
-    int ok = hbs_state > 0;
-    pthread_mutex_unlock(&hbs_lock);
-    if (!ok && err)
-        snprintf(err, errlen, "cannot subset fonts: %s", hbs_why);
-    return ok ? 0 : -1;
+    if (err)
+        snprintf(err, errlen, "cannot subset fonts: %s", hbs_lib.why);
+    return -1;
 }
 
 void bl_pdf_subset_preload(void) { subset_library(NULL, 0); }
 
-void bl_pdf_subset_forget(void)
-{
-    pthread_mutex_lock(&hbs_lock);
-    __atomic_store_n(&hbs_state, 0, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&hbs_lock);
-}
+void bl_pdf_subset_forget(void) { bl_dl_forget(&hbs_lib); }
 
 void bl_pdf_font_warm(bl_face *face)
 {

@@ -368,9 +368,8 @@ static struct {
 } fc;
 static const char *const fc_names[] = {FC_FUNCTIONS(BL_DL_NAME)};
 BL_DL_CHECK(fc, fc_names);
-static int fc_state; /* fc_lock: 0 not loaded yet, 1 loaded, -1 cannot be (no fallback then) */
-static char fc_why[300];
 const char *bl_fontconfig_library = "libfontconfig.so.1";
+static bl_dl_lib fc_lib = BL_DL_LIB(bl_fontconfig_library, fc_names, fc); /* if it cannot be loaded: no fallback */
 
 /* The cache: faces live until bl_face_cache_clear. */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -419,9 +418,9 @@ bl_face *bl_face_cache_get(const char *path, char *err, size_t errlen)
 void bl_face_cache_clear(void)
 {
     pthread_mutex_lock(&fc_lock);
-    if (fc_state > 0)
+    if (bl_dl_loaded(&fc_lib))
         fc.FcFini(); /* fontconfig's configuration, loaded by the first fallback */
-    fc_state = 0;
+    bl_dl_forget(&fc_lib);
     free(fc_cache);
     fc_cache = NULL;
     fc_n = fc_cap = 0;
@@ -443,13 +442,7 @@ void bl_face_cache_clear(void)
 /* ---- fontconfig fallback ----------------------------------------------------- */
 
 
-const char *bl_face_fallback_error(void)
-{
-    pthread_mutex_lock(&fc_lock);
-    const char *why = fc_state < 0 ? fc_why : NULL; /* stays until bl_face_cache_clear */
-    pthread_mutex_unlock(&fc_lock);
-    return why;
-}
+const char *bl_face_fallback_error(void) { return bl_dl_error(&fc_lib); } /* stays until bl_face_cache_clear */
 
 bl_face *bl_face_system_fallback(uint32_t cp, const char *lang)
 {
@@ -461,11 +454,7 @@ bl_face *bl_face_system_fallback(uint32_t cp, const char *lang)
             return f;
         }
     bl_face *found = NULL;
-    if (!fc_state)
-        fc_state = bl_dl_load(bl_fontconfig_library, fc_names, BL_DL_COUNT(fc_names), &fc, fc_why, sizeof fc_why)
-                       ? -1
-                       : 1;
-    if (fc_state < 0) { /* no system fonts to fall back on: the character is missing */
+    if (bl_dl_need(&fc_lib)) { /* no system fonts to fall back on: the character is missing */
         pthread_mutex_unlock(&fc_lock);
         return NULL;
     }
