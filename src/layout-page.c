@@ -715,13 +715,20 @@ static void *column_main(void *arg)
     return NULL;
 }
 
+/* Whether the column thread runs, starting it if need be (col_lock held). */
+static int column_thread_locked(void)
+{
+    if (!col_started && !col_stop)
+        col_started = bl_thread_start(&col_thread, column_main, NULL) == 0;
+    return col_started && !col_stop;
+}
+
 void bl_layout_prestart(void)
 {
     if (!bl_helpers())
         return;
     pthread_mutex_lock(&col_lock);
-    if (!col_started && !col_stop)
-        col_started = bl_thread_start(&col_thread, column_main, NULL) == 0;
+    column_thread_locked();
     pthread_mutex_unlock(&col_lock);
 }
 
@@ -730,9 +737,7 @@ void bl_layout_prestart(void)
 static int column_submit(column_job *j)
 {
     pthread_mutex_lock(&col_lock);
-    int ok = !col_busy && !col_stop;
-    if (ok && !col_started)
-        ok = col_started = bl_thread_start(&col_thread, column_main, NULL) == 0;
+    int ok = !col_busy && column_thread_locked();
     if (ok) {
         col_busy = 1;
         col_job = j;
@@ -765,6 +770,7 @@ void bl_layout_shutdown(void)
     pthread_mutex_unlock(&col_lock);
 }
 
+/* Frees what preshape kept for lc. */
 static void unset_lang(langctx *lc)
 {
     for (size_t bi = 0; lc->pre && bi < lc->npre; bi++)
@@ -772,6 +778,25 @@ static void unset_lang(langctx *lc)
     free(lc->pre);
     lc->pre = NULL;
     lc->npre = 0;
+}
+
+/* Frees c's shaped paragraphs and kept strings from the given counts on. */
+static void drop_lists_from(ctx *c, size_t nshaped, size_t nstrs)
+{
+    for (size_t i = nshaped; i < c->nshaped; i++)
+        bl_shaped_free(c->shaped[i]);
+    for (size_t i = nstrs; i < c->nstrs; i++)
+        free(c->strs[i]);
+    c->nshaped = nshaped;
+    c->nstrs = nstrs;
+}
+
+/* Where lc's text styles note the code points already warned about. */
+static void point_seen(langctx *lc, bl_seen *seen)
+{
+    for (int k = 0; k < K_COUNT; k++)
+        if (lc->st[k].seen)
+            lc->st[k].seen = seen;
 }
 
 static int build_columns_at_once(ctx *c, group *groups, size_t ngroups)
@@ -793,13 +818,9 @@ static int build_columns_at_once(ctx *c, group *groups, size_t ngroups)
     j->diag.mute = 1;
     j->cx.d = &j->diag;
     j->groups = groups;
-    for (int k = 0; k < K_COUNT; k++)
-        if (other->st[k].seen)
-            other->st[k].seen = &j->cx.seen;
+    point_seen(other, &j->cx.seen);
     if (column_submit(j)) {
-        for (int k = 0; k < K_COUNT; k++)
-            if (other->st[k].seen)
-                other->st[k].seen = &c->seen;
+        point_seen(other, &c->seen);
         free(j);
         return 0;
     }
@@ -815,9 +836,7 @@ static int build_columns_at_once(ctx *c, group *groups, size_t ngroups)
     int rc = preshape(c, first, &c->b->sections[first->index]) || build_column(c, groups, 0) ? -1 : 0;
     column_wait(j);
     c->d = d;
-    for (int k = 0; k < K_COUNT; k++)
-        if (other->st[k].seen)
-            other->st[k].seen = &c->seen;
+    point_seen(other, &c->seen);
 
     int quiet = rc == 0 && j->rc == 0 && !c->oom && !j->cx.oom && !mine.muted && !j->diag.muted && !j->cx.seen.n;
     int merged = quiet && !bl_grow(&c->shaped, &c->cap_shaped, c->nshaped + j->cx.nshaped, sizeof *c->shaped) &&
@@ -839,16 +858,8 @@ static int build_columns_at_once(ctx *c, group *groups, size_t ngroups)
             c->stats->overfull += j->stats.overfull;
         }
     } else {
-        for (size_t i = 0; i < j->cx.nshaped; i++)
-            bl_shaped_free(j->cx.shaped[i]);
-        for (size_t i = 0; i < j->cx.nstrs; i++)
-            free(j->cx.strs[i]);
-        for (size_t i = nshaped; i < c->nshaped; i++)
-            bl_shaped_free(c->shaped[i]);
-        for (size_t i = nstrs; i < c->nstrs; i++)
-            free(c->strs[i]);
-        c->nshaped = nshaped;
-        c->nstrs = nstrs;
+        drop_lists_from(&j->cx, 0, 0);
+        drop_lists_from(c, nshaped, nstrs);
         c->seen.n = nseen;
         c->para_counter = pc;
         c->oom = 0;
@@ -1476,18 +1487,12 @@ done:
         for (size_t i = 0; i < ngroups * (size_t)(c->ncols ? c->ncols : 1); i++)
             free(groups[i].v);
     free(groups);
-    for (size_t i = 0; i < c->nshaped; i++)
-        bl_shaped_free(c->shaped[i]);
+    drop_lists_from(c, 0, 0);
     free(c->shaped);
-    for (int i = 0; i < c->nlc; i++) {
-        for (size_t bi = 0; c->lc[i].pre && bi < c->lc[i].npre; bi++)
-            free(c->lc[i].pre[bi]);
-        free(c->lc[i].pre);
-    }
-    free(c->furn);
-    for (size_t i = 0; i < c->nstrs; i++)
-        free(c->strs[i]);
     free(c->strs);
+    for (int i = 0; i < c->nlc; i++)
+        unset_lang(&c->lc[i]);
+    free(c->furn);
     free(c->seen.cps);
     free(c->pl);
     free(c->page_start);
