@@ -37,6 +37,12 @@ typedef struct bulletin_options {
      * the caller's to rename or remove. */
     int (*publish)(void *ctx, const char *tmp, const char *output);
     void *publish_ctx;
+    /* For a program that exits right after the render: the finished
+     * document's memory is left for the operating system to take back,
+     * instead of being freed object by object (as compilers do at exit;
+     * 0.3-0.5 ms of a 10 ms run).  Leaks by design: not for long-lived
+     * callers, and not under LeakSanitizer. */
+    int leave_memory;
 } bulletin_options;
 
 void bulletin_options_init(bulletin_options *o);

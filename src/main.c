@@ -482,6 +482,9 @@ int main(int argc, char **argv)
         rc = run_batch(src, nsrc, outdir, njobs ? njobs : default_jobs(), &o);
     } else {
         o.threads = njobs == 1; /* -j 1: one thread; else helpers may take a second core */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(BL_FREE_AT_EXIT)
+        o.leave_memory = 1; /* main returns right after */
+#endif
         rc = bulletin_render(src, nsrc, &o);
     }
     free(src);

@@ -335,6 +335,8 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         failed = 1;
     }
 done:
+    if (o->leave_memory && !failed) /* the process ends: the kernel takes it all back at once */
+        return d.errors ? 1 : 0;
     bl_pdf_free(pdf);
     bl_trace_free(trace);
     for (int i = 0; i < nsources; i++)
