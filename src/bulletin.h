@@ -40,7 +40,7 @@ typedef struct bulletin_options {
     /* For a program that exits right after the render: the finished
      * document's memory is left for the operating system to take back,
      * instead of being freed object by object (as compilers do at exit;
-     * 0.3-0.5 ms of a 10 ms run).  Leaks by design: not for long-lived
+     * about 0.2 ms of a 10 ms run).  Leaks by design: not for long-lived
      * callers, and not under LeakSanitizer. */
     int leave_memory;
 } bulletin_options;
