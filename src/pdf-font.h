@@ -25,7 +25,9 @@
  * stream, so that ToUnicode can say what each occurrence means.
  *
  * The font file is subset at save time, when every used glyph is known
- * (hb-subset, glyph ids retained, hinting dropped). */
+ * (hb-subset, hinting dropped).  A compact font's glyphs are renumbered
+ * densely, since its CIDToGIDMap is written after the subset anyway; an
+ * Identity-H font keeps the face's glyph ids, which its codes are. */
 #ifndef BL_PDF_FONT_H
 #define BL_PDF_FONT_H
 #include <stddef.h>
@@ -93,6 +95,7 @@ typedef struct bl_pdf_font {
     bl_buf file, tu;             /* subset font file and ToUnicode CMap, deflated if asked */
     char tag[7];                 /* subset tag, set by bl_pdf_font_prepare */
     size_t file_len;             /* the font file's size before deflating (/Length1) */
+    uint16_t *subset_gid;        /* compact: per glyph id, its id in the subset file (prepare) */
     int prepared;                /* file, tu, tag and w are ready: 1 plain, 2 deflated */
     /* Resource name in the document's one /Font dictionary, which every
      * page and form that shows text uses: "F1" for index 0, and so on (set

@@ -2,22 +2,25 @@
 """pdfglyphs.py MODE TRACE.json FILE.pdf [LANG]
 
 Reads glyphs back from a PDF and compares them with the layout trace:
-  trace-vs-pdf  every glyph the trace lists is in the PDF, same glyph ID and
-                position within 0.01 pt (positions from `mutool trace`); a
+  trace-vs-pdf  every glyph the trace lists is in the PDF, the same glyph at
+                the same position within 0.01 pt (positions from `mutool trace`); a
                 space between two glyphs of a line only has to lie between
                 them (the writer leaves it where the pen is: see free_space)
   tounicode     every glyph run's codes, mapped through the font's ToUnicode
                 CMap (and reversed for right-to-left runs), give the run's
                 source text in logical order (codes from the content streams,
                 and from the Form XObjects they show where they show them)
-  hbshape       the glyph IDs of LANG's first paragraph line in the PDF equal
+  hbshape       the glyphs of LANG's first paragraph line in the PDF are
                 what `hb-shape` gives for that line's text, font and direction
-  hbshape-all   every glyph of every run in the PDF equals hb-shape's glyph ID
-                and position (advances and offsets; justification adds the
+  hbshape-all   every glyph of every run in the PDF is hb-shape's glyph, at
+                hb-shape's position (advances and offsets; justification adds the
                 line's "extra" to stretched spaces and its "letter" between
                 clusters that are not white space) within 0.01 pt
-The PDF is decompressed with `qpdf --qdf`; nothing here trusts our own writer."""
-import json, re, subprocess, sys, tempfile, os
+The PDF is decompressed with `qpdf --qdf`; nothing here trusts our own writer.
+Glyph IDs in the PDF are those of its embedded subset fonts, which may be
+renumbered: a PDF glyph equals a glyph of the source font when their outlines
+and advances are the same (read from both fonts' glyf and hmtx tables)."""
+import json, re, struct, subprocess, sys, tempfile, os
 
 TOL = 0.01
 
@@ -30,14 +33,130 @@ def trace_runs(page):
             yield line, run
 
 def mutool_glyphs(pdf):
-    """Per page: list of (gid, x, y, unicode) in drawing order."""
+    """Per page: list of (gid, x, y, unicode, font) in drawing order; gid
+    is the embedded font's, font its name ("ABCDEF+NotoSerif-Regular")."""
     out = subprocess.run(["mutool", "trace", pdf], capture_output=True, text=True, check=True).stdout
     pages = []
     for m in re.finditer(r'<page number="(\d+)".*?</page>', out, re.S):
-        gl = [(int(g), float(x), float(y), u) for u, g, x, y in
-              re.findall(r'<g unicode="([^"]*)" glyph="(\d+)" x="([-\d.e]+)" y="([-\d.e]+)"', m.group(0))]
+        gl = []
+        for span in re.finditer(r'<span font="([^"]*)"(.*?)</span>', m.group(0), re.S):
+            gl += [(int(g), float(x), float(y), u, span.group(1)) for u, g, x, y in
+                   re.findall(r'<g unicode="([^"]*)" glyph="(\d+)" x="([-\d.e]+)" y="([-\d.e]+)"', span.group(2))]
         pages.append(gl)
     return pages
+
+def sfnt_tables(data):
+    n = struct.unpack(">H", data[4:6])[0]
+    return {data[12 + 16 * i:16 + 16 * i].decode("latin-1"): struct.unpack(">II", data[20 + 16 * i:28 + 16 * i])
+            for i in range(n)}
+
+def glyph_sigs(data):
+    """Per glyph ID of the TrueType font data: what it draws, in a form that
+    subsetting keeps - its advance and outline (a simple glyph's contour ends,
+    on-curve bits and coordinates; a composite's components by their own
+    signatures, offsets and transforms), without instructions or flags that
+    only hint or encode."""
+    t = sfnt_tables(data)
+    tab = lambda tag: data[t[tag][0]:t[tag][0] + t[tag][1]] if tag in t else b""
+    n = struct.unpack(">H", tab("maxp")[4:6])[0]
+    long_loca = struct.unpack(">h", tab("head")[50:52])[0] == 1
+    loca = tab("loca")
+    offs = (struct.unpack(f">{n + 1}I", loca[:4 * (n + 1)]) if long_loca
+            else [2 * v for v in struct.unpack(f">{n + 1}H", loca[:2 * (n + 1)])])
+    glyf, hmtx = tab("glyf"), tab("hmtx")
+    nh = struct.unpack(">H", tab("hhea")[34:36])[0]
+    adv = lambda g: struct.unpack(">H", hmtx[4 * min(g, nh - 1):4 * min(g, nh - 1) + 2])[0]
+    memo = {}
+
+    def sig(g):
+        if g in memo:
+            return memo[g]
+        memo[g] = None  # a component cycle reads as None
+        d = glyf[offs[g]:offs[g + 1]] if g < n else b""
+        if len(d) < 10:
+            r = ("empty", adv(g) if g < n else None)
+        elif struct.unpack(">h", d[:2])[0] >= 0:
+            nc = struct.unpack(">h", d[:2])[0]
+            ends = struct.unpack(f">{nc}H", d[10:10 + 2 * nc])
+            npts = ends[-1] + 1 if nc else 0
+            p = 10 + 2 * nc
+            p += 2 + struct.unpack(">H", d[p:p + 2])[0]  # instructions
+            flags = []
+            while len(flags) < npts:
+                f = d[p]
+                p += 1
+                k = 1
+                if f & 8:
+                    k += d[p]
+                    p += 1
+                flags += [f] * k
+            coords = []
+            for short, same in ((2, 16), (4, 32)):
+                v, vals = 0, []
+                for f in flags[:npts]:
+                    if f & short:
+                        v += d[p] if f & same else -d[p]
+                        p += 1
+                    elif not f & same:
+                        v += struct.unpack(">h", d[p:p + 2])[0]
+                        p += 2
+                    vals.append(v)
+                coords.append(tuple(vals))
+            r = ("simple", adv(g), ends, tuple(f & 1 for f in flags[:npts]), coords[0], coords[1])
+        else:
+            comps, p, more = [], 10, True
+            while more:
+                f, c = struct.unpack(">HH", d[p:p + 4])
+                p += 4
+                if f & 1:
+                    a = struct.unpack(">hh", d[p:p + 4]) if f & 2 else struct.unpack(">HH", d[p:p + 4])
+                    p += 4
+                else:
+                    a = struct.unpack(">bb", d[p:p + 2]) if f & 2 else struct.unpack(">BB", d[p:p + 2])
+                    p += 2
+                k = 1 if f & 8 else 2 if f & 0x40 else 4 if f & 0x80 else 0
+                tr = struct.unpack(f">{k}h", d[p:p + 2 * k])
+                p += 2 * k
+                comps.append((sig(c), a, f & 2, f & 4, tr))
+                more = f & 0x20
+            r = ("composite", adv(g), tuple(comps))
+        memo[g] = r
+        return r
+    return [sig(g) for g in range(n)]
+
+class SourceGlyphs:
+    """Which glyphs of a source font a glyph of the PDF's embedded fonts can
+    be: those that draw the same (glyph_sigs)."""
+    def __init__(self, pdf):
+        data, objs = qdf(pdf)
+        self.embedded = {}  # font name -> signatures
+        for obj in objs.values():
+            head = obj.split("\nstream\n")[0]
+            m = re.search(r"/BaseFont\s*/([^\s/<>\[\]]+)", head)
+            fd = re.search(r"/FontDescriptor\s+(\d+) 0 R", head)
+            if not re.search(r"/Subtype\s*/CIDFontType2", head) or not m or not fd:
+                continue
+            ff = re.search(r"/FontFile2\s+(\d+) 0 R", objs[int(fd.group(1))])
+            self.embedded[m.group(1)] = glyph_sigs(stream_bytes(objs, objs[int(ff.group(1))]))
+        self.sources = {}  # font path -> {signature: [gid]}
+
+    def same(self, font, pdf_gid, source, gid):
+        """Whether glyph pdf_gid of embedded font draws glyph gid of the font
+        file source."""
+        if source not in self.sources:
+            by = {}
+            for g, sg in enumerate(glyph_sigs(open(source, "rb").read())):
+                by.setdefault(sg, []).append(g)
+            self.sources[source] = by
+        emb = self.embedded.get(font)
+        return emb is not None and pdf_gid < len(emb) and gid in self.sources[source].get(emb[pdf_gid], [])
+
+def stream_bytes(objs, obj):
+    """A stream object's data (qdf: uncompressed, /Length direct or not)."""
+    m = re.search(r"/Length\s+(\d+)( 0 R)?", obj)
+    n = int(objs[int(m.group(1))].strip()) if m.group(2) else int(m.group(1))
+    i = obj.index("stream\n") + 7
+    return obj[i:i + n].encode("latin-1")
 
 def free_space(gl, i):
     """Whether glyph i of a page's (gid, x, y, unicode) list is a U+0020
@@ -285,6 +404,7 @@ def upem(font):
 
 def hbshape_all(tp, pdf, errors):
     mp = mutool_glyphs(pdf)
+    sg = SourceGlyphs(pdf)
     jobs = {}  # (font, rtl, lang) -> texts
     items = []
     for pi, page in enumerate(tp):
@@ -308,8 +428,8 @@ def hbshape_all(tp, pdf, errors):
         text = run["text"]  # hb-shape numbers clusters by character
         if len(want) != n:
             want = jobs[key][run["text"] + "-"]  # a hyphenated line end
-        if [g[0] for g in want] != [g[0] for g in got]:
-            errors.append(f"page {pi+1} {line['lang']} {run['text']!r}: glyphs {[g[0] for g in got]} != hb-shape {[g[0] for g in want]}")
+        if len(want) != len(got) or not all(sg.same(g[4], g[0], run["font"], w[0]) for g, w in zip(got, want)):
+            errors.append(f"page {pi+1} {line['lang']} {run['text']!r}: glyphs {[g[0] for g in got]} (PDF's) do not draw hb-shape's {[g[0] for g in want]}")
             continue
         font = run["font"]
         if font not in units:
@@ -317,7 +437,7 @@ def hbshape_all(tp, pdf, errors):
         sc = run["size"] / units[font]
         pen = got[0][1] - want[0][2] * sc
         base = got[0][2] - want[0][3] * sc
-        for i, ((gid, cl, dx, dy, adv), (_, px, py, _)) in enumerate(zip(want, got)):
+        for i, ((gid, cl, dx, dy, adv), (_, px, py, _, _)) in enumerate(zip(want, got)):
             ex, ey = pen + dx * sc, base + dy * sc
             d = max(abs(ex - px), abs(ey - py))
             if free_space(mp[pi], k + i):
@@ -340,7 +460,7 @@ def hbshape_all(tp, pdf, errors):
                 nx = got[i + 1][1] - want[i + 1][2] * sc
                 if abs(nx - (pen + line["extra"])) < abs(nx - pen):
                     pen += line["extra"]
-    print(f"{checked} glyphs equal hb-shape's, largest position difference {worst:.4f} pt")
+    print(f"{checked} glyphs draw hb-shape's, largest position difference {worst:.4f} pt")
 
 def main():
     mode, tpath, pdf = sys.argv[1:4]
@@ -348,21 +468,22 @@ def main():
     errors = []
     if mode == "trace-vs-pdf":
         mp = mutool_glyphs(pdf)
+        sg = SourceGlyphs(pdf)
         if len(mp) != len(tp):
             errors.append(f"trace has {len(tp)} pages, PDF {len(mp)}")
         n = 0
         worst = 0.0
         for pi, (page, pg) in enumerate(zip(tp, mp)):
-            tg = [g for _, run in trace_runs(page) for g in run["glyphs"]]
+            tg = [(*g, run["font"]) for _, run in trace_runs(page) for g in run["glyphs"]]
             if len(tg) != len(pg):
                 errors.append(f"page {pi+1}: trace has {len(tg)} glyphs, PDF {len(pg)}")
                 continue
-            for j, ((gid, x, y), (pgid, px, py, _)) in enumerate(zip(tg, pg)):
+            for j, ((gid, x, y, font), (pgid, px, py, _, pfont)) in enumerate(zip(tg, pg)):
                 n += 1
                 d = abs(y - py) if free_space(pg, j) else max(abs(x - px), abs(y - py))
                 worst = max(worst, d)
-                if gid != pgid or d > TOL:
-                    errors.append(f"page {pi+1}: trace glyph {gid} at ({x},{y}) vs PDF {pgid} at ({px},{py})")
+                if not sg.same(pfont, pgid, font, gid) or d > TOL:
+                    errors.append(f"page {pi+1}: trace glyph {gid} of {font} at ({x},{y}) vs PDF {pgid} of {pfont} at ({px},{py})")
         print(f"{n} glyphs compared, largest position difference {worst:.4f} pt")
     elif mode == "tounicode":
         pc = pdf_codes(pdf)
@@ -386,6 +507,7 @@ def main():
     elif mode == "hbshape":
         lang = sys.argv[4]
         mp = mutool_glyphs(pdf)
+        sg = SourceGlyphs(pdf)
         done = False
         for pi, page in enumerate(tp):
             k = 0
@@ -397,10 +519,10 @@ def main():
                                           "--no-positions", "--no-clusters"],
                                          capture_output=True, text=True, check=True).stdout.strip()
                     want = [int(x) for x in out.strip("[]").split("|")]
-                    got = [g[0] for g in mp[pi][k:k + n]]
+                    got = mp[pi][k:k + n]
                     print(f"{lang} run of {n} glyphs: hb-shape {len(want)} glyphs")
-                    if want != got:
-                        errors.append(f"glyphs differ:\n PDF      {got}\n hb-shape {want}")
+                    if len(want) != len(got) or not all(sg.same(g[4], g[0], run["font"], w) for g, w in zip(got, want)):
+                        errors.append(f"glyphs differ:\n PDF      {[g[0] for g in got]}\n hb-shape {want}")
                     done = True
                 k += n
         if not done:

@@ -5,7 +5,9 @@
  * can cut strings into codes and turn codes into glyph ids.  Only what our
  * writer produces is understood (objects as "N 0 obj", streams as
  * "stream" CR LF data LF "endstream", no filters).  And what `mutool
- * trace` says each glyph is and where. */
+ * trace` says each glyph is and where.  And, from any PDF (through qpdf),
+ * the embedded font programs, to tell whether a glyph of the PDF draws a
+ * given glyph of a source font: subset fonts may renumber their glyphs. */
 #ifndef BL_PDFREAD_H
 #define BL_PDFREAD_H
 #include <math.h>
@@ -13,11 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <hb.h>
 
 #include "base.h"
+#include "testutil.h"
 
 typedef struct pr_font {
     char name[16];   /* resource name, "F1" */
+    char base[64];   /* the font's /BaseFont, "ABCDEF+NotoSerif-Regular" */
     int identity;    /* Identity-H: 2-byte codes */
     int ranges[4][3]; /* compact: codespace ranges (bytes, low, high) */
     int nranges;
@@ -135,6 +142,15 @@ static inline void pr_load_fonts(const bl_buf *pdf, pr_fonts *fs)
         if (!t0)
             continue;
         f->gid = calloc(0x10000, sizeof *f->gid);
+        for (size_t b = 0; b + 11 < tl; b++)
+            if (!memcmp(t0 + b, "/BaseFont /", 11)) {
+                size_t m = 0;
+                while (b + 11 + m < tl && !strchr(" \r\n/<>[]", t0[b + 11 + m]) && m + 1 < sizeof f->base)
+                    m++;
+                memcpy(f->base, t0 + b + 11, m);
+                f->base[m] = 0;
+                break;
+            }
         const char *cid = pr_object(pdf, pr_ref(t0, tl, "/DescendantFonts"), &cl);
         unsigned mapnum = cid ? pr_ref(cid, cl, "/CIDToGIDMap ") : 0;
         const char *map = mapnum ? pr_object(pdf, mapnum, &ml) : NULL;
@@ -191,6 +207,164 @@ static inline void pr_load_fonts(const bl_buf *pdf, pr_fonts *fs)
 #undef PR_GID
         fs->n++;
     }
+}
+
+/* ---- what glyphs draw -------------------------------------------------- */
+
+/* A glyph's outline as text (HarfBuzz's drawing of it, in font units), for
+ * comparing two fonts' glyphs. */
+static inline void pr_rec(void *b, const char *op, int n, const float *v)
+{
+    bl_buf_printf(b, "%s", op);
+    for (int i = 0; i < n; i++)
+        bl_buf_printf(b, " %g", (double)v[i]);
+    bl_buf_puts(b, ";");
+}
+static inline void pr_move(hb_draw_funcs_t *df, void *b, hb_draw_state_t *st, float x, float y, void *u)
+{
+    (void)df, (void)st, (void)u;
+    pr_rec(b, "M", 2, (float[]){x, y});
+}
+static inline void pr_line(hb_draw_funcs_t *df, void *b, hb_draw_state_t *st, float x, float y, void *u)
+{
+    (void)df, (void)st, (void)u;
+    pr_rec(b, "L", 2, (float[]){x, y});
+}
+static inline void pr_quad(hb_draw_funcs_t *df, void *b, hb_draw_state_t *st, float cx, float cy, float x, float y,
+                           void *u)
+{
+    (void)df, (void)st, (void)u;
+    pr_rec(b, "Q", 4, (float[]){cx, cy, x, y});
+}
+static inline void pr_cubic(hb_draw_funcs_t *df, void *b, hb_draw_state_t *st, float c1x, float c1y, float c2x,
+                            float c2y, float x, float y, void *u)
+{
+    (void)df, (void)st, (void)u;
+    pr_rec(b, "C", 6, (float[]){c1x, c1y, c2x, c2y, x, y});
+}
+static inline void pr_close(hb_draw_funcs_t *df, void *b, hb_draw_state_t *st, void *u)
+{
+    (void)df, (void)st, (void)u;
+    pr_rec(b, "Z", 0, NULL);
+}
+static inline void pr_outline(hb_font_t *font, unsigned gid, bl_buf *out)
+{
+    hb_draw_funcs_t *df = hb_draw_funcs_create();
+    hb_draw_funcs_set_move_to_func(df, pr_move, NULL, NULL);
+    hb_draw_funcs_set_line_to_func(df, pr_line, NULL, NULL);
+    hb_draw_funcs_set_quadratic_to_func(df, pr_quad, NULL, NULL);
+    hb_draw_funcs_set_cubic_to_func(df, pr_cubic, NULL, NULL);
+    hb_draw_funcs_set_close_path_func(df, pr_close, NULL, NULL);
+    out->len = 0;
+    hb_font_get_glyph_shape(font, gid, df, out);
+    bl_buf_append(out, "", 0);
+    hb_draw_funcs_destroy(df);
+}
+
+/* Whether glyph ga of font a and glyph gb of font b draw the same: equal
+ * outlines and advances (glyphs of both fonts' ranges). */
+static inline int pr_same_glyph(hb_font_t *a, unsigned ga, hb_font_t *b, unsigned gb)
+{
+    if (!a || !b || ga >= hb_face_get_glyph_count(hb_font_get_face(a)) ||
+        gb >= hb_face_get_glyph_count(hb_font_get_face(b)))
+        return 0;
+    bl_buf x = {0}, y = {0};
+    pr_outline(a, ga, &x);
+    pr_outline(b, gb, &y);
+    int same = x.data && y.data && !strcmp(x.data, y.data) &&
+               hb_font_get_glyph_h_advance(a, ga) == hb_font_get_glyph_h_advance(b, gb);
+    bl_buf_free(&x);
+    bl_buf_free(&y);
+    return same;
+}
+
+/* The font programs (FontFile2) embedded in a PDF, by /BaseFont. */
+typedef struct pr_programs {
+    struct {
+        char name[64];
+        hb_font_t *font;
+    } p[32];
+    size_t n;
+} pr_programs;
+
+/* Reads the programs of the PDF at path (any PDF: qpdf decompresses it
+ * into QDF first).  Returns how many. */
+static inline size_t pr_programs_load(const char *path, pr_programs *pp)
+{
+    memset(pp, 0, sizeof *pp);
+    char tmp[] = "/tmp/pr-qdf-XXXXXX", cmd[1200];
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable '%s' '%s' 2>/dev/null", path, tmp);
+    bl_buf out = {0}, q = {0};
+    int rc = bl_test_run(cmd, &out);
+    bl_buf_free(&out);
+    if (rc == 0 || rc == 3) /* 3: warnings */
+        bl_test_read_file(tmp, &q);
+    unlink(tmp);
+    static const char key[] = "/Subtype /CIDFontType2";
+    for (const char *c = q.data; c && pp->n < 32 && (c = find_bytes(c + 1, q.data + q.len, key)) != NULL;) {
+        const char *o = c; /* the object around it: back to "N 0 obj" */
+        while (o > q.data && memcmp(o, " 0 obj", 6))
+            o--;
+        while (o > q.data && o[-1] != '\n')
+            o--;
+        size_t ol, dl, fl, ll;
+        const char *obj = pr_object(&q, (unsigned)strtoul(o, NULL, 10), &ol);
+        const char *bf = obj ? find_bytes(obj, obj + ol, "/BaseFont /") : NULL;
+        const char *desc = obj ? pr_object(&q, pr_ref(obj, ol, "/FontDescriptor "), &dl) : NULL;
+        const char *file = desc ? pr_object(&q, pr_ref(desc, dl, "/FontFile2 "), &fl) : NULL;
+        const char *st = file ? find_bytes(file, file + fl, "stream\n") : NULL;
+        unsigned lref = file ? pr_ref(file, fl, "/Length ") : 0;
+        const char *lo = lref ? pr_object(&q, lref, &ll) : NULL;
+        const char *lv = lo ? strchr(lo, '\n') : NULL;
+        if (file && !lref && (lv = find_bytes(file, file + fl, "/Length ")) != NULL)
+            lv += 7;
+        if (!bf || !st || !lv)
+            continue;
+        size_t len = strtoul(lv, NULL, 10), m = 0;
+        st += 7;
+        if (len > (size_t)(q.data + q.len - st))
+            continue;
+        bf += 11;
+        while (!strchr(" \r\n/<>[]", bf[m]) && m + 1 < sizeof pp->p[0].name)
+            m++;
+        memcpy(pp->p[pp->n].name, bf, m);
+        pp->p[pp->n].name[m] = 0;
+        hb_blob_t *blob = hb_blob_create(st, (unsigned)len, HB_MEMORY_MODE_DUPLICATE, NULL, NULL);
+        hb_face_t *face = hb_face_create(blob, 0);
+        pp->p[pp->n++].font = hb_font_create(face);
+        hb_face_destroy(face);
+        hb_blob_destroy(blob);
+    }
+    bl_buf_free(&q);
+    return pp->n;
+}
+
+/* The program of the font named name ("ABCDEF+NotoSerif-Regular"), or NULL. */
+static inline hb_font_t *pr_program(const pr_programs *pp, const char *name)
+{
+    for (size_t i = 0; i < pp->n; i++)
+        if (!strcmp(pp->p[i].name, name))
+            return pp->p[i].font;
+    return NULL;
+}
+
+static inline void pr_programs_free(pr_programs *pp)
+{
+    for (size_t i = 0; i < pp->n; i++)
+        hb_font_destroy(pp->p[i].font);
+    pp->n = 0;
+}
+
+/* Whether the glyph a PDF's font named name draws as glyph id gid (the
+ * program's, as mutool and the CIDToGIDMap give it) is glyph src_gid of the
+ * source font src. */
+static inline int pr_draws(const pr_programs *pp, const char *name, unsigned gid, hb_font_t *src, unsigned src_gid)
+{
+    return pr_same_glyph(pr_program(pp, name), gid, src, src_gid);
 }
 
 static inline const pr_font *pr_font_named(const pr_fonts *fs, const char *name)

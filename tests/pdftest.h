@@ -29,7 +29,8 @@
 typedef struct drawn {
     unsigned gid;
     double x, y;
-    int space; /* read back as the one-byte code 32 (replay_page) */
+    int space;       /* read back as the one-byte code 32 (replay_page) */
+    hb_font_t *font; /* the source font's (the face's), borrowed */
 } drawn;
 static drawn *all;
 static size_t nall, capall;
@@ -143,7 +144,7 @@ static inline int draw(bl_device *dev, const bl_glyph_run *run)
         for (size_t i = 0; i < run->n; i++) {
             if (bl_grow(&all, &capall, nall + 1, sizeof *all))
                 abort();
-            all[nall++] = (drawn){run->glyphs[i].gid, run->glyphs[i].x, run->glyphs[i].y, 0};
+            all[nall++] = (drawn){run->glyphs[i].gid, run->glyphs[i].x, run->glyphs[i].y, 0, run->face->hb_font};
         }
     return rc;
 }
@@ -261,7 +262,7 @@ static inline void want_run(drawn **w, size_t *n, size_t *cap, const line *L)
     for (size_t i = 0; i < L->n; i++) {
         if (bl_grow(w, cap, *n + 1, sizeof **w))
             abort();
-        (*w)[(*n)++] = (drawn){L->g[i].gid, L->g[i].x, L->g[i].y, 0};
+        (*w)[(*n)++] = (drawn){L->g[i].gid, L->g[i].x, L->g[i].y, 0, L->run.face->hb_font};
     }
 }
 
