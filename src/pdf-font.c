@@ -2,8 +2,9 @@
  * CIDFontType2 descendants and an embedded encoding CMap, built on
  * libharu's object layer (libharu's own TrueType support re-encodes text
  * through its encoders and cannot draw shaped glyph ids).  Subset with
- * hb-subset at save time; /W, the encoding and ToUnicode CMaps and, when
- * aliases exist, a CIDToGIDMap stream.  See pdf-font.h. */
+ * hb-subset at save time; /W, the encoding and ToUnicode CMaps and a
+ * CIDToGIDMap stream (compact fonts, and Identity-H ones with aliases).
+ * See pdf-font.h. */
 #include "pdf-font.h"
 #include "dynlib.h"
 
@@ -945,8 +946,10 @@ static int deflate_buf(bl_buf *b, int shared)
  * mode writes the same furniture fonts (the classification banner's bold
  * sans, the page labels' digits) into output after output, and a subset
  * file depends on nothing else.  The key is the face's serial, whether the
- * file is deflated, then the glyph ids; aux is the file's size before
- * deflating (/Length1). */
+ * file is deflated and whether its glyphs are renumbered (compact fonts),
+ * then the glyph ids (file_key); a renumbered file's entry holds each key
+ * glyph's new id (2 bytes, native order) after the file's bytes.  aux is
+ * the file's size before deflating (/Length1). */
 static kept file_tab[32];
 static keeper files = {PTHREAD_MUTEX_INITIALIZER, file_tab, 32, 8u << 20, 0, 0};
 
@@ -962,7 +965,7 @@ static uint32_t *file_key(const bl_pdf_font *f, int z, size_t *n)
         return NULL;
     size_t m = 0;
     k[m++] = f->face->serial;
-    k[m++] = (uint32_t)z | (f->compact ? 2u : 0u); /* compact: renumbered glyphs */
+    k[m++] = (z ? 1u : 0u) | (f->compact ? 2u : 0u); /* compact: renumbered glyphs */
     k[m++] = 0;
     for (unsigned gid = 1; gid < f->face->num_glyphs && m <= f->ncodes + 2; gid++)
         if (f->slot[gid])

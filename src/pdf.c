@@ -1202,7 +1202,7 @@ bl_pdf *bl_pdf_new(const bl_pdf_info *info)
     p->dev.group_begin = dev_group_begin;
     p->dev.group_end = dev_group_end;
     p->dev.error = dev_error;
-    p->compress = info ? info->compress : 1;
+    p->compress = info ? !!info->compress : 1;
     p->identity_h = info ? info->identity_h : 0;
     p->async = bl_helpers();
     p->doc = bl_pdf_new_doc(on_hpdf_error, p);

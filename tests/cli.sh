@@ -35,8 +35,10 @@ check "fr+ar: an Arabic line's glyphs in the PDF equal hb-shape's" \
 check "fr+ar: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/frar.json" "$T/frar.pdf"
 check "fr+ar: ToUnicode gives back the source text" python3 tests/pdfglyphs.py tounicode "$T/frar.json" "$T/frar.pdf"
 
-check "en+he: every glyph equals hb-shape's (ID and position)" python3 tests/pdfglyphs.py hbshape-all "$T/enhe.json" "$T/enhe.pdf"
-check "fr+ar: every glyph equals hb-shape's (ID and position)" python3 tests/pdfglyphs.py hbshape-all "$T/frar.json" "$T/frar.pdf"
+check "en+he: every glyph is hb-shape's (glyph and position)" python3 tests/pdfglyphs.py hbshape-all "$T/enhe.json" "$T/enhe.pdf"
+check "fr+ar: every glyph is hb-shape's (glyph and position)" python3 tests/pdfglyphs.py hbshape-all "$T/frar.json" "$T/frar.pdf"
+check "en+he: every /W width is its mapped glyph's advance" python3 tests/pdfglyphs.py widths - "$T/enhe.pdf"
+check "fr+ar: every /W width is its mapped glyph's advance" python3 tests/pdfglyphs.py widths - "$T/frar.pdf"
 
 # ---- pointed Hebrew (niqqud) and Arabic (tashkil) --------------------------------
 "$BIN" tests/data/src/pointed.md --layout tests/data/src/ragged.yaml -o "$T/pointed.pdf" --trace "$T/pointed.json" 2>"$T/err"; rc=$?
@@ -106,6 +108,7 @@ check "columns at once: the messages were there to compare" \
 check "packet: one bookmark per bulletin, at its first page (1, 3, 5)" \
   sh -c "[ \"\$(mutool show '$T/pk.pdf' outline | sed -n 's/.*#page=\\([0-9]*\\).*/\\1/p' | tr '\\n' ' ')\" = '1 3 5 ' ]"
 check "packet: trace glyphs equal the PDF's glyphs" python3 tests/pdfglyphs.py trace-vs-pdf "$T/pk.json" "$T/pk.pdf"
+check "packet: every /W width is its mapped glyph's advance" python3 tests/pdfglyphs.py widths - "$T/pk.pdf"
 check "packet: ToUnicode gives back the source text (forms included)" \
   python3 tests/pdfglyphs.py tounicode "$T/pk.json" "$T/pk.pdf"
 cat > "$T/forms.py" <<'EOF'

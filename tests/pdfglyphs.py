@@ -12,6 +12,9 @@ Reads glyphs back from a PDF and compares them with the layout trace:
                 and from the Form XObjects they show where they show them)
   hbshape       the glyphs of LANG's first paragraph line in the PDF are
                 what `hb-shape` gives for that line's text, font and direction
+  widths        every CID's /W width is the advance of the glyph its
+                CIDToGIDMap names in the embedded font program (hmtx), within
+                half a unit (TRACE.json is not read)
   hbshape-all   every glyph of every run in the PDF is hb-shape's glyph, at
                 hb-shape's position (advances and offsets; justification adds the
                 line's "extra" to stretched spaces and its "letter" between
@@ -150,6 +153,60 @@ class SourceGlyphs:
             self.sources[source] = by
         emb = self.embedded.get(font)
         return emb is not None and pdf_gid < len(emb) and gid in self.sources[source].get(emb[pdf_gid], [])
+
+def advances(data):
+    """Per glyph ID of the TrueType font data: its advance (hmtx), and the
+    font's units per em."""
+    t = sfnt_tables(data)
+    tab = lambda tag: data[t[tag][0]:t[tag][0] + t[tag][1]]
+    n = struct.unpack(">H", tab("maxp")[4:6])[0]
+    nh = struct.unpack(">H", tab("hhea")[34:36])[0]
+    hmtx = tab("hmtx")
+    adv = [struct.unpack(">H", hmtx[4 * min(g, nh - 1):4 * min(g, nh - 1) + 2])[0] for g in range(n)]
+    return adv, struct.unpack(">H", tab("head")[18:20])[0]
+
+def check_widths(pdf, errors):
+    """/W against the programs: a width that is not the advance of the glyph
+    the CIDToGIDMap names means the map (or /W) points at another glyph."""
+    data, objs = qdf(pdf)
+    fonts = checked = bad = 0
+    for obj in objs.values():
+        head = obj.split("\nstream\n")[0]
+        if not re.search(r"/Subtype\s*/CIDFontType2", head):
+            continue
+        fonts += 1
+        name = re.search(r"/BaseFont\s*/(\S+)", head).group(1)
+        fd = objs[int(re.search(r"/FontDescriptor\s+(\d+) 0 R", head).group(1))]
+        prog = stream_bytes(objs, objs[int(re.search(r"/FontFile2\s+(\d+) 0 R", fd).group(1))])
+        adv, upem = advances(prog)
+        m = re.search(r"/CIDToGIDMap\s+(\d+) 0 R", head)
+        cmap = stream_bytes(objs, objs[int(m.group(1))]) if m else None
+        gid = lambda c: (cmap[2 * c] << 8 | cmap[2 * c + 1] if 2 * c + 1 < len(cmap) else 0) if cmap else c
+        w = re.search(r"/W\s*\[(.*?)\]\s*(/|>>)", head, re.S)
+        toks = re.findall(r"\[|\]|-?[\d.]+", w.group(1)) if w else []
+        widths, i = {}, 0
+        while i < len(toks):  # c [w w ...]  or  c_first c_last w
+            c = int(toks[i])
+            if toks[i + 1] == "[":
+                j = i + 2
+                while toks[j] != "]":
+                    widths[c + j - i - 2] = float(toks[j])
+                    j += 1
+                i = j + 1
+            else:
+                for k in range(c, int(toks[i + 1]) + 1):
+                    widths[k] = float(toks[i + 2])
+                i += 3
+        for c, wd in widths.items():
+            g = gid(c)
+            checked += 1
+            if g >= len(adv) or abs(adv[g] * 1000.0 / upem - wd) > 0.5:
+                bad += 1
+                errors.append(f"{name}: CID {c} has /W {wd}, its glyph {g} advances "
+                              f"{adv[g] * 1000.0 / upem if g < len(adv) else None}")
+    if not fonts or not checked:
+        errors.append("no CIDFontType2 font or no /W width found")
+    print(f"{checked - bad} of {checked} widths of {fonts} fonts match their glyphs' advances")
 
 def stream_bytes(objs, obj):
     """A stream object's data (qdf: uncompressed, /Length direct or not)."""
@@ -464,7 +521,7 @@ def hbshape_all(tp, pdf, errors):
 
 def main():
     mode, tpath, pdf = sys.argv[1:4]
-    tp = trace_pages(tpath)
+    tp = trace_pages(tpath) if mode != "widths" else []
     errors = []
     if mode == "trace-vs-pdf":
         mp = mutool_glyphs(pdf)
@@ -529,6 +586,8 @@ def main():
             errors.append(f"no {lang} paragraph run found")
     elif mode == "hbshape-all":
         hbshape_all(tp, pdf, errors)
+    elif mode == "widths":
+        check_widths(pdf, errors)
     for e in errors[:15]:
         print(e, file=sys.stderr)
     sys.exit(1 if errors else 0)

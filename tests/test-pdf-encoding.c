@@ -187,6 +187,73 @@ static void check_code_limits(bl_face *face)
     HPDF_Free(hd);
 }
 
+/* Every glyph of the PDF at path, as MuPDF traces it, draws want[i] of
+ * src (its outline and advance), and the file passes pdfcheck. */
+static void check_drawn(const char *path, const unsigned *want, size_t nwant, hb_font_t *src, const char *what)
+{
+    char cmd[800];
+    bl_buf out = {0};
+    snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null", path);
+    CHECK(bl_test_run(cmd, &out) == 0, "%s: mutool trace runs", what);
+    traced *tr;
+    size_t nt = parse_trace(out.data, &tr), bad = 0;
+    pr_programs pp = {0};
+    CHECK(pr_programs_load(path, &pp) == 1, "%s: one font program (%zu)", what, pp.n);
+    for (size_t i = 0; i < nt && i < nwant; i++)
+        bad += !pr_draws(&pp, tr[i].font, tr[i].gid, src, want[i]);
+    CHECK(nt == nwant && bad == 0, "%s: %zu of %zu glyphs traced, %zu draw another glyph", what, nt, nwant, bad);
+    int rc = bl_test_pdfcheck("", path, &out);
+    CHECK(rc == 0, "%s: pdfcheck rc=%d:\n%s", what, rc, out.data);
+    pr_programs_free(&pp);
+    free(tr);
+    bl_buf_free(&out);
+}
+
+/* One page of text in one font, added to a document and saved to path. */
+static void page_of(bl_pdf *pdf, bl_face *face, const char *text, unsigned *want, size_t *nw, const char *path)
+{
+    static hline L;
+    bl_device *dev = bl_pdf_device(pdf);
+    set_line(&L, face, text, 72, 700, 12, 0, 0);
+    CHECK(dev->begin_page(dev, 595, 842) == 0 && dev->glyph_run(dev, &L.run) == 0 && dev->end_page(dev) == 0,
+          "a page of '%s': %s", text, dev->error(dev));
+    for (size_t k = 0; k < L.run.n; k++)
+        want[(*nw)++] = L.g[k].gid;
+    CHECK(bl_pdf_save(pdf, path) == 0, "save %s: %s", path, bl_pdf_error(pdf));
+}
+
+/* A compact font's glyphs are renumbered at each save: a second save after
+ * glyphs with lower ids were drawn moves the first ones, and the codes
+ * drawn before must follow.  And a document that asks for compression
+ * with any true value (2) shares no cached font file between Identity-H
+ * (glyph ids kept) and compact fonts (renumbered). */
+static void check_resave(const char *dir, bl_face *latin)
+{
+    char p1[700], p2[700];
+    unsigned want[64];
+    size_t nw = 0;
+    snprintf(p1, sizeof p1, "%s/resave-1.pdf", dir);
+    snprintf(p2, sizeof p2, "%s/resave-2.pdf", dir);
+    bl_pdf_info info = {.compress = 1};
+    bl_pdf *pdf = bl_pdf_new(&info);
+    page_of(pdf, latin, "xyz", want, &nw, p1);
+    check_drawn(p1, want, nw, latin->hb_font, "first save");
+    page_of(pdf, latin, "ABCabc", want, &nw, p2);
+    check_drawn(p2, want, nw, latin->hb_font, "second save, with glyphs of lower ids");
+    bl_pdf_free(pdf);
+    for (int identity = 1; identity >= 0; identity--) {
+        char p[700];
+        unsigned w[8];
+        size_t n = 0;
+        snprintf(p, sizeof p, "%s/compress2-%d.pdf", dir, identity);
+        bl_pdf_info i2 = {.compress = 2, .identity_h = identity};
+        pdf = bl_pdf_new(&i2);
+        page_of(pdf, latin, "Hello", w, &n, p);
+        bl_pdf_free(pdf);
+        check_drawn(p, w, n, latin->hb_font, identity ? "compress 2, Identity-H" : "compress 2, compact after it");
+    }
+}
+
 int main(void)
 {
     char dir[] = "/tmp/bl-test-pdf-enc-XXXXXX";
@@ -202,6 +269,7 @@ int main(void)
         return bl_test_done();
     unsigned sp = bl_face_glyph(latin, ' ');
     check_code_limits(latin);
+    check_resave(dir, latin);
 
     /* ---- compact fonts (the default) ---- */
     doc c = {0};
