@@ -971,7 +971,9 @@ static const bl_hyphenator *hyph_resolve_locked(const char *tag)
 
 const bl_hyphenator *bl_hyphenator_get(const char *lang)
 {
-    if (!lang || !*lang)
+    /* Hebrew and Arabic need no lock: another language's dictionary may be
+     * loading under it (the other column's, on ICU's thread). */
+    if (!lang || !*lang || never_hyphenated(lang, strcspn(lang, "-_")))
         return NULL;
     size_t len = strlen(lang);
     pthread_mutex_lock(&hyph_lock);
