@@ -850,23 +850,30 @@ const char *__lsan_default_suppressions(void)
 #define HYPH_MAX_WORD 100
 
 struct bl_hyphenator {
-    HyphenDict *dict;
+    HyphenDict *dict;    /* NULL: the file did not load */
     int how;             /* BL_HC_HIT: rebuilt from the cache, an arena that
                             bl_hyphcache_free frees (never hnj_hyphen_free) */
     int latin1;          /* dictionary in ISO 8859-1 (Debian's Dutch one) */
+    int loading;         /* a thread is loading it (hyph_lock; hyph_cond when done) */
     char *path;          /* resolved path: hyph_en.dic and hyph_en_US.dic share */
     bl_hyphenator *next;
 };
 
 /* Process-wide, as the header promises: loaded dictionaries, and what each
  * language tag asked so far resolved to (NULL = none, so the file system is
- * probed once per tag, not once per paragraph). */
+ * probed once per tag, not once per paragraph).  The lock guards the lists
+ * only: a dictionary loads, and a tag is resolved, without it, so that one
+ * language never waits for another's dictionary (the two columns of a
+ * French/Dutch bulletin); whoever asks for the same one meanwhile waits on
+ * hyph_cond. */
 #define HYPH_TAGS 32
 static pthread_mutex_t hyph_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hyph_cond = PTHREAD_COND_INITIALIZER;
 static bl_hyphenator *hyph_loaded;
 static struct {
     char tag[24];
     const bl_hyphenator *h;
+    int resolving; /* a thread is resolving it */
 } hyph_tags[HYPH_TAGS];
 static size_t hyph_ntags;
 
@@ -890,32 +897,56 @@ static int is_region(const char *s)
            && s[2] <= '9';
 }
 
-/* Loads (or finds) the dictionary in file name, through the compiled
- * dictionary cache (text-hyphcache.c); called with hyph_lock held. */
-static const bl_hyphenator *hyph_load_locked(const char *name)
+void (*bl_hyphen_load_hook)(const char *path);
+
+/* Loads (or finds, or waits for another thread loading) the dictionary in
+ * file name, through the compiled dictionary cache (text-hyphcache.c);
+ * called without hyph_lock. */
+static const bl_hyphenator *hyph_load(const char *name)
 {
     char path[sizeof HYPH_DIR + 64];
     snprintf(path, sizeof path, "%s/%s", HYPH_DIR, name);
     char *real = realpath(path, NULL);
     if (!real)
         return NULL;
-    for (bl_hyphenator *h = hyph_loaded; h; h = h->next)
-        if (!strcmp(h->path, real)) {
-            free(real);
-            return h;
-        }
-    bl_hyphenator *h = calloc(1, sizeof *h);
-    if (!h || !(h->dict = bl_hyphcache_load(real, &h->how))) {
-        free(h);
+    pthread_mutex_lock(&hyph_lock);
+    bl_hyphenator *h;
+    for (;;) {
+        for (h = hyph_loaded; h && strcmp(h->path, real); h = h->next)
+            ;
+        if (!h || !h->loading)
+            break;
+        pthread_cond_wait(&hyph_cond, &hyph_lock);
+    }
+    if (h) {
+        pthread_mutex_unlock(&hyph_lock);
+        free(real);
+        return h->dict ? h : NULL;
+    }
+    if (!(h = calloc(1, sizeof *h))) {
+        pthread_mutex_unlock(&hyph_lock);
         free(real);
         return NULL;
     }
     h->path = real;
-    h->latin1 = !h->dict->utf8 && (!strncmp(h->dict->cset, "ISO8859-1", 9)
-                                   || !strncmp(h->dict->cset, "ISO-8859-1", 10));
+    h->loading = 1;
     h->next = hyph_loaded;
     hyph_loaded = h;
-    return h;
+    pthread_mutex_unlock(&hyph_lock);
+
+    if (bl_hyphen_load_hook)
+        bl_hyphen_load_hook(real);
+    int how = BL_HC_FAILED;
+    HyphenDict *d = bl_hyphcache_load(real, &how); /* milliseconds: unlocked */
+
+    pthread_mutex_lock(&hyph_lock);
+    h->dict = d;
+    h->how = how;
+    h->latin1 = d && !d->utf8 && (!strncmp(d->cset, "ISO8859-1", 9) || !strncmp(d->cset, "ISO-8859-1", 10));
+    h->loading = 0;
+    pthread_cond_broadcast(&hyph_cond);
+    pthread_mutex_unlock(&hyph_lock);
+    return d ? h : NULL;
 }
 
 /* Tries hyph_ll_CC.dic, hyph_ll.dic, then the likely region's hyph_ll_RR.dic
@@ -931,7 +962,7 @@ static int never_hyphenated(const char *ll, size_t n)
     return 0;
 }
 
-static const bl_hyphenator *hyph_resolve_locked(const char *tag)
+static const bl_hyphenator *hyph_resolve(const char *tag)
 {
     char loc[ULOC_FULLNAME_CAPACITY], ll[ULOC_LANG_CAPACITY], cc[ULOC_COUNTRY_CAPACITY];
     char likely[ULOC_FULLNAME_CAPACITY], rr[ULOC_COUNTRY_CAPACITY];
@@ -956,45 +987,56 @@ static const bl_hyphenator *hyph_resolve_locked(const char *tag)
     const bl_hyphenator *h = NULL;
     if (cc[0]) {
         snprintf(name, sizeof name, "hyph_%s_%s.dic", ll, cc);
-        h = hyph_load_locked(name);
+        h = hyph_load(name);
     }
     if (!h) {
         snprintf(name, sizeof name, "hyph_%s.dic", ll);
-        h = hyph_load_locked(name);
+        h = hyph_load(name);
     }
     if (!h && rr[0] && strcmp(rr, cc)) {
         snprintf(name, sizeof name, "hyph_%s_%s.dic", ll, rr);
-        h = hyph_load_locked(name);
+        h = hyph_load(name);
     }
     return h;
 }
 
 const bl_hyphenator *bl_hyphenator_get(const char *lang)
 {
-    /* Hebrew and Arabic need no lock: another language's dictionary may be
-     * loading under it (the other column's, on ICU's thread). */
+    /* Hebrew and Arabic need no dictionary, nor the lists' lock. */
     if (!lang || !*lang || never_hyphenated(lang, strcspn(lang, "-_")))
         return NULL;
-    size_t len = strlen(lang);
+    size_t len = strlen(lang), i = 0;
+    long slot = -1;
     pthread_mutex_lock(&hyph_lock);
-    const bl_hyphenator *h = NULL;
-    size_t i = 0;
     if (len < sizeof hyph_tags[0].tag) {
-        while (i < hyph_ntags && strcmp(hyph_tags[i].tag, lang))
-            i++;
+        for (;;) {
+            for (i = 0; i < hyph_ntags && strcmp(hyph_tags[i].tag, lang); i++)
+                ;
+            if (i == hyph_ntags || !hyph_tags[i].resolving)
+                break;
+            pthread_cond_wait(&hyph_cond, &hyph_lock);
+        }
         if (i < hyph_ntags) {
-            h = hyph_tags[i].h;
+            const bl_hyphenator *h = hyph_tags[i].h;
             pthread_mutex_unlock(&hyph_lock);
             return h;
         }
-    }
-    h = hyph_resolve_locked(lang);
-    if (len < sizeof hyph_tags[0].tag && hyph_ntags < HYPH_TAGS) {
-        memcpy(hyph_tags[hyph_ntags].tag, lang, len + 1);
-        hyph_tags[hyph_ntags].h = h;
-        hyph_ntags++;
+        if (hyph_ntags < HYPH_TAGS) { /* resolved by this thread; others asking wait */
+            slot = (long)hyph_ntags++;
+            memcpy(hyph_tags[slot].tag, lang, len + 1);
+            hyph_tags[slot].h = NULL;
+            hyph_tags[slot].resolving = 1;
+        }
     }
     pthread_mutex_unlock(&hyph_lock);
+    const bl_hyphenator *h = hyph_resolve(lang);
+    if (slot >= 0) {
+        pthread_mutex_lock(&hyph_lock);
+        hyph_tags[slot].h = h;
+        hyph_tags[slot].resolving = 0;
+        pthread_cond_broadcast(&hyph_cond);
+        pthread_mutex_unlock(&hyph_lock);
+    }
     return h;
 }
 
@@ -1134,6 +1176,15 @@ void bl_hyphen_shutdown(void)
     __atomic_add_fetch(&hyph_generation, 1, __ATOMIC_ACQ_REL);
     bl_hyphen_wait();
     pthread_mutex_lock(&hyph_lock);
+    for (int busy = 1; busy;) { /* a load or a resolution under way elsewhere */
+        busy = 0;
+        for (bl_hyphenator *h = hyph_loaded; h && !busy; h = h->next)
+            busy = h->loading;
+        for (size_t i = 0; i < hyph_ntags && !busy; i++)
+            busy = hyph_tags[i].resolving;
+        if (busy)
+            pthread_cond_wait(&hyph_cond, &hyph_lock);
+    }
     while (hyph_loaded) {
         bl_hyphenator *h = hyph_loaded;
         hyph_loaded = h->next;

@@ -46,6 +46,10 @@ int bl_line_breaks(const char *s, size_t n, const char *lang, uint8_t *out);
  * valid until bl_hyphen_shutdown. */
 typedef struct bl_hyphenator bl_hyphenator;
 const bl_hyphenator *bl_hyphenator_get(const char *lang);
+/* For tests: called (when set) by the thread about to load the dictionary
+ * file path, outside every lock: one language's load never holds up
+ * another's. */
+extern void (*bl_hyphen_load_hook)(const char *path);
 /* Hyphenation points of one word (UTF-8, no spaces) with at least lmin
  * characters before and rmin after each point.  out gets n + 1 bytes: out[i]
  * is 1 when a hyphen may be inserted before byte i.  Words with digits,

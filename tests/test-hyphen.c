@@ -13,6 +13,7 @@
 #include <glob.h>
 #include <hyphen.h>
 #include <pthread.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -137,6 +138,81 @@ static void *worker(void *arg)
             j->bad++;
     }
     return NULL;
+}
+
+/* One language's dictionary loads while another's is still loading: the
+ * English load is held in the load hook until the French one is done.
+ * (30 s waits only keep a regression from hanging the test.) */
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
+static int en_held, en_released, fr_done;
+
+static void hold_english(const char *path)
+{
+    if (!strstr(path, "hyph_en"))
+        return;
+    pthread_mutex_lock(&hold_lock);
+    en_held = 1;
+    pthread_cond_broadcast(&hold_cond);
+    while (!en_released)
+        pthread_cond_wait(&hold_cond, &hold_lock);
+    pthread_mutex_unlock(&hold_lock);
+}
+
+static void *get_lang(void *lang)
+{
+    const bl_hyphenator *h = bl_hyphenator_get(lang);
+    if (!strcmp(lang, "fr")) {
+        pthread_mutex_lock(&hold_lock);
+        fr_done = 1;
+        pthread_cond_broadcast(&hold_cond);
+        pthread_mutex_unlock(&hold_lock);
+    }
+    return (void *)h;
+}
+
+static int wait_for(int *flag)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&hold_lock);
+    int rc = 0;
+    while (!*flag && rc == 0)
+        rc = pthread_cond_timedwait(&hold_cond, &hold_lock, &until);
+    int ok = *flag;
+    pthread_mutex_unlock(&hold_lock);
+    return ok;
+}
+
+static void independent_loads(void)
+{
+    bl_hyphen_shutdown(); /* nothing loaded */
+    bl_hyphen_load_hook = hold_english;
+    static char tag_en[] = "en", tag_us[] = "en-US", tag_fr[] = "fr";
+    pthread_t en, en_us, fr;
+    int a = pthread_create(&en, NULL, get_lang, tag_en) == 0;
+    CHECK(a && wait_for(&en_held), "the English load started (and is held)");
+    int b = pthread_create(&en_us, NULL, get_lang, tag_us) == 0;
+    int c = pthread_create(&fr, NULL, get_lang, tag_fr) == 0;
+    CHECK(c && wait_for(&fr_done), "French loaded while English was still loading");
+    pthread_mutex_lock(&hold_lock);
+    en_released = 1;
+    pthread_cond_broadcast(&hold_cond);
+    pthread_mutex_unlock(&hold_lock);
+    void *h_en = NULL, *h_us = NULL, *h_fr = NULL;
+    if (a)
+        pthread_join(en, &h_en);
+    if (b)
+        pthread_join(en_us, &h_us);
+    if (c)
+        pthread_join(fr, &h_fr);
+    bl_hyphen_load_hook = NULL;
+    CHECK(h_en && h_en == h_us, "en and en-US got the one English dictionary, loaded once (%p, %p)", h_en, h_us);
+    CHECK(h_fr && h_fr != h_en, "fr got its own");
+    uint8_t out[32];
+    CHECK(h_en && bl_hyphenate(h_en, "establishments", 14, 2, 2, out) == 3 && out[2] && out[5] && out[9],
+          "the English dictionary works after the held load");
 }
 
 static void thread_test(void)
@@ -1124,6 +1200,7 @@ int main(void)
     alarm(600);
     unit_tests();   /* loads with libhyphen and writes entries */
     thread_test();  /* after bl_hyphen_shutdown: the same from the entries */
+    independent_loads();
     bl_hyphen_shutdown();
     cache_tests(dir);
     bl_hyphen_shutdown();
