@@ -123,8 +123,8 @@ static HPDF_STATUS sink_write(HPDF_Stream s, const HPDF_BYTE *ptr, HPDF_UINT n)
 
 /* Serialises the document into fd: every write checked (a full disk shows
  * here, where libharu's own file writer ignores fclose), then synced
- * (sync_fd) when sync, so that the rename never publishes data still in flight.  0, or -1
- * with the reason in why. */
+ * (sync_fd) when sync, so that the rename never publishes data still in
+ * flight.  0, or -1 with the reason in why. */
 static int write_out(bl_pdf *p, int fd, int sync, char *why, size_t whylen)
 {
     sink k = {.fd = fd, .buf = malloc(SINK_BUF)};
