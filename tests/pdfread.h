@@ -20,6 +20,7 @@
 #include <hb.h>
 
 #include "base.h"
+#include "harness.h"
 #include "testutil.h"
 
 typedef struct pr_font {
@@ -484,11 +485,15 @@ static inline int pr_is_op(const pr_tok *t, const char *op)
 
 /* ---- what other readers make of a PDF ---------------------------------- */
 
-static inline int has_tool(const char *name)
+/* Whether the reader name is installed.  The tests need it (tools/setup.sh
+ * installs it): one missing is a failure, not a skipped check. */
+static inline int need_tool(const char *name)
 {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", name);
-    return system(cmd) == 0;
+    int ok = system(cmd) == 0;
+    CHECK(ok, "%s is installed (tools/install-deps.sh installs it)", name);
+    return ok;
 }
 
 /* The value of attribute name="..." in the tag starting at s (before end). */

@@ -199,7 +199,7 @@ static void check_letter_spacing(bl_face *latin, bl_face *hebrew, const char *di
     printf("letter spacing: max position error (content replayed): %.6f pt\n", maxerr);
     CHECK(bad == 0 && maxerr < 0.0015, "replayed content: %zu glyphs differ, max error %.6f pt", bad, maxerr);
 
-    if (has_tool("mutool")) {
+    if (need_tool("mutool")) {
         snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null", path);
         CHECK(bl_test_run(cmd, &out) == 0, "mutool trace (letter spacing) runs");
         traced *tr;
@@ -272,7 +272,7 @@ static void check_page_sizes(bl_face *latin, const char *dir)
         CHECK(strstr(out.data, "Page 1 size: 300 x 200 pts") && strstr(out.data, "Page 2 size: 300 x 200 pts"),
               "pages 1 and 2 are 300 x 200:\n%s", out.data);
         CHECK(f == 0 || strstr(out.data, "Page 3 size: 500 x 400 pts"), "page 3 is 500 x 400:\n%s", out.data);
-        if (has_tool("qpdf")) {
+        if (need_tool("qpdf")) {
             snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable %s - 2>/dev/null", files[f]);
             bl_test_run(cmd, &out);
             size_t nbox = count_in(out.data, out.len, "/MediaBox");
@@ -381,7 +381,7 @@ static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const
         int rc = bl_test_pdfcheck("", files[f], &out);
         CHECK(rc == 0, "pdfcheck %s rc=%d:\n%s", files[f], rc, out.data);
     }
-    if (has_tool("qpdf")) {
+    if (need_tool("qpdf")) {
         /* The first save: two forms (pages 1 and 2 share one). */
         snprintf(cmd, sizeof cmd, "qpdf --qdf --object-streams=disable %s - 2>/dev/null", first);
         bl_test_run(cmd, &out);
@@ -450,7 +450,7 @@ static void check_groups(bl_face *latin, bl_face *hebrew, bl_face *arabic, const
     /* Every glyph where it was asked to be (forms included), and in its
      * own font and colour: the banners red Hebrew on every page, the line
      * after the group red Hebrew too, after blue Latin. */
-    if (has_tool("mutool")) {
+    if (need_tool("mutool")) {
         snprintf(cmd, sizeof cmd, "mutool trace %s 2>/dev/null", second);
         CHECK(bl_test_run(cmd, &out) == 0, "mutool trace runs");
         traced *tr;
