@@ -100,7 +100,7 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) build/obj/main.d build/asan/main.d
+-include $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) build/obj/main.d build/asan/main.d $(TESTS:=.d) $(SAN_TESTS:=.d)
 
 # `make bench`: an optimised build of its own under build/bench (no sanitizers,
 # assertions off), the timing runner and the HarfBuzz + libdeflate floor, then
