@@ -53,6 +53,17 @@ def sfnt_tables(data):
     return {data[12 + 16 * i:16 + 16 * i].decode("latin-1"): struct.unpack(">II", data[20 + 16 * i:28 + 16 * i])
             for i in range(n)}
 
+def advances(data):
+    """Per glyph ID of the TrueType font data: its advance (hmtx), and the
+    font's units per em."""
+    t = sfnt_tables(data)
+    tab = lambda tag: data[t[tag][0]:t[tag][0] + t[tag][1]]
+    n = struct.unpack(">H", tab("maxp")[4:6])[0]
+    nh = struct.unpack(">H", tab("hhea")[34:36])[0]
+    hmtx = tab("hmtx")
+    adv = [struct.unpack(">H", hmtx[4 * min(g, nh - 1):4 * min(g, nh - 1) + 2])[0] for g in range(n)]
+    return adv, struct.unpack(">H", tab("head")[18:20])[0]
+
 def glyph_sigs(data):
     """Per glyph ID of the TrueType font data: what it draws, in a form that
     subsetting keeps - its advance and outline (a simple glyph's contour ends,
@@ -66,9 +77,9 @@ def glyph_sigs(data):
     loca = tab("loca")
     offs = (struct.unpack(f">{n + 1}I", loca[:4 * (n + 1)]) if long_loca
             else [2 * v for v in struct.unpack(f">{n + 1}H", loca[:2 * (n + 1)])])
-    glyf, hmtx = tab("glyf"), tab("hmtx")
-    nh = struct.unpack(">H", tab("hhea")[34:36])[0]
-    adv = lambda g: struct.unpack(">H", hmtx[4 * min(g, nh - 1):4 * min(g, nh - 1) + 2])[0]
+    glyf = tab("glyf")
+    advs = advances(data)[0]
+    adv = lambda g: advs[g]
     memo = {}
 
     def sig(g):
@@ -153,17 +164,6 @@ class SourceGlyphs:
             self.sources[source] = by
         emb = self.embedded.get(font)
         return emb is not None and pdf_gid < len(emb) and gid in self.sources[source].get(emb[pdf_gid], [])
-
-def advances(data):
-    """Per glyph ID of the TrueType font data: its advance (hmtx), and the
-    font's units per em."""
-    t = sfnt_tables(data)
-    tab = lambda tag: data[t[tag][0]:t[tag][0] + t[tag][1]]
-    n = struct.unpack(">H", tab("maxp")[4:6])[0]
-    nh = struct.unpack(">H", tab("hhea")[34:36])[0]
-    hmtx = tab("hmtx")
-    adv = [struct.unpack(">H", hmtx[4 * min(g, nh - 1):4 * min(g, nh - 1) + 2])[0] for g in range(n)]
-    return adv, struct.unpack(">H", tab("head")[18:20])[0]
 
 def check_widths(pdf, errors):
     """/W against the programs: a width that is not the advance of the glyph
@@ -450,14 +450,8 @@ def hb_batch(font, rtl, lang, texts):
     return res
 
 def upem(font):
-    # unitsPerEm from the head table
-    import struct
-    data = open(font, "rb").read()
-    n = struct.unpack(">H", data[4:6])[0]
-    for i in range(n):
-        tag, _, off, _ = struct.unpack(">4sIII", data[12 + 16 * i: 28 + 16 * i])
-        if tag == b"head":
-            return struct.unpack(">H", data[off + 18: off + 20])[0]
+    """unitsPerEm of the font file (head table)."""
+    return advances(open(font, "rb").read())[1]
 
 def hbshape_all(tp, pdf, errors):
     mp = mutool_glyphs(pdf)
