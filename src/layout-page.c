@@ -142,15 +142,10 @@ static int load_fonts(ctx *c)
         }
         for (int r = 0; r < BL_ROLE_COUNT; r++) {
             bl_fontset *fs = &lc->fs[r];
-            for (int k = 0; k < BL_MAX_STACK && lc->cfg->fonts[r][k] && fs->n < 8; k++) {
-                char err[256];
-                bl_face *f = bl_face_cache_get(lc->cfg->fonts[r][k], err, sizeof err);
-                if (!f) {
-                    bl_diag_file(c->d, BL_ERROR, lc->cfg->fonts[r][k], "%s", err);
-                    return -1;
-                }
-                fs->faces[fs->n++] = f;
-            }
+            /* Opened when the text first needs them (bl_fontset_face); the
+             * layout's loader has checked that the files exist. */
+            for (int k = 0; k < BL_MAX_STACK && lc->cfg->fonts[r][k] && fs->n < 8; k++)
+                fs->paths[fs->n++] = lc->cfg->fonts[r][k];
             if (!fs->n && r != BL_ROLE_REGULAR)
                 *fs = lc->fs[r == BL_ROLE_SANS_BOLD ? BL_ROLE_SANS : BL_ROLE_REGULAR];
             if (!fs->n) {

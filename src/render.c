@@ -185,16 +185,19 @@ static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pth
     w->n = 0;
     if (!bl_helpers() || __atomic_exchange_n(&warmed, 1, __ATOMIC_ACQ_REL))
         return 0;
+    /* Each role's first face, in the order text is likely to need them: a
+     * stack's fallbacks open only if some character needs them (text.h). */
+    static const int roles[] = {BL_ROLE_REGULAR, BL_ROLE_BOLD, BL_ROLE_SANS, BL_ROLE_SANS_BOLD, BL_ROLE_ITALIC};
     for (int i = 0; i < b->nlangs; i++) {
         const bl_lang_cfg *c = bl_layout_lang(l, b->langs[i]);
-        for (int r = 0; c && r < BL_ROLE_COUNT; r++)
-            for (int k = 0; k < BL_MAX_STACK && c->fonts[r][k]; k++) {
-                int dup = 0;
-                for (int j = 0; j < w->n && !dup; j++)
-                    dup = !strcmp(w->paths[j], c->fonts[r][k]);
-                if (!dup && w->n < 64)
-                    w->paths[w->n++] = c->fonts[r][k];
-            }
+        for (size_t r = 0; c && r < sizeof roles / sizeof *roles; r++) {
+            char *path = c->fonts[roles[r]][0];
+            int dup = !path;
+            for (int j = 0; j < w->n && !dup; j++)
+                dup = !strcmp(w->paths[j], path);
+            if (!dup && w->n < 64)
+                w->paths[w->n++] = path;
+        }
     }
     if (l->arrangement == BL_ARR_PARALLEL && b->nlangs == 2)
         return 0;

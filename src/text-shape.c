@@ -29,6 +29,33 @@ static unsigned style_at(const bl_span *spans, size_t nspans, size_t i, const ch
     return 0;
 }
 
+bl_face *bl_fontset_face(const bl_fontset *fs, int k, char *err, size_t errlen)
+{
+    bl_face *f = __atomic_load_n(&fs->faces[k], __ATOMIC_ACQUIRE);
+    if (f)
+        return f;
+    if (!fs->paths[k]) {
+        snprintf(err, errlen, "no font");
+        return NULL;
+    }
+    /* The set is a cache of what its paths name: filling it in is not a change
+     * its const users can see (two threads would store the same face). */
+    f = bl_face_cache_get(fs->paths[k], err, errlen);
+    if (f)
+        __atomic_store_n((bl_face **)&fs->faces[k], f, __ATOMIC_RELEASE);
+    return f;
+}
+
+/* Face k of fs, or NULL after reporting why it cannot be opened. */
+static bl_face *stack_face(const bl_fontset *fs, int k, bl_diag *d)
+{
+    char err[300];
+    bl_face *f = bl_fontset_face(fs, k, err, sizeof err);
+    if (!f && d)
+        bl_diag_file(d, BL_ERROR, fs->paths[k] ? fs->paths[k] : "font", "%s", err);
+    return f;
+}
+
 static const bl_fontset *set_for(const bl_text_style *st, unsigned style)
 {
     if ((style & BL_STYLE_BOLD) && (style & BL_STYLE_ITALIC) && st->bold_italic)
@@ -725,6 +752,9 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
                    PARA_MAX_BYTES);
         return NULL;
     }
+    bl_face *main_face = stack_face(st->regular, 0, d);
+    if (!main_face)
+        return NULL;
     bl_shaped *s = calloc(1, sizeof *s);
     int *script = NULL;
     bl_face **face = NULL;
@@ -771,15 +801,20 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
                                                      (cp >= 0xFE00 && cp <= 0xFE0F) || cp >= 0xE0100)) {
             fc = last_face; /* a mark stays with its base's font when that font has it */
         } else if (cp == 0x2028 || cp == '\n' || cp == '\t') {
-            fc = last_face ? last_face : fs->faces[0];
+            if (!(fc = last_face ? last_face : stack_face(fs, 0, d)))
+                goto failed;
         } else {
-            for (int k = 0; k < fs->n && !fc; k++)
-                if (bl_face_glyph(fs->faces[k], cp))
-                    fc = fs->faces[k];
+            for (int k = 0; k < fs->n && !fc; k++) {
+                bl_face *fk = stack_face(fs, k, d);
+                if (!fk)
+                    goto failed;
+                if (bl_face_glyph(fk, cp))
+                    fc = fk;
+            }
             if (!fc)
                 fc = bl_face_system_fallback(cp, lang);
             if (!fc) {
-                fc = fs->faces[0];
+                fc = fs->faces[0]; /* opened by the loop */
                 s->missing++;
                 int dup = 0;
                 for (size_t k = 0; k < nmiss; k++)
@@ -850,16 +885,16 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
         s->adv_at[s->glyphs[g].cluster] += s->glyphs[g].adv;
         s->cstart[s->glyphs[g].cluster] = 1;
     }
-    bl_face *main_face = st->regular->faces[0];
     s->hyphen_adv = (float)(bl_face_advance(main_face, bl_face_glyph(main_face, '-')) * st->size / main_face->upem);
     free(script);
     free(face);
     return s;
 oom:
+    bl_diag_at(d, BL_ERROR, NULL, 0, "out of memory while shaping a paragraph");
+failed: /* reported */
     free(script);
     free(face);
     bl_shaped_free(s);
-    bl_diag_at(d, BL_ERROR, NULL, 0, "out of memory while shaping a paragraph");
     return NULL;
 }
 

@@ -14,11 +14,20 @@
 #include "draw.h"
 #include "text-font.h"
 
-/* A fallback stack: a character takes the first face that has it. */
+/* A fallback stack: a character takes the first face that has it.  A face
+ * named by path opens on first use (bl_fontset_face), so a stack's fallbacks
+ * and the roles a text never uses cost nothing: opening a face reads and
+ * checks its tables (~0.1 ms), and an en+he bulletin needs 8 of the 11 faces
+ * its layout names. */
 typedef struct bl_fontset {
-    bl_face *faces[8];   /* borrowed from the face cache */
+    bl_face *faces[8];   /* borrowed from the face cache; NULL until opened */
     int n;
+    const char *paths[8]; /* the files of faces not yet opened (NULL: faces[k] is given) */
 } bl_fontset;
+
+/* Face k (< fs->n) of the stack, from the face cache, opened on first use
+ * (thread-safe).  NULL, with err filled, if the file cannot be used. */
+bl_face *bl_fontset_face(const bl_fontset *fs, int k, char *err, size_t errlen);
 
 /* How a paragraph is set: the font stacks for each inline style. */
 typedef struct bl_text_style {

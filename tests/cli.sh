@@ -334,6 +334,22 @@ badfont zero.ttf "empty file (zero bytes)"
 badfont text.ttf "not a TrueType font file"
 badfont restricted.ttf "the font's licence forbids embedding"
 badfont badtable.ttf "truncated or corrupt font file (table"
+# A stack's fallbacks open when a character first needs them (text.h): a
+# broken fallback is an error for text that needs it, and unread otherwise.
+printf 'extends: single\nlanguages:\n  "*":\n    fonts:\n      regular: [fonts/NotoSerif-Regular.ttf, %s]\n' \
+  "$T/truncated.ttf" > "$T/fallback.yaml"
+rm -f "$T/fb.pdf"
+"$BIN" "$T/plain.md" --layout "$T/fallback.yaml" -o "$T/fb.pdf" 2>"$T/err"; rc=$?
+check "an unneeded broken fallback font is never read (rc=$rc: $(head -c 200 "$T/err"))" [ $rc -eq 0 ]
+check "unneeded fallback: no diagnostics" [ ! -s "$T/err" ]
+check "unneeded fallback: pdfcheck passes" sh "$PDFCHECK" "$T/fb.pdf" >/dev/null 2>&1
+printf -- '---\nlanguages: [en]\ndate: 2021-11-24\ntitle: Fonts\n---\nHello \327\251\327\234\327\225\327\235.\n' > "$T/needs-fallback.md"
+rm -f "$T/fb.pdf"
+"$BIN" "$T/needs-fallback.md" --layout "$T/fallback.yaml" -o "$T/fb.pdf" 2>"$T/err"; rc=$?
+check "a needed broken fallback font: exit 1 (got $rc)" [ $rc -eq 1 ]
+check "a needed broken fallback font: the error names it" grep -q "$T/truncated.ttf: error: truncated or corrupt font file" "$T/err"
+check "a needed broken fallback font: no output, no temporary" sh -c "[ ! -e '$T/fb.pdf' ] && ! ls '$T' | grep -q 'fb.pdf.'"
+check "a needed broken fallback font: reported once" [ "$(grep -c 'truncated.ttf: error' "$T/err")" -eq 1 ]
 cp fonts/NotoSerif-Regular.ttf "$T/outlines.ttf"; python3 tests/corrupt.py bad-outlines "$T/outlines.ttf"
 bad_layout "font with corrupt outlines" "$(font_layout outlines.ttf)" "font $T/outlines.ttf: corrupt font file (glyph"
 pdftoppm -r 20 -png -singlefile "$T/enhe.pdf" "$T/good"
