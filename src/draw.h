@@ -85,5 +85,13 @@ struct bl_device {
     int (*group_end)(bl_device *d);
     /* Message of the last failure (borrowed), or "". */
     const char *(*error)(bl_device *d);
+    /* Optional: the glyph runs about to be drawn, announced ahead, then
+     * ahead(d, NULL) when all of them have been; the same runs then come
+     * to glyph_run.  bl_layout_bulletin does this for a device that sets
+     * it, so that work depending on which glyphs each face draws can start
+     * early (the PDF writer subsets its fonts on a helper thread while the
+     * pages are drawn).  Nothing is drawn by it.  Returns 0, or -1 after
+     * recording an error message. */
+    int (*ahead)(bl_device *d, const bl_glyph_run *run);
 };
 #endif

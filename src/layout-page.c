@@ -103,7 +103,20 @@ typedef struct ctx {
         int on;
         double x, top, bottom;
     } bar[2];
+    /* Lines set by the announcing pass of draw(), in drawing order, for the
+     * drawing pass to take instead of setting them again. */
+    struct set_memo *memo;
+    size_t nmemo, cap_memo, memo_next;
+    int recording;             /* the announcing pass: keep what is set */
 } ctx;
+
+typedef struct set_memo {
+    const bl_shaped *s;
+    size_t a, b;
+    int hyphen;
+    double x, se, le;
+    bl_line_out lo;
+} set_memo;
 
 static double top_y(const ctx *c, int page)
 {
@@ -1114,29 +1127,37 @@ static int draw_set_line(ctx *c, const bl_shaped *s, size_t a, size_t b, int hyp
                          const char *lang)
 {
     bl_line_out lo;
-    if (bl_text_line(s, a, b, hyphen, 0, baseline, &lo)) {
-        c->oom = 1;
-        return -1;
+    double se = 0, le = 0, x;
+    set_memo *m = c->memo_next < c->nmemo ? &c->memo[c->memo_next] : NULL;
+    if (m && m->s == s && m->a == a && m->b == b && m->hyphen == hyphen) { /* the announcing pass set it */
+        c->memo_next++;
+        lo = m->lo;
+        m->lo = (bl_line_out){0};
+        x = m->x, se = m->se, le = m->le;
+    } else {
+        if (bl_text_line(s, a, b, hyphen, 0, baseline, &lo)) {
+            c->oom = 1;
+            return -1;
+        }
+        double total = bw - lo.width;
+        if (justify || total < 0)
+            justify_extras(total, lo.nspaces, lo.ngaps, space_w, s->style->size, s->style->tracking, &se, &le);
+        double w = lo.width + se * (double)lo.nspaces + le * (double)lo.ngaps;
+        int rtl = s->para_level & 1;
+        /* A justified line that fills the box (within justify_extras's
+         * rounding) starts at its left edge, a round number; one that
+         * nothing could stretch or shrink enough (one long word, no letter
+         * spacing in Arabic) is aligned like any other. */
+        if (justify && fabs(w - bw) < 0.01)
+            x = bx;
+        else if (align == BL_ALIGN_CENTER)
+            x = bx + (bw - w) / 2;
+        else if ((align == BL_ALIGN_END) != (rtl != 0))
+            x = bx + bw - w;
+        else
+            x = bx;
+        bl_line_out_adjust(&lo, se, le, x);
     }
-    double se = 0, le = 0, total = bw - lo.width;
-    if (justify || total < 0)
-        justify_extras(total, lo.nspaces, lo.ngaps, space_w, s->style->size, s->style->tracking, &se, &le);
-    double w = lo.width + se * (double)lo.nspaces + le * (double)lo.ngaps;
-    int rtl = s->para_level & 1;
-    double x;
-    /* A justified line that fills the box (within justify_extras's rounding)
-     * starts at its left edge, a round number; one that nothing could
-     * stretch or shrink enough (one long word, no letter spacing in Arabic)
-     * is aligned like any other. */
-    if (justify && fabs(w - bw) < 0.01)
-        x = bx;
-    else if (align == BL_ALIGN_CENTER)
-        x = bx + (bw - w) / 2;
-    else if ((align == BL_ALIGN_END) != (rtl != 0))
-        x = bx + bw - w;
-    else
-        x = bx;
-    bl_line_out_adjust(&lo, se, le, x);
     int rc = 0;
     if (c->dev->line) {
         bl_line_info li = {lang, block, kind, x, baseline, lo.width, s->text + a, b - a, se, le};
@@ -1150,6 +1171,14 @@ static int draw_set_line(ctx *c, const bl_shaped *s, size_t a, size_t b, int hyp
     for (size_t k = 0; k < lo.nlinks && !rc && c->dev->link; k++)
         rc = c->dev->link(c->dev, lo.links[k].x, baseline - s->style->size * 0.25, lo.links[k].w,
                           s->style->size * 1.1, lo.links[k].href);
+    if (!rc && c->recording) {
+        if (!bl_grow(&c->memo, &c->cap_memo, c->nmemo + 1, sizeof *c->memo)) {
+            c->memo[c->nmemo++] = (set_memo){s, a, b, hyphen, x, se, le, lo};
+            return 0;
+        }
+        c->oom = 1;
+        rc = -1;
+    }
     bl_line_out_free(&lo);
     return rc;
 }
@@ -1328,7 +1357,76 @@ static int draw_line(ctx *c, const placed *p)
                          ln->block, ln->kind, ln->lc->lang);
 }
 
+/* The announcing pass's device: glyph runs go to the real device's ahead,
+ * everything else is dropped. */
+typedef struct announcer {
+    bl_device dev;
+    bl_device *to;
+} announcer;
+
+static int an_page(bl_device *d, double w, double h) { (void)d, (void)w, (void)h; return 0; }
+static int an_run(bl_device *d, const bl_glyph_run *r) { return ((announcer *)d)->to->ahead(((announcer *)d)->to, r); }
+static int an_rule(bl_device *d, double x0, double y0, double x1, double y1, double w, const double rgb[3])
+{
+    (void)d, (void)x0, (void)y0, (void)x1, (void)y1, (void)w, (void)rgb;
+    return 0;
+}
+static int an_rect(bl_device *d, double x, double y, double w, double h, const double rgb[3])
+{
+    (void)d, (void)x, (void)y, (void)w, (void)h, (void)rgb;
+    return 0;
+}
+static int an_image(bl_device *d, const bl_image *img, double x, double y, double w, double h)
+{
+    (void)d, (void)img, (void)x, (void)y, (void)w, (void)h;
+    return 0;
+}
+static int an_link(bl_device *d, double x, double y, double w, double h, const char *uri)
+{
+    (void)d, (void)x, (void)y, (void)w, (void)h, (void)uri;
+    return 0;
+}
+static int an_end(bl_device *d) { (void)d; return 0; }
+static const char *an_error(bl_device *d) { return ((announcer *)d)->to->error(((announcer *)d)->to); }
+
+static int draw_pages(ctx *c);
+
+static void drop_memo(ctx *c)
+{
+    for (size_t i = 0; i < c->nmemo; i++)
+        bl_line_out_free(&c->memo[i].lo);
+    free(c->memo);
+    c->memo = NULL;
+    c->nmemo = c->cap_memo = c->memo_next = 0;
+}
+
+/* A device with ahead (draw.h) is told every glyph run before the drawing
+ * starts: the pages are drawn once onto an announcer, which keeps each line
+ * it sets, and then again onto the device with those lines. */
 static int draw(ctx *c)
+{
+    bl_device *dev = c->dev;
+    if (dev->ahead) {
+        announcer an = {{.begin_page = an_page, .glyph_run = an_run, .rule = an_rule, .rect = an_rect,
+                         .image = an_image, .link = an_link, .end_page = an_end, .error = an_error},
+                        dev};
+        c->dev = &an.dev;
+        c->recording = 1;
+        int rc = draw_pages(c);
+        c->dev = dev;
+        c->recording = 0;
+        if (rc || dev->ahead(dev, NULL)) {
+            drop_memo(c);
+            return -1;
+        }
+        memset(c->bar, 0, sizeof c->bar);
+    }
+    int rc = draw_pages(c);
+    drop_memo(c);
+    return rc;
+}
+
+static int draw_pages(ctx *c)
 {
     const bl_layout *l = c->l;
     int pages = (int)c->npages;
@@ -1355,7 +1453,7 @@ static int draw(ctx *c)
                 return -1;
         if (flush_bar(c, 0) || flush_bar(c, 1) || c->dev->end_page(c->dev))
             return -1;
-        if (c->stats)
+        if (c->stats && !c->recording)
             c->stats->pages++;
     }
     return 0;

@@ -666,11 +666,12 @@ void bl_pdf_font_warm(bl_face *face)
     hbs.hb_subset_input_destroy(in);
 }
 
-/* The subset font file of the glyphs gids (file_key's, sorted; caller
+/* The subset font file of face's glyphs gids (file_key's, sorted; caller
  * destroys), or NULL.  A compact font's glyphs are renumbered, each one's
- * new id put in sub[] (ngids of them); else sub is not used. */
-static hb_blob_t *subset(const bl_pdf_font *f, const uint32_t *gids, size_t ngids, uint16_t *sub, char *err,
-                         size_t errlen)
+ * new id put in sub[] (ngids of them); else sub is not used.  The outline
+ * of each glyph slot[] marks (of every glyph, if slot is NULL) is checked. */
+static hb_blob_t *subset(bl_face *face, int compact, const uint32_t *slot, const uint32_t *gids, size_t ngids,
+                         uint16_t *sub, char *err, size_t errlen)
 {
     if (subset_library(err, errlen))
         return NULL;
@@ -684,16 +685,16 @@ static hb_blob_t *subset(const bl_pdf_font *f, const uint32_t *gids, size_t ngid
         unsigned g = gids[i];
         /* Opening the face checked the glyph tables' structure; the
          * outlines that go into the PDF are loaded here, one by one. */
-        if (f->slot[g] && bl_face_check_glyph(f->face, g)) {
+        if ((!slot || slot[g]) && bl_face_check_glyph(face, g)) {
             snprintf(err, errlen, "corrupt font file (glyph %u does not load)", g);
             hbs.hb_subset_input_destroy(in);
             return NULL;
         }
         hb_set_add(glyphs, g);
     }
-    hbs.hb_subset_input_set_flags(in, f->compact ? SUBSET_FLAGS : SUBSET_FLAGS_RETAINED);
-    hb_face_t *src = subset_source(f->face), *out = NULL;
-    if (src && f->compact) {
+    hbs.hb_subset_input_set_flags(in, compact ? SUBSET_FLAGS : SUBSET_FLAGS_RETAINED);
+    hb_face_t *src = subset_source(face), *out = NULL;
+    if (src && compact) {
         /* The plan says where each glyph goes: in order of old id, after
          * .notdef, with the components of composite glyphs added. */
         hb_subset_plan_t *plan = hbs.hb_subset_plan_create_or_fail(src, in);
@@ -701,7 +702,7 @@ static hb_blob_t *subset(const bl_pdf_font *f, const uint32_t *gids, size_t ngid
         int ok = map != NULL;
         for (size_t i = 0; ok && i < ngids; i++) {
             hb_codepoint_t to = hb_map_get(map, gids[i]);
-            ok = to < f->face->num_glyphs; /* not HB_MAP_VALUE_INVALID; < 2^16 (compact) */
+            ok = to < face->num_glyphs; /* not HB_MAP_VALUE_INVALID; < 2^16 (compact) */
             sub[i] = (uint16_t)to;
         }
         out = ok ? hbs.hb_subset_plan_execute_or_fail(plan) : NULL;
@@ -715,7 +716,7 @@ static hb_blob_t *subset(const bl_pdf_font *f, const uint32_t *gids, size_t ngid
     hb_face_destroy(out);
     if (!blob || hb_blob_get_length(blob) < 12) {
         hb_blob_destroy(blob);
-        snprintf(err, errlen, "cannot subset font %s (hb-subset failed)", f->face->label);
+        snprintf(err, errlen, "cannot subset font %s (hb-subset failed)", face->label);
         return NULL;
     }
     return blob;
@@ -974,6 +975,63 @@ static uint32_t *file_key(const bl_pdf_font *f, int z, size_t *n)
     return k;
 }
 
+/* Makes the font file for key (file_key's) with hb-subset, deflated when z,
+ * into out (its bytes; *len: its size before deflating) and the file cache;
+ * a compact font's new glyph ids go to sub[] (nkey - 2 of them). */
+static unsigned long files_made, files_ahead; /* atomic */
+
+unsigned long bl_pdf_font_files_made(unsigned long *ahead)
+{
+    if (ahead)
+        *ahead = __atomic_load_n(&files_ahead, __ATOMIC_RELAXED);
+    return __atomic_load_n(&files_made, __ATOMIC_RELAXED);
+}
+
+static int make_file(bl_face *face, int compact, int z, const uint32_t *slot, const uint32_t *key, size_t nkey,
+                     bl_buf *out, size_t *len, uint16_t *sub, char *err, size_t errlen)
+{
+    __atomic_add_fetch(&files_made, 1, __ATOMIC_RELAXED);
+    if (!slot) /* bl_pdf_font_file_ahead's */
+        __atomic_add_fetch(&files_ahead, 1, __ATOMIC_RELAXED);
+    size_t ngl = nkey - 2, nsub = compact ? ngl * 2 : 0;
+    out->len = 0;
+    hb_blob_t *blob = subset(face, compact, slot, key + 2, ngl, sub, err, errlen);
+    if (!blob)
+        return -1;
+    unsigned blen = 0;
+    const char *bdata = hb_blob_get_data(blob, &blen);
+    int bad = bl_buf_append(out, bdata, blen);
+    hb_blob_destroy(blob);
+    *len = blen;
+    if (!bad && z)
+        bad = deflate_buf(out, 0); /* kept here, not in the deflate memo */
+    if (!bad && !bl_buf_append(out, sub, nsub)) {
+        keeper_put(&files, key, nkey * sizeof *key, out->data, out->len, *len);
+        out->len -= nsub;
+    }
+    if (bad)
+        snprintf(err, errlen, "out of memory");
+    return bad ? -1 : 0;
+}
+
+int bl_pdf_font_file_ahead(bl_face *face, int compact, int z, const uint32_t *key, size_t nkey)
+{
+    bl_buf have = {0};
+    size_t len;
+    int rc = 0;
+    if (nkey < 3 || keeper_get(&files, key, nkey * sizeof *key, &have, &len)) {
+        bl_buf_free(&have);
+        return 0;
+    }
+    uint16_t *sub = compact ? malloc((nkey - 2) * sizeof *sub) : NULL;
+    char err[300];
+    if ((compact && !sub) || make_file(face, compact, z, NULL, key, nkey, &have, &len, sub, err, sizeof err))
+        rc = -1;
+    free(sub);
+    bl_buf_free(&have);
+    return rc;
+}
+
 int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
 {
     bl_buf_free(&f->file);
@@ -995,25 +1053,11 @@ int bl_pdf_font_prepare(bl_pdf_font *f, int compress, char *err, size_t errlen)
         f->file.len -= nsub;
         if (nsub)
             memcpy(sub, f->file.data + f->file.len, nsub);
-    } else if (!bad) {
-        f->file.len = 0;
-        hb_blob_t *blob = subset(f, key + 2, ngl, sub, err, errlen);
-        if (!blob) {
-            free(sub);
-            free(key);
-            return -1;
-        }
-        unsigned blen = 0;
-        const char *bdata = hb_blob_get_data(blob, &blen);
-        bad = bl_buf_append(&f->file, bdata, blen);
-        hb_blob_destroy(blob);
-        f->file_len = blen;
-        if (!bad && compress)
-            bad = deflate_buf(&f->file, 0); /* kept here, not in the deflate memo */
-        if (!bad && !bl_buf_append(&f->file, sub, nsub)) {
-            keeper_put(&files, key, nkey * sizeof *key, f->file.data, f->file.len, f->file_len);
-            f->file.len -= nsub;
-        }
+    } else if (!bad && make_file(f->face, f->compact, compress, f->slot, key, nkey, &f->file, &f->file_len, sub, err,
+                                 errlen)) {
+        free(sub);
+        free(key);
+        return -1;
     }
     if (!bad && f->compact) {
         free(f->subset_gid);

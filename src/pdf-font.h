@@ -134,6 +134,16 @@ static inline const bl_pdf_code *bl_pdf_font_code(bl_pdf_font *f, unsigned gid, 
     return bl_pdf_font_code_slow(f, gid, text, len);
 }
 
+/* Work ahead of a save: makes the font file of face for the glyph set key
+ * (face serial, flags, then glyph 0 and the other glyph ids ascending, as
+ * bl_pdf_font_prepare will look it up: see pdf-font.c) into the process-wide
+ * cache of font files, unless it is there; any thread.  Nothing depends on
+ * it: a failure (0 or -1) leaves the work to the save. */
+int bl_pdf_font_file_ahead(bl_face *face, int compact, int z, const uint32_t *key, size_t nkey);
+/* How many font files hb-subset has made in this process, and how many of
+ * them ahead (*ahead, unless NULL): for tests. */
+unsigned long bl_pdf_font_files_made(unsigned long *ahead);
+
 /* The part of finishing that touches no libharu object: subsets the font
  * file, builds /W and ToUnicode, and deflates them when compress is set.
  * Fonts of one document may be prepared on different threads at once.

@@ -123,6 +123,12 @@ struct bl_pdf {
      * the save.  At most ZQ pages wait. */
     int async;
     struct zq *zq;
+    /* Glyphs announced ahead of drawing (bl_device.ahead, set by
+     * bl_pdf_forecast), by face, and the font files made from them on the
+     * deflating thread while the pages are drawn. */
+    struct ahead_face *ahead;
+    size_t nahead, capahead;
+    struct ahead_job *ahead_job;
     /* The open group, or NULL: libharu's page operators and ours write to
      * the page's attr->stream, which points at the group's stream until
      * group_end (page_stream is the page's own meanwhile).  The page's
@@ -180,6 +186,9 @@ HPDF_Stream bl_pdf_deflate_stream(bl_pdf *p, HPDF_Stream raw, int shared, const 
 int bl_pdf_deflate_page(bl_pdf *p);
 /* Installs every page the deflating thread still holds (before a save). */
 int bl_pdf_pages_drain(bl_pdf *p);
+/* Starts the page-deflating thread unless it runs: 0, or -1 when there is
+ * none (no helpers, or it cannot start). */
+int bl_pdf_pages_start(bl_pdf *p);
 /* Runs fn(arg) on the page-deflating thread, after the pages it has: 0, or
  * -1 when there is no such thread (or it has a task).  bl_pdf_pages_task_wait
  * waits for fn to return. */

@@ -258,14 +258,14 @@ int bl_pdf_pages_drain(bl_pdf *p)
 
 /* Hands raw (the open page's content) to the deflating thread; 1 when it
  * took it, 0 when the page is to be deflated here, -1 after an error. */
-static int zq_put(bl_pdf *p, HPDF_PageAttr a, HPDF_Stream raw)
+int bl_pdf_pages_start(bl_pdf *p)
 {
     if (!p->async)
-        return 0;
+        return -1;
     if (!p->zq) {
         struct zq *q = calloc(1, sizeof *q);
         if (!q)
-            return 0;
+            return -1;
         pthread_mutex_init(&q->lock, NULL);
         pthread_cond_init(&q->cond, NULL);
         if (bl_thread_start(&q->thread, zq_main, q)) {
@@ -273,10 +273,17 @@ static int zq_put(bl_pdf *p, HPDF_PageAttr a, HPDF_Stream raw)
             pthread_cond_destroy(&q->cond);
             free(q);
             p->async = 0;
-            return 0;
+            return -1;
         }
         p->zq = q;
     }
+    return 0;
+}
+
+static int zq_put(bl_pdf *p, HPDF_PageAttr a, HPDF_Stream raw)
+{
+    if (bl_pdf_pages_start(p))
+        return 0;
     struct zq *q = p->zq;
     if (q->count == ZQ && zq_install_oldest(p))
         return -1;

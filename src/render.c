@@ -275,10 +275,6 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
     }
     bl_tee tee;
     bl_device *dev = bl_pdf_device(pdf);
-    if (trace) {
-        bl_tee_init(&tee, dev, bl_trace_device(trace));
-        dev = &tee.dev;
-    }
     int page = 0;
     /* Bulletins are freed as soon as they are drawn, so memory grows with
      * pages, not with the sources. */
@@ -315,6 +311,14 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
             bl_layout_free(l);
             failed = 1;
             break;
+        }
+        /* The last bulletin's glyphs are the fonts' last: their files can
+         * be made while its pages are drawn (pdf.h). */
+        bl_pdf_forecast(pdf, i == nsources - 1);
+        dev = bl_pdf_device(pdf);
+        if (trace) {
+            bl_tee_init(&tee, dev, bl_trace_device(trace));
+            dev = &tee.dev;
         }
         bl_layout_stats st = {0};
         if (bl_layout_bulletin(bs[i], l, dev, &d, &st))

@@ -227,11 +227,18 @@ static const char *e_error(bl_device *d)
     return e && *e ? e : t->b->error(t->b);
 }
 
+static int e_ahead(bl_device *d, const bl_glyph_run *r)
+{
+    bl_tee *t = (bl_tee *)d;
+    return (t->a->ahead ? t->a->ahead(t->a, r) : 0) || (t->b->ahead ? t->b->ahead(t->b, r) : 0) ? -1 : 0;
+}
+
 void bl_tee_init(bl_tee *t, bl_device *a, bl_device *b)
 {
     t->dev = (bl_device){.line = e_line, .begin_page = e_begin, .glyph_run = e_run, .rule = e_rule,
                          .rect = e_rect, .image = e_image, .link = e_link, .end_page = e_end,
-                         .group_begin = e_group_begin, .group_end = e_group_end, .error = e_error};
+                         .group_begin = e_group_begin, .group_end = e_group_end, .error = e_error,
+                         .ahead = a->ahead || b->ahead ? e_ahead : NULL};
     t->a = a;
     t->b = b;
 }

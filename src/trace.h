@@ -13,7 +13,8 @@ bl_device *bl_trace_device(bl_trace *t);
 int bl_trace_save(bl_trace *t, const char *path);
 void bl_trace_free(bl_trace *t);
 
-/* A device that forwards every call to two devices (PDF and trace). */
+/* A device that forwards every call to two devices (PDF and trace); it
+ * announces ahead (draw.h) when one of them asks, as they do at init. */
 typedef struct bl_tee {
     bl_device dev;
     bl_device *a, *b;

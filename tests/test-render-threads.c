@@ -14,6 +14,7 @@
 #include "icu.h"
 #include "layout-config.h"
 #include "layout.h"
+#include "pdf-font.h"
 #include "trace.h"
 
 #include <pthread.h>
@@ -116,6 +117,24 @@ int main(void)
         want[s] = (bl_buf){0};
         bl_test_read_file(out, &want[s]);
         CHECK(want[s].len > 10000, "%s: %zu bytes", out, want[s].len);
+    }
+    /* With helpers, the last bulletin's glyph runs are announced before its
+     * pages are drawn (draw.h: ahead), and every font file is made then, on
+     * the page-deflating thread: the save makes none. */
+    for (int s = 0; s < 2; s++) {
+        char out[256];
+        snprintf(out, sizeof out, "%s/ahead%d.pdf", dir, s);
+        bl_pdf_font_cache_clear();
+        unsigned long a0, m0 = bl_pdf_font_files_made(&a0);
+        CHECK(render(sources[s], out, 0) == 0, "render of %s with helpers", sources[s]);
+        unsigned long a1, m1 = bl_pdf_font_files_made(&a1);
+        CHECK(m1 - m0 >= 6 && a1 - a0 == m1 - m0, "%s: %lu font files made, %lu of them ahead", sources[s], m1 - m0,
+              a1 - a0);
+        bl_buf got = {0};
+        bl_test_read_file(out, &got);
+        CHECK(got.len == want[s].len && !memcmp(got.data, want[s].data, got.len),
+              "%s: the one-thread render's bytes", sources[s]);
+        bl_buf_free(&got);
     }
     pthread_t t[NTHREADS];
     job jobs[NTHREADS];
