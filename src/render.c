@@ -230,8 +230,8 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         bl_diag_at(&d, BL_ERROR, NULL, 0, "no output file given (-o OUT.pdf)");
         return 1;
     }
+    bl_icu_preload();     /* first: its load is what the text engine waits for */
     bl_layout_prestart(); /* it waits for the first parallel bulletin */
-    bl_icu_preload();     /* while the sources and the layout are read */
     bl_bulletin **bs = calloc((size_t)nsources + 1, sizeof *bs);
     if (!bs)
         return 1;
