@@ -16,7 +16,9 @@
  *       states, u32 transitions, u32 match string bytes
  *     the states, 12 bytes each: u32 match (0: NULL, else 1 + its offset in
  *       the match strings), i32 fallback_state, u16 num_trans, i8 replindex,
- *       i8 replcut; state k's transitions follow state k-1's
+ *       i8 replcut; state k's transitions follow state k-1's; the states are
+ *       in breadth-first order from the root, each state's children the
+ *       next states in turn (libhyphen numbers them as it builds them)
  *     the transitions: every new_state (u32), then every ch (one byte)
  *     the match strings, NUL-terminated, in the order of their states
  *     nohyphen: nohyphenl + 1 NUL-terminated strings
@@ -26,7 +28,8 @@
  * invariants its loader guarantees, or hyphenating would read or write out
  * of bounds or never return:
  *   - the transitions form a tree rooted at state 0 (one parent per other
- *     state, every state reached), so each state has a depth;
+ *     state, every state reached), so each state has a depth: checked in one
+ *     pass, since the states come in breadth-first order;
  *   - state 0 falls back to -1 and every other state to a shallower one: the
  *     fallback loop of hnj_hyphen_hyph_ ends;
  *   - a match string is digits, at most depth + 1 long, at most depth if the
@@ -55,7 +58,7 @@
 #include <unistd.h>
 
 #define HC_MAGIC "BLHYPHC\n"
-#define HC_VERSION 1
+#define HC_VERSION 2               /* 2: states in breadth-first order */
 #define HC_ORDER 0x01020304u
 #define HC_HEADER 72
 #define HC_LEVEL 48
@@ -162,9 +165,20 @@ unsigned char *bl_hyphcache_encode(const HyphenDict *dict, const bl_hyphcache_ke
         total += HC_LEVEL + (size_t)d->num_states * HC_STATE + trans[k] * HC_TRANS + strs[k]
                  + nohy[k];
     }
-    unsigned char *buf = calloc(1, total);
-    if (!buf)
+    /* States are written in breadth-first order, each one's children
+     * numbered one after the other (decode checks the tree in one pass):
+     * order[] lists the old ids by new id, renum[] maps old to new. */
+    int most = 0;
+    for (size_t k = 0; k < nlv; k++)
+        if (lv[k]->num_states > most)
+            most = lv[k]->num_states;
+    uint32_t *order = malloc((size_t)most * sizeof *order), *renum = malloc((size_t)most * sizeof *renum);
+    unsigned char *buf = order && renum ? calloc(1, total) : NULL;
+    if (!buf) {
+        free(order);
+        free(renum);
         return NULL;
+    }
 
     unsigned char *p = buf + HC_HEADER + plen + 1;
     wr32(p, (uint32_t)nlv);
@@ -184,23 +198,43 @@ unsigned char *bl_hyphcache_encode(const HyphenDict *dict, const bl_hyphcache_ke
         wr32(p + 44, (uint32_t)strs[k]);
         unsigned char *st = p + HC_LEVEL, *tst = st + (size_t)d->num_states * HC_STATE,
                       *tch = tst + trans[k] * 4, *str = tch + trans[k], *nh = str + strs[k];
-        size_t t = 0, so = 0;
-        for (int i = 0; i < d->num_states; i++, st += HC_STATE) {
-            const HyphenState *s = &d->states[i];
+        size_t t = 0, so = 0, tail = 1, ns = (size_t)d->num_states;
+        for (size_t i = 0; i < ns; i++)
+            renum[i] = UINT32_MAX;
+        order[0] = renum[0] = 0;
+        for (size_t head = 0; head < tail; head++) {
+            const HyphenState *s = &d->states[order[head]];
+            for (int j = 0; j < s->num_trans && tail; j++) {
+                int to = s->trans[j].new_state;
+                if (to <= 0 || to >= d->num_states || renum[to] != UINT32_MAX || tail == ns)
+                    tail = 0; /* not a tree */
+                else
+                    renum[to] = (uint32_t)tail, order[tail++] = (uint32_t)to;
+            }
+            if (!tail)
+                break;
+        }
+        /* Not a tree (which decode refuses): written as it is. */
+        for (size_t i = 0; tail != ns && i < ns; i++)
+            order[i] = renum[i] = (uint32_t)i;
+        for (size_t i = 0; i < ns; i++, st += HC_STATE) {
+            const HyphenState *s = &d->states[order[i]];
+            int fb = s->fallback_state;
             if (s->match) {
                 size_t len = strlen(s->match) + 1;
                 memcpy(str + so, s->match, len);
                 wr32(st, (uint32_t)(so + 1));
                 so += len;
             }
-            wr32(st + 4, (uint32_t)s->fallback_state);
+            wr32(st + 4, fb >= 0 && fb < d->num_states ? renum[fb] : (uint32_t)fb);
             wr16(st + 8, (uint16_t)s->num_trans);
             if (s->match) { /* libhyphen sets these only for states with a pattern */
                 st[10] = (unsigned char)s->replindex;
                 st[11] = (unsigned char)s->replcut;
             }
             for (int j = 0; j < s->num_trans; j++, t++) {
-                wr32(tst + 4 * t, (uint32_t)s->trans[j].new_state);
+                int to = s->trans[j].new_state;
+                wr32(tst + 4 * t, to >= 0 && to < d->num_states ? renum[to] : (uint32_t)to);
                 tch[t] = (unsigned char)s->trans[j].ch;
             }
         }
@@ -223,6 +257,8 @@ unsigned char *bl_hyphcache_encode(const HyphenDict *dict, const bl_hyphcache_ke
     size_t off = HC_HEADER + plen + 1;
     wr64(buf + 56, (uint64_t)(total - off));
     wr64(buf + 64, checksum(buf + off, total - off));
+    free(order);
+    free(renum);
     *n = total;
     return buf;
 }
@@ -248,13 +284,12 @@ typedef struct level {
 
 #define DEPTH_MASK 0x7FFFFFFFu
 #define DEPTH_DOT 0x80000000u /* the state's string starts with '.' */
-#define UNSEEN 0xFFFFFFFFu
 
 /* Fills dictionary d from level L into states st, transitions tr and the
- * string area blob, checking everything (see the top of the file).  depth and
- * queue have room for L->states items.  Returns 0 on any inconsistency. */
+ * string area blob, checking everything (see the top of the file).  depth has
+ * room for L->states items.  Returns 0 on any inconsistency. */
 static int decode_level(HyphenDict *d, const level *L, HyphenState *st, HyphenTrans *tr,
-                        char *blob, uint32_t *depth, uint32_t *queue)
+                        char *blob, uint32_t *depth)
 {
     const unsigned char *r = L->rec;
     memset(d, 0, sizeof *d);
@@ -313,25 +348,24 @@ static int decode_level(HyphenDict *d, const level *L, HyphenState *st, HyphenTr
         tr[j].ch = (char)tcp[j];
     }
 
-    /* The tree: breadth first from the root, each state reached once. */
-    for (size_t i = 0; i < L->states; i++)
-        depth[i] = UNSEEN;
+    /* The tree, in breadth-first order (as encode writes it): each state's
+     * children are the next states in turn, so every state has one parent,
+     * numbered before it, and the root reaches them all. */
     depth[0] = 0;
-    queue[0] = 0;
-    size_t head = 0, tail = 1;
-    while (head < tail) {
-        uint32_t u = queue[head++];
-        for (int j = 0; j < st[u].num_trans; j++) {
-            uint32_t v = (uint32_t)st[u].trans[j].new_state;
-            if (depth[v] != UNSEEN)
-                return 0; /* a second parent */
-            uint32_t dot = u ? depth[u] & DEPTH_DOT : st[u].trans[j].ch == '.' ? DEPTH_DOT : 0;
-            depth[v] = ((depth[u] & DEPTH_MASK) + 1) | dot;
-            queue[tail++] = v;
+    size_t child = 1;
+    for (size_t u = 0; u < L->states; u++) {
+        if (u >= child)
+            return 0; /* no parent */
+        const HyphenTrans *tu = st[u].trans;
+        for (int j = 0; j < st[u].num_trans; j++, child++) {
+            if ((size_t)tu[j].new_state != child)
+                return 0;
+            uint32_t dot = u ? depth[u] & DEPTH_DOT : tu[j].ch == '.' ? DEPTH_DOT : 0;
+            depth[child] = ((depth[u] & DEPTH_MASK) + 1) | dot;
         }
     }
-    if (tail != L->states)
-        return 0; /* states the root does not reach */
+    if (child != L->states)
+        return 0;
 
     /* Fallbacks go shallower; matches fit their depth. */
     if (st[0].fallback_state != -1)
@@ -442,17 +476,17 @@ HyphenDict *bl_hyphcache_decode(const unsigned char *buf, size_t n, const bl_hyp
     size_t o_tr = align_up(o_st + states * sizeof(HyphenState), alignof(HyphenTrans));
     size_t o_str = o_tr + trans * sizeof(HyphenTrans);
     unsigned char *arena = malloc(o_str + bytes);
-    uint32_t *scratch = malloc(2 * most * sizeof *scratch);
+    uint32_t *scratch = malloc(most * sizeof *scratch); /* depths */
     if (!arena || !scratch)
         goto bad;
     populate(arena, o_str + bytes);
-    populate(scratch, 2 * most * sizeof *scratch);
+    populate(scratch, most * sizeof *scratch);
     HyphenDict *d = (HyphenDict *)(void *)arena;
     HyphenState *st = (HyphenState *)(void *)(arena + o_st);
     HyphenTrans *tr = (HyphenTrans *)(void *)(arena + o_tr);
     char *blob = (char *)arena + o_str;
     for (size_t k = 0; k < nlv; k++) {
-        if (!decode_level(&d[k], &lv[k], st, tr, blob, scratch, scratch + most))
+        if (!decode_level(&d[k], &lv[k], st, tr, blob, scratch))
             goto bad;
         st += lv[k].states;
         tr += lv[k].trans;

@@ -417,20 +417,46 @@ static int dict_same(const HyphenDict *a, const HyphenDict *b, char *why, size_t
             }
             at += strlen(a->nohyphen + at) + 1;
         }
-        for (int i = 0; i < a->num_states; i++) {
-            const HyphenState *x = &a->states[i], *y = &b->states[i];
-            int ok = !x->match == !y->match && (!x->match || !strcmp(x->match, y->match))
-                     && !x->repl == !y->repl && (!x->repl || !strcmp(x->repl, y->repl))
-                     && (!x->match || (x->replindex == y->replindex && x->replcut == y->replcut))
-                     && x->fallback_state == y->fallback_state && x->num_trans == y->num_trans;
-            for (int j = 0; ok && j < x->num_trans; j++)
-                ok = x->trans[j].ch == y->trans[j].ch
-                     && x->trans[j].new_state == y->trans[j].new_state;
-            if (!ok) {
-                snprintf(why, wn, "level %d: state %d", lv, i);
-                return 0;
+        /* The same automaton, whatever the states' numbers (the cache keeps
+         * them in breadth-first order): both walked from the root at once,
+         * state for state, then each fallback where the other's leads. */
+        int n = a->num_states, *map = malloc((size_t)n * sizeof *map), *queue = malloc((size_t)n * sizeof *queue);
+        int ok = map && queue, head = 0, tail = 1;
+        for (int i = 0; ok && i < n; i++)
+            map[i] = -1;
+        if (ok)
+            map[0] = queue[0] = 0;
+        while (ok && head < tail) {
+            int ia = queue[head++], ib = map[ia];
+            const HyphenState *x = &a->states[ia], *y = &b->states[ib];
+            ok = !x->match == !y->match && (!x->match || !strcmp(x->match, y->match))
+                 && !x->repl == !y->repl && (!x->repl || !strcmp(x->repl, y->repl))
+                 && (!x->match || (x->replindex == y->replindex && x->replcut == y->replcut))
+                 && x->num_trans == y->num_trans;
+            for (int j = 0; ok && j < x->num_trans; j++) {
+                int ta = x->trans[j].new_state, tb = y->trans[j].new_state;
+                ok = x->trans[j].ch == y->trans[j].ch && ta > 0 && ta < n && tb > 0 && tb < n && map[ta] < 0
+                     && tail < n;
+                if (ok)
+                    map[ta] = tb, queue[tail++] = ta;
             }
+            if (!ok)
+                snprintf(why, wn, "level %d: state %d", lv, ia);
         }
+        if (ok && tail != n) {
+            ok = 0;
+            snprintf(why, wn, "level %d: %d states reached of %d", lv, tail, n);
+        }
+        for (int i = 0; ok && i < n; i++) {
+            int fa = a->states[i].fallback_state, fb = b->states[map[i]].fallback_state;
+            ok = fa < 0 ? fb == fa : fa < n && map[fa] == fb;
+            if (!ok)
+                snprintf(why, wn, "level %d: state %d falls back elsewhere", lv, i);
+        }
+        free(map);
+        free(queue);
+        if (!ok)
+            return 0;
     }
     if (a || b) {
         snprintf(why, wn, "%d levels in one, more in the other", lv);
