@@ -975,9 +975,6 @@ static uint32_t *file_key(const bl_pdf_font *f, int z, size_t *n)
     return k;
 }
 
-/* Makes the font file for key (file_key's) with hb-subset, deflated when z,
- * into out (its bytes; *len: its size before deflating) and the file cache;
- * a compact font's new glyph ids go to sub[] (nkey - 2 of them). */
 static unsigned long files_made, files_ahead; /* atomic */
 
 unsigned long bl_pdf_font_files_made(unsigned long *ahead)
@@ -987,6 +984,10 @@ unsigned long bl_pdf_font_files_made(unsigned long *ahead)
     return __atomic_load_n(&files_made, __ATOMIC_RELAXED);
 }
 
+/* Makes the font file for key (file_key's) with hb-subset, deflated when z,
+ * into out (its bytes; *len: its size before deflating) and the file cache;
+ * a compact font's new glyph ids go to sub[] (nkey - 2 of them).  slot: as
+ * subset's (NULL: work ahead, counted apart). */
 static int make_file(bl_face *face, int compact, int z, const uint32_t *slot, const uint32_t *key, size_t nkey,
                      bl_buf *out, size_t *len, uint16_t *sub, char *err, size_t errlen)
 {

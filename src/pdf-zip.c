@@ -256,8 +256,6 @@ int bl_pdf_pages_drain(bl_pdf *p)
     return rc ? -1 : 0;
 }
 
-/* Hands raw (the open page's content) to the deflating thread; 1 when it
- * took it, 0 when the page is to be deflated here, -1 after an error. */
 int bl_pdf_pages_start(bl_pdf *p)
 {
     if (!p->async)
@@ -280,6 +278,8 @@ int bl_pdf_pages_start(bl_pdf *p)
     return 0;
 }
 
+/* Hands raw (the open page's content) to the deflating thread; 1 when it
+ * took it, 0 when the page is to be deflated here, -1 after an error. */
 static int zq_put(bl_pdf *p, HPDF_PageAttr a, HPDF_Stream raw)
 {
     if (bl_pdf_pages_start(p))

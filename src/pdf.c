@@ -1193,9 +1193,10 @@ int bl_pdf_bookmark(bl_pdf *pdf, int page, const char *title_utf8)
  * face's font file for its final glyph set on the deflating thread while
  * the pages are drawn, into pdf-font.c's cache of font files, where the
  * save then finds them.  The set is the font's glyphs so far (earlier
- * bulletins of the document) and the announced ones: exactly what the save
- * will look up, as long as nothing else is drawn before it (else it only
- * misses and makes the file itself). */
+ * bulletins of the document) and the announced ones, and the fonts of
+ * earlier bulletins that this one does not draw are made as they are:
+ * exactly what the save will look up, as long as nothing else is drawn
+ * before it (else it only misses and makes the file itself). */
 typedef struct ahead_face {
     bl_face *face;
     unsigned char *bits; /* per glyph id */
@@ -1253,32 +1254,47 @@ static void ahead_finish(bl_pdf *p, int drop)
     p->ahead_job = NULL;
 }
 
+/* Adds the job's item for face: its font's glyphs so far (f, if it has a
+ * font yet) and those announced (a, if any). */
+static void ahead_item_add(bl_pdf *p, ahead_job *j, bl_face *face, const bl_pdf_font *f, const ahead_face *a)
+{
+    size_t cap = (a ? a->n : 0) + (f ? f->nglyphs : 0) + 3, m = 0;
+    uint32_t *key = malloc(cap * sizeof *key);
+    if (!key)
+        return;
+    int compact = !p->identity_h && face->num_glyphs <= BL_PDF_COMPACT_GLYPHS; /* as font_for */
+    key[m++] = face->serial; /* as pdf-font.c's file_key */
+    key[m++] = (p->compress ? 1u : 0u) | (compact ? 2u : 0u);
+    key[m++] = 0;
+    for (unsigned g = 1; g < face->num_glyphs && m < cap; g++)
+        if ((a && (a->bits[g / 8] >> (g % 8) & 1)) || (f && f->slot[g]))
+            key[m++] = g;
+    size_t at = j->n++; /* largest first */
+    for (; at > 0 && j->item[at - 1].nkey < m; at--)
+        j->item[at] = j->item[at - 1];
+    j->item[at] = (ahead_item){bl_face_keep(face), compact, key, m};
+}
+
 static void ahead_start(bl_pdf *p)
 {
+    /* Every font the save will write: those announced, and those of
+     * earlier bulletins that this one does not draw, as they are. */
     ahead_job *j = p->ahead_job || !p->nahead ? NULL
-                 : calloc(1, sizeof *j + p->nahead * sizeof *j->item);
+                 : calloc(1, sizeof *j + (p->nahead + p->nfonts) * sizeof *j->item);
     for (size_t i = 0; j && i < p->nahead; i++) {
         const ahead_face *a = &p->ahead[i];
         bl_pdf_font *f = NULL;
         for (size_t k = 0; k < p->nfonts && !f; k++)
             if (p->fonts[k]->face == a->face)
                 f = p->fonts[k];
-        size_t cap = a->n + (f ? f->nglyphs : 0) + 3, m = 0;
-        uint32_t *key = malloc(cap * sizeof *key);
-        if (!key)
-            continue;
-        int compact = !p->identity_h && a->face->num_glyphs <= BL_PDF_COMPACT_GLYPHS; /* as font_for */
-        key[m++] = a->face->serial; /* as pdf-font.c's file_key */
-        key[m++] = (p->compress ? 1u : 0u) | (compact ? 2u : 0u);
-        key[m++] = 0;
-        for (unsigned g = 1; g < a->face->num_glyphs && m < cap; g++)
-            if ((a->bits[g / 8] >> (g % 8) & 1) || (f && f->slot[g]))
-                key[m++] = g;
-        /* largest first */
-        size_t at = j->n++;
-        for (; at > 0 && j->item[at - 1].nkey < m; at--)
-            j->item[at] = j->item[at - 1];
-        j->item[at] = (ahead_item){bl_face_keep(a->face), compact, key, m};
+        ahead_item_add(p, j, a->face, f, a);
+    }
+    for (size_t k = 0; j && k < p->nfonts; k++) {
+        int announced = 0;
+        for (size_t i = 0; i < p->nahead && !announced; i++)
+            announced = p->ahead[i].face == p->fonts[k]->face;
+        if (!announced)
+            ahead_item_add(p, j, p->fonts[k]->face, p->fonts[k], NULL);
     }
     ahead_forget(p);
     if (!j)
@@ -1322,7 +1338,11 @@ static int dev_ahead(bl_device *d, const bl_glyph_run *run)
     return 0;
 }
 
-void bl_pdf_forecast(bl_pdf *pdf, int on) { pdf->dev.ahead = on && pdf->async ? dev_ahead : NULL; }
+void bl_pdf_forecast(bl_pdf *pdf, int on)
+{
+    ahead_forget(pdf); /* what an announcement that never ended left */
+    pdf->dev.ahead = on && pdf->async ? dev_ahead : NULL;
+}
 
 /* ---- lifecycle ------------------------------------------------------ */
 

@@ -23,7 +23,8 @@ bl_device *bl_pdf_device(bl_pdf *pdf);
 /* Whether the writer asks to be told the glyph runs of what is drawn next
  * ahead (bl_device.ahead): on for the last bulletin before a save, so that
  * its fonts' files are made on the deflating thread while the pages are
- * drawn.  Only with helper threads; the output is the same either way. */
+ * drawn.  Only with helper threads; the output is the same either way.
+ * Glyphs announced before, without the closing ahead(NULL), are dropped. */
 void bl_pdf_forecast(bl_pdf *pdf, int on);
 /* Adds an outline (bookmark) entry pointing at the top of page index page (0-based). */
 int bl_pdf_bookmark(bl_pdf *pdf, int page, const char *title_utf8);

@@ -185,9 +185,10 @@ static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pth
     w->n = 0;
     if (!bl_helpers() || __atomic_exchange_n(&warmed, 1, __ATOMIC_ACQ_REL))
         return 0;
-    /* Each role's first face, in the order text is likely to need them: a
+    /* Each role's first face, in the order text is likely to need them
+     * (italics are rare: their face is left to the text that has some): a
      * stack's fallbacks open only if some character needs them (text.h). */
-    static const int roles[] = {BL_ROLE_REGULAR, BL_ROLE_BOLD, BL_ROLE_SANS, BL_ROLE_SANS_BOLD, BL_ROLE_ITALIC};
+    static const int roles[] = {BL_ROLE_REGULAR, BL_ROLE_BOLD, BL_ROLE_SANS, BL_ROLE_SANS_BOLD};
     for (int i = 0; i < b->nlangs; i++) {
         const bl_lang_cfg *c = bl_layout_lang(l, b->langs[i]);
         for (size_t r = 0; c && r < sizeof roles / sizeof *roles; r++) {

@@ -17,8 +17,9 @@
  *     the states, 12 bytes each: u32 match (0: NULL, else 1 + its offset in
  *       the match strings), i32 fallback_state, u16 num_trans, i8 replindex,
  *       i8 replcut; state k's transitions follow state k-1's; the states are
- *       in breadth-first order from the root, each state's children the
- *       next states in turn (libhyphen numbers them as it builds them)
+ *       renumbered in breadth-first order from the root, each state's
+ *       children the next states in turn (libhyphen numbers them in the
+ *       order it builds them, which is not that)
  *     the transitions: every new_state (u32), then every ch (one byte)
  *     the match strings, NUL-terminated, in the order of their states
  *     nohyphen: nohyphenl + 1 NUL-terminated strings
@@ -364,7 +365,7 @@ static int decode_level(HyphenDict *d, const level *L, HyphenState *st, HyphenTr
             depth[child] = ((depth[u] & DEPTH_MASK) + 1) | dot;
         }
     }
-    if (child != L->states)
+    if (child != L->states) /* implied: a state no transition reached failed u < child */
         return 0;
 
     /* Fallbacks go shallower; matches fit their depth. */
@@ -405,7 +406,8 @@ static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 /* Faults in the whole pages of a fresh block in one call: the arena of an
  * English dictionary is ~190 pages, each of which would otherwise fault on
- * its first write (measured: 301 -> 76 page faults, decode 0.80 -> 0.74 ms).  Only a hint: kernels
+ * its first write (measured with the entry mapped: 301 -> 76 page faults for a process
+ * that loads the English dictionary, decode 0.80 -> 0.74 ms).  Only a hint: kernels
  * before 5.14 refuse it and the pages fault in as they are written. */
 static void populate(void *p, size_t n)
 {
@@ -567,12 +569,14 @@ int bl_hyphcache_entry(const char *dir, const char *path, char *buf, size_t n)
     return len >= 0 && (size_t)len < n;
 }
 
-/* The whole of a regular file (never a FIFO or device: O_NONBLOCK keeps
- * open() from waiting on a FIFO), NULL if there is none or it is too big. */
-/* The entry, mapped (read-only: its pages are the page cache's, so reading
- * a 320 KB entry costs a few page faults instead of a copy into fresh
- * memory).  Entries are replaced by rename, never rewritten in place, so a
- * mapping keeps the entry it was made of.  Unmap with munmap(p, *n). */
+/* The entry, if it is a regular file (never a FIFO or device: O_NONBLOCK
+ * keeps open() from waiting on a FIFO) and not too big, mapped read-only:
+ * its pages are the page cache's, so reading a 320 KB entry costs a few page
+ * faults instead of a copy into fresh memory.  Entries are replaced by
+ * rename, never rewritten in place, so a mapping keeps the entry it was made
+ * of; only a file truncated in place by someone else while mapped (in the
+ * user's own cache folder, mode 0700) would fault, as a truncated font file
+ * would (hb_blob_create_from_file maps fonts too).  Unmap with munmap. */
 static const unsigned char *map_entry(const char *file, size_t *n)
 {
     int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);

@@ -814,6 +814,109 @@ static void damage_tests(const char *path, int exhaustive)
     free(w->off);
 }
 
+/* A copy of entry good (n bytes, level 0 of it edited by edit) resealed
+ * and decoded: want 0 rejected, 1 taken.  The entry's states come in
+ * breadth-first order, so these edits reach the decoder's tree check (an
+ * edited dictionary goes through the encoder, which renumbers trees and
+ * writes anything else as it is). */
+typedef struct lv0 {
+    unsigned char *states, *to; /* 12-byte states; the transitions' u32 targets */
+    uint32_t nstates, ntrans;
+} lv0;
+
+static void expect_edited(const unsigned char *good, size_t n, const bl_hyphcache_key *key, int want,
+                          void (*edit)(lv0 *), const char *what)
+{
+    unsigned char *buf = malloc(n);
+    if (!buf)
+        return;
+    memcpy(buf, good, n);
+    uint32_t plen, ns, nt;
+    memcpy(&plen, buf + 28, 4);
+    unsigned char *rec = buf + 72 + plen + 1 + 4; /* header, path, levels; then level 0's record */
+    memcpy(&ns, rec + 36, 4);
+    memcpy(&nt, rec + 40, 4);
+    lv0 L = {rec + 48, rec + 48 + (size_t)ns * 12, ns, nt};
+    edit(&L);
+    bl_hyphcache_reseal(buf, n);
+    HyphenDict *d = bl_hyphcache_decode(buf, n, key);
+    CHECK(!!d == want, "%s: %s", what, d ? "taken" : "rejected");
+    bl_hyphcache_free(d, BL_HC_HIT);
+    free(buf);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static void put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+static uint16_t ntrans_of(const lv0 *L, uint32_t i)
+{
+    uint16_t v;
+    memcpy(&v, L->states + 12 * (size_t)i + 8, 2);
+    return v;
+}
+static void set_ntrans(lv0 *L, uint32_t i, uint16_t v) { memcpy(L->states + 12 * (size_t)i + 8, &v, 2); }
+
+static void edit_nothing(lv0 *L) { (void)L; }
+static void edit_back_to_parent(lv0 *L) { put32(L->to + 4, 1); } /* the root's second child is state 1 again */
+static void edit_to_itself(lv0 *L)
+{
+    /* the first transition of the first state after the root with one */
+    uint32_t t = ntrans_of(L, 0);
+    for (uint32_t i = 1; i < L->nstates; i++) {
+        if (ntrans_of(L, i)) {
+            put32(L->to + 4 * t, i);
+            return;
+        }
+        t += ntrans_of(L, i);
+    }
+}
+static void edit_skip_child(lv0 *L) { put32(L->to + 4, get32(L->to + 4) + 1); } /* 1, 3, 3, ... */
+static void edit_swap(lv0 *L) /* 2, 1, 3, ...: each reached once, out of order */
+{
+    uint32_t a = get32(L->to), b = get32(L->to + 4);
+    put32(L->to, b);
+    put32(L->to + 4, a);
+}
+static void edit_orphan(lv0 *L) /* the root's children moved to state 1: it has no parent */
+{
+    set_ntrans(L, 1, (uint16_t)(ntrans_of(L, 1) + ntrans_of(L, 0)));
+    set_ntrans(L, 0, 0);
+}
+static void tree_edits(const char *path)
+{
+    bl_hyphcache_key key = key_for(path);
+    HyphenDict *dict = hnj_hyphen_load(path);
+    size_t n = 0;
+    unsigned char *good = dict ? bl_hyphcache_encode(dict, &key, &n) : NULL;
+    CHECK(good != NULL, "%s: encoded", path);
+    if (good) {
+        lv0 probe;
+        uint32_t plen;
+        memcpy(&plen, good + 28, 4);
+        const unsigned char *rec = good + 72 + plen + 1 + 4;
+        memcpy(&probe.nstates, rec + 36, 4);
+        memcpy(&probe.ntrans, rec + 40, 4);
+        probe.to = (unsigned char *)(uintptr_t)(rec + 48 + (size_t)probe.nstates * 12);
+        int bfs = probe.nstates > 3;
+        for (uint32_t j = 0; bfs && j < probe.ntrans; j++)
+            bfs = get32(probe.to + 4 * j) == j + 1;
+        CHECK(bfs, "%s: level 0's states in breadth-first order (targets 1, 2, 3, ...)", path);
+        expect_edited(good, n, &key, 1, edit_nothing, "resealed unchanged");
+        expect_edited(good, n, &key, 0, edit_back_to_parent, "a transition to a state already reached");
+        expect_edited(good, n, &key, 0, edit_to_itself, "a transition from a state to itself");
+        expect_edited(good, n, &key, 0, edit_skip_child, "a child skipped");
+        expect_edited(good, n, &key, 0, edit_swap, "two children out of order");
+        expect_edited(good, n, &key, 0, edit_orphan, "a state with no parent before its children");
+    }
+    free(good);
+    if (dict)
+        hnj_hyphen_free(dict);
+}
+
 /* Encodes dict with one field changed (by the caller) and checks that the
  * entry is rejected (want 0) or taken (want 1). */
 static void expect_decode(const HyphenDict *dict, const bl_hyphcache_key *key, int want,
@@ -1202,6 +1305,7 @@ static void cache_tests(const char *scratch)
     damage_tests(own, 1);
     damage_tests("/usr/share/hyphen/hyph_en_US.dic", 0);
     hostile_tests();
+    tree_edits("/usr/share/hyphen/hyph_en_US.dic");
     file_tests("/usr/share/hyphen/hyph_en_US.dic");
     stale_tests(scratch);
     concurrent_tests(scratch);

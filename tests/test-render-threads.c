@@ -136,6 +136,34 @@ int main(void)
               "%s: the one-thread render's bytes", sources[s]);
         bl_buf_free(&got);
     }
+    /* Three bulletins in one PDF: only the last is announced, and its
+     * fonts' files cover the glyphs the first two drew as well. */
+    {
+        const char *three[3] = {sources[0], sources[1], sources[0]};
+        char out[256], one[256];
+        snprintf(out, sizeof out, "%s/ahead3.pdf", dir);
+        snprintf(one, sizeof one, "%s/one3.pdf", dir);
+        bulletin_options o;
+        bulletin_options_init(&o);
+        o.output = one;
+        o.threads = 1;
+        o.quiet = 1;
+        CHECK(bulletin_render(three, 3, &o) == 0, "three bulletins, one thread");
+        bl_pdf_font_cache_clear();
+        unsigned long a0, m0 = bl_pdf_font_files_made(&a0);
+        o.output = out;
+        o.threads = 0;
+        CHECK(bulletin_render(three, 3, &o) == 0, "three bulletins with helpers");
+        unsigned long a1, m1 = bl_pdf_font_files_made(&a1);
+        CHECK(m1 - m0 >= 10 && a1 - a0 == m1 - m0, "three bulletins: %lu font files made, %lu of them ahead", m1 - m0,
+              a1 - a0);
+        bl_buf x = {0}, y = {0};
+        bl_test_read_file(one, &x);
+        bl_test_read_file(out, &y);
+        CHECK(x.len > 10000 && x.len == y.len && !memcmp(x.data, y.data, x.len), "three bulletins: the same bytes");
+        bl_buf_free(&x);
+        bl_buf_free(&y);
+    }
     pthread_t t[NTHREADS];
     job jobs[NTHREADS];
     for (int i = 0; i < NTHREADS; i++) {

@@ -31,7 +31,7 @@ static bl_face *face(const char *path)
 
 static bl_fontset stack2(bl_face *a, bl_face *b)
 {
-    bl_fontset fs = {{a, b}, b ? 2 : 1};
+    bl_fontset fs = {.faces = {a, b}, .n = b ? 2 : 1};
     return fs;
 }
 
