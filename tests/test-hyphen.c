@@ -421,11 +421,12 @@ static int dict_same(const HyphenDict *a, const HyphenDict *b, char *why, size_t
          * them in breadth-first order): both walked from the root at once,
          * state for state, then each fallback where the other's leads. */
         int n = a->num_states, *map = malloc((size_t)n * sizeof *map), *queue = malloc((size_t)n * sizeof *queue);
-        int ok = map && queue, head = 0, tail = 1;
+        char *hit = calloc((size_t)n, 1); /* b's states mapped onto: each once */
+        int ok = map && queue && hit, head = 0, tail = 1;
         for (int i = 0; ok && i < n; i++)
             map[i] = -1;
         if (ok)
-            map[0] = queue[0] = 0;
+            map[0] = queue[0] = 0, hit[0] = 1;
         while (ok && head < tail) {
             int ia = queue[head++], ib = map[ia];
             const HyphenState *x = &a->states[ia], *y = &b->states[ib];
@@ -436,9 +437,9 @@ static int dict_same(const HyphenDict *a, const HyphenDict *b, char *why, size_t
             for (int j = 0; ok && j < x->num_trans; j++) {
                 int ta = x->trans[j].new_state, tb = y->trans[j].new_state;
                 ok = x->trans[j].ch == y->trans[j].ch && ta > 0 && ta < n && tb > 0 && tb < n && map[ta] < 0
-                     && tail < n;
+                     && !hit[tb] && tail < n;
                 if (ok)
-                    map[ta] = tb, queue[tail++] = ta;
+                    map[ta] = tb, hit[tb] = 1, queue[tail++] = ta;
             }
             if (!ok)
                 snprintf(why, wn, "level %d: state %d", lv, ia);
@@ -455,6 +456,7 @@ static int dict_same(const HyphenDict *a, const HyphenDict *b, char *why, size_t
         }
         free(map);
         free(queue);
+        free(hit);
         if (!ok)
             return 0;
     }
