@@ -67,22 +67,63 @@ static const bl_fontset *set_for(const bl_text_style *st, unsigned style)
     return st->regular;
 }
 
-/* ICU's script and general category of U+0000..U+07FF (Latin, Greek,
- * Cyrillic, Hebrew, Arabic), read once per process: itemizing a packet
- * asked ICU 400,000 times (2.5% of its instructions). */
+/* Scripts and general categories come from HarfBuzz's own Unicode data,
+ * which needs no ICU (a paragraph can be itemized and shaped before ICU has
+ * loaded) and agrees with ICU 72's on every code point (test-shape checks):
+ * scripts as HarfBuzz's tags (hb_script_t, -1 for none), categories as ICU's
+ * UCharCategory.  U+0000..U+07FF (Latin, Greek, Cyrillic, Hebrew, Arabic)
+ * are read once per process into tables: itemizing a packet asked 400,000
+ * times. */
+static const int8_t hb_to_icu_category[] = {
+    [HB_UNICODE_GENERAL_CATEGORY_CONTROL] = U_CONTROL_CHAR,
+    [HB_UNICODE_GENERAL_CATEGORY_FORMAT] = U_FORMAT_CHAR,
+    [HB_UNICODE_GENERAL_CATEGORY_UNASSIGNED] = U_UNASSIGNED,
+    [HB_UNICODE_GENERAL_CATEGORY_PRIVATE_USE] = U_PRIVATE_USE_CHAR,
+    [HB_UNICODE_GENERAL_CATEGORY_SURROGATE] = U_SURROGATE,
+    [HB_UNICODE_GENERAL_CATEGORY_LOWERCASE_LETTER] = U_LOWERCASE_LETTER,
+    [HB_UNICODE_GENERAL_CATEGORY_MODIFIER_LETTER] = U_MODIFIER_LETTER,
+    [HB_UNICODE_GENERAL_CATEGORY_OTHER_LETTER] = U_OTHER_LETTER,
+    [HB_UNICODE_GENERAL_CATEGORY_TITLECASE_LETTER] = U_TITLECASE_LETTER,
+    [HB_UNICODE_GENERAL_CATEGORY_UPPERCASE_LETTER] = U_UPPERCASE_LETTER,
+    [HB_UNICODE_GENERAL_CATEGORY_SPACING_MARK] = U_COMBINING_SPACING_MARK,
+    [HB_UNICODE_GENERAL_CATEGORY_ENCLOSING_MARK] = U_ENCLOSING_MARK,
+    [HB_UNICODE_GENERAL_CATEGORY_NON_SPACING_MARK] = U_NON_SPACING_MARK,
+    [HB_UNICODE_GENERAL_CATEGORY_DECIMAL_NUMBER] = U_DECIMAL_DIGIT_NUMBER,
+    [HB_UNICODE_GENERAL_CATEGORY_LETTER_NUMBER] = U_LETTER_NUMBER,
+    [HB_UNICODE_GENERAL_CATEGORY_OTHER_NUMBER] = U_OTHER_NUMBER,
+    [HB_UNICODE_GENERAL_CATEGORY_CONNECT_PUNCTUATION] = U_CONNECTOR_PUNCTUATION,
+    [HB_UNICODE_GENERAL_CATEGORY_DASH_PUNCTUATION] = U_DASH_PUNCTUATION,
+    [HB_UNICODE_GENERAL_CATEGORY_CLOSE_PUNCTUATION] = U_END_PUNCTUATION,
+    [HB_UNICODE_GENERAL_CATEGORY_FINAL_PUNCTUATION] = U_FINAL_PUNCTUATION,
+    [HB_UNICODE_GENERAL_CATEGORY_INITIAL_PUNCTUATION] = U_INITIAL_PUNCTUATION,
+    [HB_UNICODE_GENERAL_CATEGORY_OTHER_PUNCTUATION] = U_OTHER_PUNCTUATION,
+    [HB_UNICODE_GENERAL_CATEGORY_OPEN_PUNCTUATION] = U_START_PUNCTUATION,
+    [HB_UNICODE_GENERAL_CATEGORY_CURRENCY_SYMBOL] = U_CURRENCY_SYMBOL,
+    [HB_UNICODE_GENERAL_CATEGORY_MODIFIER_SYMBOL] = U_MODIFIER_SYMBOL,
+    [HB_UNICODE_GENERAL_CATEGORY_MATH_SYMBOL] = U_MATH_SYMBOL,
+    [HB_UNICODE_GENERAL_CATEGORY_OTHER_SYMBOL] = U_OTHER_SYMBOL,
+    [HB_UNICODE_GENERAL_CATEGORY_LINE_SEPARATOR] = U_LINE_SEPARATOR,
+    [HB_UNICODE_GENERAL_CATEGORY_PARAGRAPH_SEPARATOR] = U_PARAGRAPH_SEPARATOR,
+    [HB_UNICODE_GENERAL_CATEGORY_SPACE_SEPARATOR] = U_SPACE_SEPARATOR,
+};
 #define CP_TABLE 0x800
-static int16_t cp_script[CP_TABLE]; /* UScriptCode, -1 where ICU failed */
+static int32_t cp_script[CP_TABLE]; /* hb_script_t */
 static int8_t cp_type[CP_TABLE];    /* UCharCategory */
 static pthread_once_t cp_once = PTHREAD_ONCE_INIT;
 static int cp_ready; /* atomic: the tables are filled */
 
+static int hb_category(uint32_t cp)
+{
+    unsigned c = hb_unicode_general_category(hb_unicode_funcs_get_default(), cp);
+    return c < sizeof hb_to_icu_category ? hb_to_icu_category[c] : U_UNASSIGNED;
+}
+
 static void cp_tables_init(void)
 {
-    for (UChar32 c = 0; c < CP_TABLE; c++) {
-        UErrorCode ue = U_ZERO_ERROR;
-        int sc = bl_icu()->uscript_getScript(c, &ue);
-        cp_script[c] = (int16_t)(U_FAILURE(ue) ? -1 : sc);
-        cp_type[c] = bl_icu()->u_charType(c);
+    hb_unicode_funcs_t *u = hb_unicode_funcs_get_default();
+    for (uint32_t c = 0; c < CP_TABLE; c++) {
+        cp_script[c] = (int32_t)hb_unicode_script(u, c);
+        cp_type[c] = (int8_t)hb_category(c);
     }
     __atomic_store_n(&cp_ready, 1, __ATOMIC_RELEASE);
 }
@@ -93,27 +134,26 @@ static void cp_tables(void)
         pthread_once(&cp_once, cp_tables_init);
 }
 
-/* UScriptCode of cp, or -1. */
-static int script_of(uint32_t cp)
+int bl_text_script(uint32_t cp)
 {
     if (cp < CP_TABLE) {
         cp_tables();
         return cp_script[cp];
     }
-    UErrorCode ue = U_ZERO_ERROR;
-    int sc = bl_icu()->uscript_getScript((UChar32)cp, &ue);
-    return U_FAILURE(ue) ? -1 : sc;
+    return (int)hb_unicode_script(hb_unicode_funcs_get_default(), cp);
 }
 
-/* UCharCategory of cp. */
-static int type_of(uint32_t cp)
+int bl_text_category(uint32_t cp)
 {
     if (cp < CP_TABLE) {
         cp_tables();
         return cp_type[cp];
     }
-    return bl_icu()->u_charType((UChar32)cp);
+    return hb_category(cp);
 }
+
+#define script_of bl_text_script
+#define type_of bl_text_category
 
 /* Characters that belong with the character before them for font choice
  * (marks stay with their base's font; joiners and selectors too). */
@@ -186,7 +226,7 @@ typedef struct wc_entry {
     uint64_t hash;
     unsigned face;             /* bl_face.serial */
     hb_language_t lang;        /* interned by HarfBuzz */
-    int script;                /* ICU UScriptCode */
+    int script;                /* hb_script_t, -1 for none */
     uint32_t feat;             /* hash of the features */
     uint16_t len, ng;
     uint8_t rtl;
@@ -416,12 +456,8 @@ static uint32_t features_hash(const bl_text_style *st)
     return h;
 }
 
-/* HarfBuzz's script for an ICU script code (-1: unknown). */
-static hb_script_t hb_script_of(int script)
-{
-    const char *sn = script >= 0 ? bl_icu()->uscript_getShortName((UScriptCode)script) : NULL;
-    return sn ? hb_script_from_string(sn, -1) : HB_SCRIPT_UNKNOWN;
-}
+/* HarfBuzz's script for a script of script_of (-1: unknown). */
+static hb_script_t hb_script_of(int script) { return script >= 0 ? (hb_script_t)script : HB_SCRIPT_UNKNOWN; }
 
 static void hb_setup(hb_buffer_t *buf, int rtl, int script, const char *lang)
 {
@@ -790,7 +826,7 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
         if (l <= 0)
             l = 1, cp = 0xFFFD;
         int sc = script_of(cp);
-        if (sc == USCRIPT_COMMON || sc == USCRIPT_INHERITED || sc < 0)
+        if (sc == (int)HB_SCRIPT_COMMON || sc == (int)HB_SCRIPT_INHERITED || sc < 0)
             sc = last_script;
         else
             last_script = sc;

@@ -86,6 +86,11 @@ typedef struct bl_shaped {
     size_t src_off;       /* source offset of the paragraph, for diagnostics */
 } bl_shaped;
 
+/* The script of cp (a hb_script_t) and its general category (an ICU
+ * UCharCategory), from HarfBuzz's Unicode data: no ICU needed. */
+int bl_text_script(uint32_t cp);
+int bl_text_category(uint32_t cp);
+
 /* Shapes a paragraph.  base: BL_DIR_LTR/RTL/AUTO.  Characters that no face
  * of the stack covers are drawn as .notdef; each distinct one is reported once
  * as a warning at src_off (via d, file f) unless st->seen already lists it.

@@ -9,6 +9,8 @@
 #include "text-bidi.h"
 
 #include <math.h>
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -901,8 +903,30 @@ static void test_word_cache_random(void)
     CHECK(differ == 0, "%zu of %zu random paragraphs shape differently through the word cache", differ, paras);
 }
 
+/* The text engine's scripts and categories (HarfBuzz's Unicode data, so
+ * that shaping needs no ICU) are ICU's, for every code point. */
+static void test_unicode_data(void)
+{
+    long scripts = 0, cats = 0;
+    for (UChar32 c = 0; c <= 0x10FFFF; c++) {
+        UErrorCode ue = U_ZERO_ERROR;
+        UScriptCode sc = uscript_getScript(c, &ue);
+        hb_script_t want = U_SUCCESS(ue) ? hb_script_from_string(uscript_getShortName(sc), -1) : HB_SCRIPT_INVALID;
+        if ((hb_script_t)bl_text_script((uint32_t)c) != want && scripts++ < 5)
+            CHECK(0, "U+%04X: script %d, ICU's %s", (unsigned)c, bl_text_script((uint32_t)c), uscript_getShortName(sc));
+        if (bl_text_category((uint32_t)c) != u_charType(c) && cats++ < 5)
+            CHECK(0, "U+%04X: category %d, ICU's %d", (unsigned)c, bl_text_category((uint32_t)c), u_charType(c));
+    }
+    CHECK(scripts == 0 && cats == 0, "scripts and categories as ICU's for all 1,114,112 code points (%ld, %ld differ)",
+          scripts, cats);
+    CHECK((hb_script_t)bl_text_script(0x5D0) == HB_SCRIPT_HEBREW && bl_text_category(0x301) == U_NON_SPACING_MARK &&
+              (hb_script_t)bl_text_script('a') == HB_SCRIPT_LATIN && bl_text_category('A') == U_UPPERCASE_LETTER,
+          "alef is Hebrew, U+0301 a mark, a Latin, A upper case");
+}
+
 int main(void)
 {
+    test_unicode_data();
     test_shape_table();
     test_kerning();
     test_arabic_digits();
