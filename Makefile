@@ -16,7 +16,12 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 # at run time (src/icu.h, src/dynlib.h): they link the rest.  The tests also
 # call those libraries directly.
 LATE_PKGS := icu-uc icu-i18n fontconfig libjpeg harfbuzz-subset
-BIN_LIBS   = $(shell pkg-config --libs $(filter-out $(LATE_PKGS),$(PKGS))) -lhpdf -lhyphen -lm
+# The program links Debian's static libdeflate and libhyphen: two shared
+# libraries fewer to map at every start (-0.11 ms of a bulletin's 8).  Both
+# read only what the program itself makes or the system's dictionaries;
+# the libraries that parse untrusted input stay shared, for security updates.
+STATIC_LIBS = -Wl,-Bstatic $(shell pkg-config --libs libdeflate) -lhyphen -Wl,-Bdynamic
+BIN_LIBS   = $(shell pkg-config --libs $(filter-out $(LATE_PKGS) libdeflate,$(PKGS))) -lhpdf $(STATIC_LIBS) -lm
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lhpdf -lhyphen -lm
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
