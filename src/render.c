@@ -322,6 +322,7 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
             dev = &tee.dev;
         }
         bl_layout_stats st = {0};
+        bl_text_next_document();
         if (bl_layout_bulletin(bs[i], l, dev, &d, &st))
             failed = 1;
         else if (nsources > 1)

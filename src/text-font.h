@@ -31,10 +31,13 @@ typedef struct bl_face {
     uint8_t *gchecked;   /* bit per glyph: FreeType loaded it (bl_face_check_glyph; atomic) */
     /* For text-shape.c's word cache (atomic): a number no other face of this
      * process has, so cache keys never outlive their face; how many bytes of
-     * text the face has shaped; and whether words may be shaped apart (0 = not yet
-     * known, 1 = yes: no OpenType lookup involves the space glyph, 2 = no). */
+     * text the face has shaped; the document it first shaped in (1 + the
+     * count of bl_text_next_document calls then, 0 = none yet); and whether
+     * words may be shaped apart (0 = not yet known, 1 = yes: no OpenType
+     * lookup involves the space glyph, 2 = no). */
     unsigned serial;
     unsigned shaped;
+    unsigned first_doc;
     int space_free;
 } bl_face;
 

@@ -105,6 +105,9 @@ void bl_text_shutdown(void);
  * uses it once it has shaped some text), 2 on for every face at once (tests).
  * Process-wide; stats are the calling thread's lookups. */
 void bl_text_word_cache(int mode);
+/* A new document (a bulletin) starts: faces that earlier documents used
+ * take the word cache from now on (text-shape.c). */
+void bl_text_next_document(void);
 /* Shapes one letter with face: HarfBuzz builds the face's GSUB and GPOS
  * accelerators on first use (~0.5 ms for a large font), which a thread
  * can do ahead of the shaping that needs them. */

@@ -856,6 +856,42 @@ static void test_word_cache(void)
  * base directions and both stacks: the cache on and off must agree glyph
  * for glyph.  (A one-off fuzzer of this kind found the right-to-left-script
  * case piece_alone alone did not cover.) */
+/* When the cache is tried (mode 1): not in a face's first document while it
+ * has shaped less than 16 KB there, and from its second document on. */
+static void test_word_cache_policy(void)
+{
+    char err[256];
+    bl_face *fresh = bl_face_open(SERIF, err, sizeof err); /* no other test's uses */
+    CHECK(fresh != NULL, "a fresh face: %s", err);
+    if (!fresh)
+        return;
+    bl_fontset fs = stack2(fresh, NULL);
+    bl_text_style st = style_of(&fs, 1, NULL);
+    static const char text[] = "The agreement provides a solid framework that formalizes defense relations "
+                               "between the countries and establishes a foundation for the agreement.";
+    size_t n = sizeof text - 1;
+    bl_text_word_cache(1);
+    bl_text_next_document();
+    unsigned long h0, m0, h1, m1, h2, m2;
+    bl_text_word_cache_stats(&h0, &m0);
+    bl_shaped *a = bl_text_shape(text, n, NULL, 0, "en", BL_DIR_LTR, &st, NULL, NULL, 0);
+    bl_shaped *b = bl_text_shape(text, n, NULL, 0, "en", BL_DIR_LTR, &st, NULL, NULL, 0);
+    bl_text_word_cache_stats(&h1, &m1);
+    CHECK(h1 + m1 == h0 + m0, "first document: the cache is not tried (%lu lookups)", h1 + m1 - h0 - m0);
+    bl_text_next_document();
+    bl_shaped *c = bl_text_shape(text, n, NULL, 0, "en", BL_DIR_LTR, &st, NULL, NULL, 0);
+    bl_shaped *d = bl_text_shape(text, n, NULL, 0, "en", BL_DIR_LTR, &st, NULL, NULL, 0);
+    bl_text_word_cache_stats(&h2, &m2);
+    CHECK(m2 > m1 && h2 > h1, "second document: words looked up (%lu misses, %lu hits)", m2 - m1, h2 - h1);
+    CHECK(a && b && c && d && same_shaping(a, c) && same_shaping(a, d) && same_shaping(a, b),
+          "the same glyphs either way");
+    bl_shaped_free(a);
+    bl_shaped_free(b);
+    bl_shaped_free(c);
+    bl_shaped_free(d);
+    bl_face_drop(fresh);
+}
+
 static void test_word_cache_random(void)
 {
     static const char *const atoms[] = {
@@ -938,6 +974,7 @@ int main(void)
     test_line_ligature_cut();
     test_justify();
     test_word_cache();
+    test_word_cache_policy();
     test_word_cache_random();
     bl_face_cache_clear();
     bl_hyphen_shutdown();
