@@ -68,8 +68,9 @@ static const bl_fontset *set_for(const bl_text_style *st, unsigned style)
 }
 
 /* Scripts and general categories come from HarfBuzz's own Unicode data,
- * which needs no ICU (a paragraph can be itemized and shaped before ICU has
- * loaded) and agrees with ICU 72's on every code point (test-shape checks):
+ * which is at hand without ICU (one library call less per character, no
+ * short-name lookup per run) and agrees with ICU 72's on every code point
+ * (test-shape checks):
  * scripts as HarfBuzz's tags (hb_script_t, -1 for none), categories as ICU's
  * UCharCategory.  U+0000..U+07FF (Latin, Greek, Cyrillic, Hebrew, Arabic)
  * are read once per process into tables: itemizing a packet asked 400,000

@@ -87,7 +87,7 @@ typedef struct bl_shaped {
 } bl_shaped;
 
 /* The script of cp (a hb_script_t) and its general category (an ICU
- * UCharCategory), from HarfBuzz's Unicode data: no ICU needed. */
+ * UCharCategory), from HarfBuzz's Unicode data (ICU's, test-shape checks). */
 int bl_text_script(uint32_t cp);
 int bl_text_category(uint32_t cp);
 

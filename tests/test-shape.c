@@ -939,8 +939,8 @@ static void test_word_cache_random(void)
     CHECK(differ == 0, "%zu of %zu random paragraphs shape differently through the word cache", differ, paras);
 }
 
-/* The text engine's scripts and categories (HarfBuzz's Unicode data, so
- * that shaping needs no ICU) are ICU's, for every code point. */
+/* The text engine's scripts and categories (HarfBuzz's Unicode data) are
+ * ICU's, for every code point. */
 static void test_unicode_data(void)
 {
     long scripts = 0, cats = 0;
