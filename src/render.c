@@ -153,15 +153,16 @@ void bulletin_shutdown(void)
  * body text, are reached last and the threads rarely do the same work. */
 typedef struct warm_job {
     char *paths[64];
+    const char *langs[64]; /* the language each is first for */
     int n;
 } warm_job;
 
-static void warm_face(const char *path, int for_save)
+static void warm_face(const char *path, const char *lang, int for_save)
 {
     char err[256];
     bl_face *f = bl_face_cache_get(path, err, sizeof err);
     if (f) {
-        bl_text_warm(f);
+        bl_text_warm(f, lang);
         if (for_save)
             bl_pdf_font_warm(f); /* and hb-subset's tables */
     }
@@ -171,7 +172,7 @@ static void *warm_main(void *arg)
 {
     warm_job *w = arg;
     for (int i = w->n - 1; i >= 0; i--)
-        warm_face(w->paths[i], 1);
+        warm_face(w->paths[i], w->langs[i], 1);
     return NULL;
 }
 
@@ -196,8 +197,10 @@ static int warm_start(const bl_layout *l, const bl_bulletin *b, warm_job *w, pth
             int dup = !path;
             for (int j = 0; j < w->n && !dup; j++)
                 dup = !strcmp(w->paths[j], path);
-            if (!dup && w->n < 64)
+            if (!dup && w->n < 64) {
+                w->langs[w->n] = b->langs[i];
                 w->paths[w->n++] = path;
+            }
         }
     }
     if (l->arrangement == BL_ARR_PARALLEL && b->nlangs == 2)
@@ -303,7 +306,7 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         /* While ICU loads, the faces the layout uses first (a warm-up
          * thread, if any, takes them from the other end). */
         for (int k = 0; k < warm.n && !bl_icu_done(); k++)
-            warm_face(warm.paths[k], 0);
+            warm_face(warm.paths[k], warm.langs[k], 0);
         char why[300];
         if (bl_icu_check(why, sizeof why)) { /* the text engine needs it from here on */
             bl_diag_at(&d, BL_ERROR, NULL, 0, "%s", why);

@@ -374,12 +374,22 @@ void bl_text_shutdown(void)
     pthread_mutex_unlock(&pool_lock);
 }
 
-void bl_text_warm(bl_face *face)
+void bl_text_warm(bl_face *face, const char *lang)
 {
     shape_state *t = shaping_state();
     if (!t || !face)
         return;
-    hb_buffer_add_utf8(t->buf, "a", 1, 0, 1);
+    /* A letter of the language's script, with its language: the shaping
+     * plan made now is the one its text will use (HarfBuzz keeps plans by
+     * face, direction, script and language). */
+    const char *letter = "a";
+    if (lang && bl_lang_is_rtl(lang))
+        letter = !strncmp(lang, "he", 2) || !strncmp(lang, "iw", 2) || !strncmp(lang, "yi", 2) || strstr(lang, "-Hebr")
+                     ? "\xd7\x90"  /* alef */
+                     : "\xd8\xa7"; /* alef (Arabic script) */
+    hb_buffer_add_utf8(t->buf, letter, -1, 0, -1);
+    if (lang)
+        hb_buffer_set_language(t->buf, hb_language_from_string(lang, -1));
     hb_buffer_guess_segment_properties(t->buf);
     hb_shape(face->hb_font, t->buf, NULL, 0);
     hb_buffer_reset(t->buf);

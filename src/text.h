@@ -111,7 +111,7 @@ void bl_text_next_document(void);
 /* Shapes one letter with face: HarfBuzz builds the face's GSUB and GPOS
  * accelerators on first use (~0.5 ms for a large font), which a thread
  * can do ahead of the shaping that needs them. */
-void bl_text_warm(bl_face *face);
+void bl_text_warm(bl_face *face, const char *lang);
 void bl_text_word_cache_stats(unsigned long *hits, unsigned long *misses);
 
 /* Fills s->hyph with the paragraph's hyphenation points (if its style
