@@ -956,23 +956,37 @@ static keeper files = {PTHREAD_MUTEX_INITIALIZER, file_tab, 32, 8u << 20, 0, 0};
 
 void bl_pdf_font_cache_clear(void) { keeper_clear(&files); }
 
-/* The file cache's key for f: face serial, z and whether glyphs are
- * renumbered (compact), then the glyph set (glyph 0 included, sorted) from
- * key[2] on; n counts all of it.  NULL when out of memory. */
-static uint32_t *file_key(const bl_pdf_font *f, int z, size_t *n)
+/* The file cache's key for a glyph set of face: the face's serial, z and
+ * whether glyphs are renumbered (compact), then the glyph set (glyph 0
+ * included, sorted) from key[2] on: the glyphs slot marks (unless NULL) and
+ * those bits marks (unless NULL), at most most of them besides glyph 0; n
+ * counts all of it.  NULL when out of memory. */
+static uint32_t *glyph_key(const bl_face *face, int compact, int z, const uint32_t *slot, const unsigned char *bits,
+                           size_t most, size_t *n)
 {
-    uint32_t *k = malloc(((size_t)f->ncodes + 3) * sizeof *k);
+    uint32_t *k = malloc((most + 3) * sizeof *k);
     if (!k)
         return NULL;
     size_t m = 0;
-    k[m++] = f->face->serial;
-    k[m++] = (z ? 1u : 0u) | (f->compact ? 2u : 0u); /* compact: renumbered glyphs */
+    k[m++] = face->serial;
+    k[m++] = (z ? 1u : 0u) | (compact ? 2u : 0u); /* compact: renumbered glyphs */
     k[m++] = 0;
-    for (unsigned gid = 1; gid < f->face->num_glyphs && m <= f->ncodes + 2; gid++)
-        if (f->slot[gid])
+    for (unsigned gid = 1; gid < face->num_glyphs && m <= most + 2; gid++)
+        if ((slot && slot[gid]) || (bits && (bits[gid / 8] >> (gid % 8) & 1)))
             k[m++] = gid;
     *n = m;
     return k;
+}
+
+static uint32_t *file_key(const bl_pdf_font *f, int z, size_t *n)
+{
+    return glyph_key(f->face, f->compact, z, f->slot, NULL, f->ncodes, n);
+}
+
+uint32_t *bl_pdf_font_ahead_key(bl_face *face, int compact, int z, const bl_pdf_font *f, const unsigned char *bits,
+                                size_t nbits, size_t *n)
+{
+    return glyph_key(face, compact, z, f ? f->slot : NULL, bits, nbits + (f ? f->nglyphs : 0), n);
 }
 
 static unsigned long files_made, files_ahead; /* atomic */
@@ -1015,7 +1029,7 @@ static int make_file(bl_face *face, int compact, int z, const uint32_t *slot, co
     return bad ? -1 : 0;
 }
 
-int bl_pdf_font_file_ahead(bl_face *face, int compact, int z, const uint32_t *key, size_t nkey)
+int bl_pdf_font_file_ahead(bl_face *face, const uint32_t *key, size_t nkey)
 {
     bl_buf have = {0};
     size_t len;
@@ -1024,6 +1038,7 @@ int bl_pdf_font_file_ahead(bl_face *face, int compact, int z, const uint32_t *ke
         bl_buf_free(&have);
         return 0;
     }
+    int z = key[1] & 1, compact = (key[1] & 2) != 0; /* glyph_key's flags */
     uint16_t *sub = compact ? malloc((nkey - 2) * sizeof *sub) : NULL;
     char err[300];
     if ((compact && !sub) || make_file(face, compact, z, NULL, key, nkey, &have, &len, sub, err, sizeof err))

@@ -134,12 +134,16 @@ static inline const bl_pdf_code *bl_pdf_font_code(bl_pdf_font *f, unsigned gid, 
     return bl_pdf_font_code_slow(f, gid, text, len);
 }
 
-/* Work ahead of a save: makes the font file of face for the glyph set key
- * (face serial, flags, then glyph 0 and the other glyph ids ascending, as
- * bl_pdf_font_prepare will look it up: see pdf-font.c) into the process-wide
- * cache of font files, unless it is there; any thread.  Nothing depends on
- * it: a failure (0 or -1) leaves the work to the save. */
-int bl_pdf_font_file_ahead(bl_face *face, int compact, int z, const uint32_t *key, size_t nkey);
+/* Work ahead of a save, in two steps.  bl_pdf_font_ahead_key: the key
+ * under which bl_pdf_font_prepare will look up face's font file once its
+ * glyphs are those of f so far (NULL: none) and the nbits glyphs bits marks
+ * (a bit per glyph id); *n counts it; NULL when out of memory.  Made where f
+ * is not being drawn on.  bl_pdf_font_file_ahead, on any thread: makes that
+ * file into the process-wide cache of font files, unless it is there.
+ * Nothing depends on it: a failure (0 or -1) leaves the work to the save. */
+uint32_t *bl_pdf_font_ahead_key(bl_face *face, int compact, int z, const bl_pdf_font *f, const unsigned char *bits,
+                                size_t nbits, size_t *n);
+int bl_pdf_font_file_ahead(bl_face *face, const uint32_t *key, size_t nkey);
 /* How many font files hb-subset has made in this process, and how many of
  * them ahead (*ahead, unless NULL): for tests. */
 unsigned long bl_pdf_font_files_made(unsigned long *ahead);

@@ -344,6 +344,12 @@ static int dev_end_page(bl_device *d)
 
 /* ---- glyph runs ----------------------------------------------------- */
 
+/* Whether face's font in p is compact (pdf-font.h): else Identity-H. */
+static int compact_for(const bl_pdf *p, const bl_face *face)
+{
+    return !p->identity_h && face->num_glyphs <= BL_PDF_COMPACT_GLYPHS;
+}
+
 static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
 {
     if (p->last_font && p->last_font->face == face)
@@ -366,7 +372,7 @@ static bl_pdf_font *font_for(bl_pdf *p, bl_face *face)
         if (bl_pdf_hcheck(p, "making the font resources"))
             return NULL;
     }
-    int compact = !p->identity_h && face->num_glyphs <= BL_PDF_COMPACT_GLYPHS;
+    int compact = compact_for(p, face);
     if (compact && !p->cmap && !(p->cmap = bl_pdf_compact_cmap(p->doc, p->compress, why, sizeof why))) {
         bl_pdf_fail(p, "font %s: %s", face->label, why);
         p->failed = p->hcode || HPDF_GetError(p->doc);
@@ -1205,13 +1211,12 @@ typedef struct ahead_face {
 
 typedef struct ahead_item {
     bl_face *face; /* own reference */
-    int compact;
     uint32_t *key;
     size_t nkey;
 } ahead_item;
 
 typedef struct ahead_job {
-    int z, queued; /* queued: on the deflating thread */
+    int queued; /* on the deflating thread */
     size_t n, next; /* next: atomic */
     ahead_item item[];
 } ahead_job;
@@ -1230,7 +1235,7 @@ static void *ahead_work(void *arg)
 {
     ahead_job *j = arg;
     for (size_t k; (k = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->n;)
-        bl_pdf_font_file_ahead(j->item[k].face, j->item[k].compact, j->z, j->item[k].key, j->item[k].nkey);
+        bl_pdf_font_file_ahead(j->item[k].face, j->item[k].key, j->item[k].nkey);
     return NULL;
 }
 
@@ -1258,21 +1263,15 @@ static void ahead_finish(bl_pdf *p, int drop)
  * font yet) and those announced (a, if any). */
 static void ahead_item_add(bl_pdf *p, ahead_job *j, bl_face *face, const bl_pdf_font *f, const ahead_face *a)
 {
-    size_t cap = (a ? a->n : 0) + (f ? f->nglyphs : 0) + 3, m = 0;
-    uint32_t *key = malloc(cap * sizeof *key);
+    size_t m;
+    uint32_t *key = bl_pdf_font_ahead_key(face, compact_for(p, face), p->compress, f, a ? a->bits : NULL,
+                                          a ? a->n : 0, &m);
     if (!key)
         return;
-    int compact = !p->identity_h && face->num_glyphs <= BL_PDF_COMPACT_GLYPHS; /* as font_for */
-    key[m++] = face->serial; /* as pdf-font.c's file_key */
-    key[m++] = (p->compress ? 1u : 0u) | (compact ? 2u : 0u);
-    key[m++] = 0;
-    for (unsigned g = 1; g < face->num_glyphs && m < cap; g++)
-        if ((a && (a->bits[g / 8] >> (g % 8) & 1)) || (f && f->slot[g]))
-            key[m++] = g;
     size_t at = j->n++; /* largest first */
     for (; at > 0 && j->item[at - 1].nkey < m; at--)
         j->item[at] = j->item[at - 1];
-    j->item[at] = (ahead_item){bl_face_keep(face), compact, key, m};
+    j->item[at] = (ahead_item){bl_face_keep(face), key, m};
 }
 
 static void ahead_start(bl_pdf *p)
@@ -1299,7 +1298,6 @@ static void ahead_start(bl_pdf *p)
     ahead_forget(p);
     if (!j)
         return;
-    j->z = p->compress;
     p->ahead_job = j;
     j->queued = bl_pdf_pages_start(p) == 0 && bl_pdf_pages_task(p, ahead_work, j) == 0;
     if (!j->queued)
