@@ -278,7 +278,6 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         goto done;
     }
     bl_tee tee;
-    bl_device *dev = bl_pdf_device(pdf);
     int page = 0;
     /* Bulletins are freed as soon as they are drawn, so memory grows with
      * pages, not with the sources. */
@@ -319,7 +318,7 @@ static int render(const char *const *sources, int nsources, const bulletin_optio
         /* The last bulletin's glyphs are the fonts' last: their files can
          * be made while its pages are drawn (pdf.h). */
         bl_pdf_forecast(pdf, i == nsources - 1);
-        dev = bl_pdf_device(pdf);
+        bl_device *dev = bl_pdf_device(pdf);
         if (trace) {
             bl_tee_init(&tee, dev, bl_trace_device(trace));
             dev = &tee.dev;

@@ -153,16 +153,13 @@ int bl_text_category(uint32_t cp)
     return hb_category(cp);
 }
 
-#define script_of bl_text_script
-#define type_of bl_text_category
-
 /* Characters that belong with the character before them for font choice
  * (marks stay with their base's font; joiners and selectors too). */
 static int sticks_to_previous(uint32_t cp)
 {
     if (cp < 0x300) /* no mark, joiner or selector below the combining diacritics */
         return 0;
-    int t = type_of(cp);
+    int t = bl_text_category(cp);
     return t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_COMBINING_SPACING_MARK ||
            cp == 0x200D || cp == 0x200C || (cp >= 0xFE00 && cp <= 0xFE0F) ||
            (cp >= 0xE0100 && cp <= 0xE01EF);
@@ -458,11 +455,10 @@ static int cache_usable(bl_face *face, const bl_text_style *st, size_t bytes)
         /* The test costs up to half a millisecond for a large font: only
          * faces that shape much text pay it (threads may race: same answer). */
         unsigned doc = __atomic_load_n(&wc_document, __ATOMIC_RELAXED), first = 0;
-        if (!__atomic_compare_exchange_n(&face->first_doc, &first, doc, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-            doc = doc != first; /* 1: an earlier document used the face */
-        else
-            doc = 0;
-        if (mode == 1 && !doc &&
+        /* first: the document that first used the face, unless this one is */
+        int earlier = !__atomic_compare_exchange_n(&face->first_doc, &first, doc, 0, __ATOMIC_RELAXED,
+                                                   __ATOMIC_RELAXED) && first != doc;
+        if (mode == 1 && !earlier &&
             __atomic_add_fetch(&face->shaped, (unsigned)bytes, __ATOMIC_RELAXED) < WC_FACE_WARMUP)
             return 0;
         known = space_free(face) ? 1 : 2;
@@ -481,7 +477,7 @@ static uint32_t features_hash(const bl_text_style *st)
     return h;
 }
 
-/* HarfBuzz's script for a script of script_of (-1: unknown). */
+/* HarfBuzz's script for a script of bl_text_script (-1: unknown). */
 static hb_script_t hb_script_of(int script) { return script >= 0 ? (hb_script_t)script : HB_SCRIPT_UNKNOWN; }
 
 static void hb_setup(hb_buffer_t *buf, int rtl, int script, const char *lang)
@@ -784,7 +780,7 @@ void bl_text_hyphenate(bl_shaped *s)
         while (i < s->len) {
             uint32_t cp;
             int l = bl_utf8_decode(s->text + i, s->len - i, &cp);
-            int t = l > 0 ? type_of(cp) : -1;
+            int t = l > 0 ? bl_text_category(cp) : -1;
             /* u_isalpha: the letter categories */
             if (!(t == U_UPPERCASE_LETTER || t == U_LOWERCASE_LETTER || t == U_TITLECASE_LETTER ||
                   t == U_MODIFIER_LETTER || t == U_OTHER_LETTER || t == U_NON_SPACING_MARK))
@@ -850,7 +846,7 @@ bl_shaped *bl_text_shape(const char *text, size_t len, const bl_span *spans, siz
         int l = bl_utf8_decode(text + i, len - i, &cp);
         if (l <= 0)
             l = 1, cp = 0xFFFD;
-        int sc = script_of(cp);
+        int sc = bl_text_script(cp);
         if (sc == (int)HB_SCRIPT_COMMON || sc == (int)HB_SCRIPT_INHERITED || sc < 0)
             sc = last_script;
         else
