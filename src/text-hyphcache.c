@@ -203,20 +203,18 @@ unsigned char *bl_hyphcache_encode(const HyphenDict *dict, const bl_hyphcache_ke
         for (size_t i = 0; i < ns; i++)
             renum[i] = UINT32_MAX;
         order[0] = renum[0] = 0;
-        for (size_t head = 0; head < tail; head++) {
+        int tree = 1;
+        for (size_t head = 0; head < tail && tree; head++) {
             const HyphenState *s = &d->states[order[head]];
-            for (int j = 0; j < s->num_trans && tail; j++) {
+            for (int j = 0; j < s->num_trans && tree; j++) {
                 int to = s->trans[j].new_state;
-                if (to <= 0 || to >= d->num_states || renum[to] != UINT32_MAX || tail == ns)
-                    tail = 0; /* not a tree */
-                else
+                tree = to > 0 && to < d->num_states && renum[to] == UINT32_MAX && tail < ns;
+                if (tree)
                     renum[to] = (uint32_t)tail, order[tail++] = (uint32_t)to;
             }
-            if (!tail)
-                break;
         }
         /* Not a tree (which decode refuses): written as it is. */
-        for (size_t i = 0; tail != ns && i < ns; i++)
+        for (size_t i = 0; (!tree || tail != ns) && i < ns; i++)
             order[i] = renum[i] = (uint32_t)i;
         for (size_t i = 0; i < ns; i++, st += HC_STATE) {
             const HyphenState *s = &d->states[order[i]];
